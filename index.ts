@@ -1,0 +1,47 @@
+// fastify-mcp-auth: public entry. Explicit named exports only.
+import { mcpAuth } from './plugins/mcp-auth.js'
+
+export default mcpAuth
+export { mcpAuth }
+export { requireScopes } from './plugins/require-scopes.js'
+export type { RequiredScopes, RequireScopesOptions } from './plugins/require-scopes.js'
+export { McpScopes, scopesSatisfy, scopeGrants } from './lib/scopes.js'
+export type { ScopesSatisfyOptions, ScopeMatchMode } from './lib/scopes.js'
+export { MemoryReplayStore } from './lib/stores/memory-replay-store.js'
+export type { MemoryReplayStoreOptions } from './lib/stores/memory-replay-store.js'
+export { ReplayStoreFullError } from './lib/stores/replay-store.js'
+export { createHmacNonceProvider } from './lib/dpop/nonce.js'
+export type { HmacNonceOptions } from './lib/dpop/nonce.js'
+export { McpAuthError, isMcpAuthError, InvalidOptionError, NotRegisteredError } from './lib/errors.js'
+export { kMcpAuth } from './plugins/state.js'
+export type {
+  AccessTokenClaims,
+  CertificateInput,
+  ConfirmationClaim,
+  DpopNonceOptions,
+  DpopNonceProvider,
+  DpopOptions,
+  ErrorRenderer,
+  IntrospectionOptions,
+  JwksOption,
+  JwksTuning,
+  McpAuthContext,
+  McpAuthErrorCode,
+  McpAuthErrorOptions,
+  McpAuthInfo,
+  McpAuthOptions,
+  McpAuthRejectReason,
+  McpAuthStatus,
+  McpAuthTypes,
+  McpPrincipal,
+  McpSender,
+  MtlsOptions,
+  NonceVerdict,
+  OAuthErrorCode,
+  PrincipalFunction,
+  ReplayStore,
+  ResourceOptions,
+  TokenCacheOptions,
+  VerifyTokenContext,
+  VerifyTokenFunction,
+} from './types/index.js'

@@ -1,0 +1,127 @@
+// JWT access-token verification (RFC 9068 §4, RFC 8725). jose checks the
+// signature; everything jose leaves to the caller is checked here, cheapest
+// first, so a junk token never costs a signature verification:
+// shape → alg allow-list → typ → crit → iss → exp/nbf/iat → key → signature.
+import { compactVerify, errors } from 'jose'
+import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput, JWTVerifyGetKey, KeyObject } from 'jose'
+import { checkTimes, toVerifiedToken } from './claims.js'
+import type { VerifiedToken } from './claims.js'
+import type { Clock } from './clock.js'
+import { isMcpAuthError, reject } from './errors.js'
+import type { KeyResolver } from './key-resolver.js'
+
+export interface JwtVerifierOptions {
+  readonly algorithms: ReadonlySet<string>
+  /** Accepted `typ` values in comparison form (see normalizeMediaType). */
+  readonly tokenTypes: ReadonlySet<string>
+  readonly clockTolerance: number
+  readonly clock: Clock
+  /** Every issuer any resource trusts. */
+  readonly issuers: ReadonlySet<string>
+  readonly keys: KeyResolver
+  /** Key for HS* algorithms, only when the user configured a secret. */
+  readonly secret: CryptoKey | KeyObject | Uint8Array | undefined
+}
+
+export type JwtVerifier = (token: string) => Promise<VerifiedToken>
+
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** `typ` compares case-insensitively with the `application/` prefix optional (RFC 7515 §4.1.9). */
+export function normalizeMediaType (value: string): string {
+  const lower = value.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice(12) : lower
+}
+
+export function decodeSegment (segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
+  const { algorithms, tokenTypes, issuers, clock, clockTolerance } = options
+
+  return async function verifyJwt (token) {
+    if (!JWS_COMPACT.test(token)) {
+      throw reject.invalidToken(token.split('.').length === 5 ? 'token.encrypted' : 'token.malformed')
+    }
+    const dot1 = token.indexOf('.')
+    const dot2 = token.indexOf('.', dot1 + 1)
+    const header = decodeSegment(token.slice(0, dot1))
+    if (header === undefined) throw reject.invalidToken('token.malformed')
+    const alg = header.alg
+    if (typeof alg !== 'string' || !algorithms.has(alg)) throw reject.invalidToken('token.alg')
+    if (typeof header.typ !== 'string' || !tokenTypes.has(normalizeMediaType(header.typ))) throw reject.invalidToken('token.typ')
+    // We implement no JWS extensions; an unencoded payload (b64) is never a JWT.
+    if (header.crit !== undefined) throw reject.invalidToken('token.crit')
+    if (header.b64 !== undefined) throw reject.invalidToken('token.malformed')
+
+    const claims = decodeSegment(token.slice(dot1 + 1, dot2))
+    if (claims === undefined) throw reject.invalidToken('token.malformed')
+    const iss = claims.iss
+    // Exact code-point comparison (RFC 9068 §4, RFC 7519 §2).
+    if (typeof iss !== 'string' || !issuers.has(iss)) throw reject.invalidToken('token.issuer')
+    checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
+
+    const key = alg.startsWith('HS') ? options.secret : await options.keys.keyFor(iss)
+    if (key === undefined) throw reject.invalidToken('token.alg')
+    await verifySignature(token, alg, key)
+    return toVerifiedToken(claims, iss)
+  }
+}
+
+async function verifySignature (token: string, alg: string, key: CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey): Promise<void> {
+  const verifyOptions = { algorithms: [alg] }
+  try {
+    if (typeof key === 'function') {
+      await compactVerify(token, async (header: CompactJWSHeaderParameters, jws: FlattenedJWSInput) => {
+        try {
+          return await key(header, jws)
+        } catch (err) {
+          throw classifyKeyError(err)
+        }
+      }, verifyOptions)
+    } else {
+      await compactVerify(token, key, verifyOptions)
+    }
+  } catch (err) {
+    if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, verifyOptions, err)
+    throw classifyVerifyError(err)
+  }
+  return undefined
+}
+
+// Several JWKS entries match the header: one of them must verify (jose ≥ 6 leaves this to the caller).
+async function verifyWithCandidates (token: string, verifyOptions: { algorithms: string[] }, candidates: errors.JWKSMultipleMatchingKeys): Promise<void> {
+  for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
+    try {
+      await compactVerify(token, key, verifyOptions)
+      return
+    } catch (err) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw classifyVerifyError(err)
+    }
+  }
+  throw reject.invalidToken('token.signature')
+}
+
+/** A throw while resolving a key is an outage (503) unless it is about the token itself. */
+function classifyKeyError (err: unknown): unknown {
+  if (isMcpAuthError(err)) return err
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return err
+  if (err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
+  return reject.unavailable('jwks.unreachable', err)
+}
+
+function classifyVerifyError (err: unknown): unknown {
+  if (isMcpAuthError(err)) return err
+  if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
+  if (err instanceof errors.JWSSignatureVerificationFailed) return reject.invalidToken('token.signature', err)
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
+  if (err instanceof errors.JOSEError) return reject.invalidToken('token.malformed', err)
+  // A key that does not fit the algorithm (TypeError from the crypto layer).
+  return reject.invalidToken('token.alg', err)
+}

@@ -1,0 +1,168 @@
+// The request pipeline, framework-free: credentials → token (cached) →
+// issuer and audience for the selected resource → sender binding (DPoP proof
+// or client certificate) → nonce → replay record. Throws McpAuthError on
+// every rejection; returns the facts request.mcp is built from.
+import type { VerifiedToken } from './claims.js'
+import type { Clock } from './clock.js'
+import type { Credentials, CredentialInput } from './credentials.js'
+import { extractCredentials } from './credentials.js'
+import { createExpectedHtu } from './dpop/htu.js'
+import { createProofVerifier, hashToken, replayKey } from './dpop/proof.js'
+import type { VerifiedProof } from './dpop/proof.js'
+import { isMcpAuthError, reject } from './errors.js'
+import type { Logger } from './logger.js'
+import { describeError } from './logger.js'
+import { certificateThumbprint, thumbprintsEqual } from './mtls/thumbprint.js'
+import type { ResolvedDpop, ResolvedOptions, ResolvedResource } from './options.js'
+import { requestPath } from './resource.js'
+import { ReplayStoreFullError } from './stores/replay-store.js'
+import type { TokenVerifier } from './verifier.js'
+import type { McpSender } from '../types/index.js'
+
+export interface AuthRequest extends CredentialInput {
+  readonly method: string
+  /** Raw request target (path and query). */
+  readonly url: string
+  /** Loads the client certificate (DER or PEM), only called for certificate-bound tokens. */
+  readonly certificate: () => Promise<string | Uint8Array | null | undefined>
+  /** The framework request, passed to user callbacks. */
+  readonly request: unknown
+}
+
+export interface AuthResult {
+  readonly token: string
+  readonly verified: VerifiedToken
+  readonly sender: McpSender
+  /** A fresh nonce to send on the success response (rotation, RFC 9449 §8.2). */
+  readonly nonce: string | undefined
+}
+
+export interface AuthenticatorDeps {
+  readonly options: ResolvedOptions
+  readonly verifyToken: TokenVerifier
+  readonly clock: Clock
+  readonly logger: Logger
+}
+
+const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
+
+export type Authenticate = (request: AuthRequest, resource: ResolvedResource) => Promise<AuthResult>
+
+export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
+  const { options, verifyToken, clock, logger } = deps
+  const dpop = options.dpop
+  const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength }
+  const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
+  const expectedHtu = createExpectedHtu()
+
+  async function checkDpop (credentials: Credentials, request: AuthRequest, resource: ResolvedResource, tokenHash: string, jkt: string): Promise<{ sender: McpSender, nonce: string | undefined }> {
+    if (dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
+    const now = clock()
+    const proof = await verifyProof(credentials.proof, credentials.proofLines, {
+      method: request.method,
+      htu: expectedHtu(resource.parsed.origin, requestPath(request.url)),
+      ath: tokenHash,
+      now,
+    })
+    if (!thumbprintsEqual(proof.jkt, jkt)) throw reject.invalidToken('binding.jkt')
+    const nonce = await checkNonce(dpop, proof)
+    await recordProof(dpop, proof, now)
+    return { sender: Object.freeze({ binding: 'dpop', jkt }), nonce }
+  }
+
+  async function checkNonce (config: ResolvedDpop, proof: VerifiedProof): Promise<string | undefined> {
+    const provider = config.nonce
+    if (provider === undefined) return undefined
+    if (proof.nonce === undefined) throw reject.useNonce('dpop.nonce_missing')
+    let verdict
+    try {
+      verdict = await provider.check(proof.nonce)
+    } catch (err) {
+      logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
+      throw reject.unavailable('nonce.failed', err)
+    }
+    if (verdict === 'valid') return undefined
+    if (verdict === 'rotate') return issueNonce(config)
+    throw reject.useNonce('dpop.nonce_invalid')
+  }
+
+  async function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): Promise<void> {
+    const store = config.replayStore
+    if (store === undefined) return
+    // Remember the jti for as long as the proof could still be accepted.
+    const ttl = Math.max(1, proof.iat + config.iatWindow - now + 1)
+    let fresh: boolean
+    try {
+      fresh = await store.claim(replayKey(proof.jkt, proof.jti), ttl)
+    } catch (err) {
+      if (err instanceof ReplayStoreFullError) {
+        logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire')
+        throw reject.unavailable('replay_store.full', err)
+      }
+      logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store failed')
+      throw reject.unavailable('replay_store.failed', err)
+    }
+    if (fresh !== true) throw reject.invalidProof('dpop.replay')
+  }
+
+  async function checkCertificate (request: AuthRequest, x5t: string): Promise<McpSender> {
+    let certificate
+    try {
+      certificate = await request.certificate()
+    } catch (err) {
+      if (isMcpAuthError(err)) throw err
+      logger.warn({ err: describeError(err) }, 'mcp-auth: reading the client certificate failed')
+      throw reject.invalidToken('binding.certificate_missing', err)
+    }
+    const presented = certificate === null || certificate === undefined ? undefined : certificateThumbprint(certificate)
+    if (presented === undefined) throw reject.invalidToken('binding.certificate_missing')
+    if (!thumbprintsEqual(presented, x5t)) throw reject.invalidToken('binding.x5t')
+    return Object.freeze({ binding: 'mtls', x5t })
+  }
+
+  return async function authenticate (request, resource) {
+    const credentials = extractCredentials(request, extractOptions)
+    const { token } = credentials
+    const tokenHash = hashToken(token)
+    const verified = await verifyToken(token, tokenHash, { resource, request: request.request })
+
+    // Per resource, on every request (cache hits included).
+    if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')
+    if (!hasAudience(verified, resource)) throw reject.invalidToken('token.audience')
+
+    // Binding is driven by the token's cnf, whatever scheme the client used.
+    const { jkt, x5t } = verified.binding
+    let sender = BEARER
+    let nonce: string | undefined
+    if (jkt !== undefined && x5t !== undefined) {
+      throw reject.invalidToken('binding.conflict')
+    } else if (jkt !== undefined) {
+      // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected.
+      if (credentials.scheme !== 'dpop') throw reject.invalidToken('binding.dpop_required')
+      ;({ sender, nonce } = await checkDpop(credentials, request, resource, tokenHash, jkt))
+    } else if (credentials.scheme === 'dpop') {
+      // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
+      throw reject.invalidToken('binding.unbound_dpop')
+    } else if (x5t !== undefined) {
+      sender = await checkCertificate(request, x5t)
+    } else if (dpop?.required === true) {
+      throw reject.invalidToken('binding.dpop_required')
+    }
+    return { token, verified, sender, nonce }
+  }
+}
+
+function hasAudience (verified: VerifiedToken, resource: ResolvedResource): boolean {
+  for (const aud of verified.audiences) if (resource.audienceKeys.has(aud)) return true
+  return false
+}
+
+/** A fresh nonce for a use_dpop_nonce answer or a rotation; a provider failure is a 503. */
+export async function issueNonce (config: ResolvedDpop): Promise<string | undefined> {
+  if (config.nonce === undefined) return undefined
+  try {
+    return await config.nonce.issue()
+  } catch (err) {
+    throw reject.unavailable('nonce.failed', err)
+  }
+}

@@ -1,0 +1,91 @@
+// Credential extraction (RFC 6750 §2.1, RFC 9449 §7.1). Pure: the caller hands
+// in header values and counts, so duplicate field lines (which Node's
+// `req.headers` silently drops or joins) are visible here.
+import { reject } from './errors.js'
+
+export type CredentialScheme = 'bearer' | 'dpop'
+
+export interface CredentialInput {
+  /** The first Authorization field value, as Node parsed it. */
+  readonly authorization: string | undefined
+  /** How many Authorization field lines arrived. */
+  readonly authorizationLines: number
+  /** The DPoP field value (Node joins repeated lines with ", "). */
+  readonly dpop: string | undefined
+  /** How many DPoP field lines arrived. */
+  readonly dpopLines: number
+  /** True when the URI query carries `access_token`. */
+  readonly queryToken: boolean
+}
+
+export interface Credentials {
+  readonly scheme: CredentialScheme
+  readonly token: string
+  /** The DPoP header value when exactly one arrived; see `proofLines`. */
+  readonly proof: string | undefined
+  readonly proofLines: number
+}
+
+export interface ExtractOptions {
+  readonly dpopEnabled: boolean
+  readonly maxTokenLength: number
+}
+
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+
+/** Counts Authorization and DPoP field lines in Node's `rawHeaders` (name, value, name, value…). */
+export function countCredentialLines (rawHeaders: readonly string[]): { authorization: number, dpop: number } {
+  let authorization = 0
+  let dpop = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 13) {
+      if (name.toLowerCase() === 'authorization') authorization++
+    } else if (name.length === 4) {
+      if (name.toLowerCase() === 'dpop') dpop++
+    }
+  }
+  return { authorization, dpop }
+}
+
+/**
+ * Returns the presented credentials or throws an McpAuthError:
+ * no credentials or an unsupported scheme → 401 without `error`;
+ * a malformed header, two Authorization lines or a query token → 400.
+ */
+export function extractCredentials (input: CredentialInput, options: ExtractOptions): Credentials {
+  // Refused even beside a header (RFC 6750 §2: one method only; OAuth 2.1 §5.1).
+  if (input.queryToken) throw reject.invalidRequest('credentials.in_query')
+  if (input.authorizationLines > 1) throw reject.invalidRequest('credentials.duplicate')
+  const header = input.authorization
+  if (header === undefined || header === '') throw reject.noCredentials()
+
+  const space = header.indexOf(' ')
+  const schemeText = space === -1 ? header : header.slice(0, space)
+  const scheme = parseScheme(schemeText, options.dpopEnabled)
+  if (scheme === undefined) throw reject.noCredentials('credentials.unsupported_scheme')
+  if (space === -1) throw reject.invalidRequest('credentials.malformed')
+
+  let start = space + 1
+  while (header.charCodeAt(start) === 32) start++
+  const token = header.slice(start)
+  if (token.length === 0) throw reject.invalidRequest('credentials.malformed')
+  if (token.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
+  if (!B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
+
+  return { scheme, token, proof: input.dpop, proofLines: input.dpopLines }
+}
+
+function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | undefined {
+  if (text.length === 6 && text.toLowerCase() === 'bearer') return 'bearer'
+  if (dpopEnabled && text.length === 4 && text.toLowerCase() === 'dpop') return 'dpop'
+  return undefined
+}
+
+/** The scheme a request attempted, for placing errors in the right challenge. */
+export function schemeOf (authorization: string | undefined): CredentialScheme | undefined {
+  if (authorization === undefined) return undefined
+  const space = authorization.indexOf(' ')
+  return parseScheme(space === -1 ? authorization : authorization.slice(0, space), true)
+}

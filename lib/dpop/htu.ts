@@ -1,0 +1,43 @@
+// The comparison form of an HTTP URI for DPoP `htu` (RFC 9449 §4.3 step 9):
+// syntax- and scheme-based normalization (RFC 3986 §6.2.2, §6.2.3) — scheme
+// and host lowercased, default port dropped, dot segments removed, percent-
+// encodings uppercased and unreserved ones decoded — without query or fragment.
+
+const PERCENT = /%([0-9A-Fa-f]{2})/g
+const UNRESERVED = /[A-Za-z0-9\-._~]/
+
+function normalizePercent (_match: string, hex: string): string {
+  const char = String.fromCharCode(Number.parseInt(hex, 16))
+  return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase()
+}
+
+/** Returns the comparison form, or undefined when `value` is not an absolute http(s) URI. */
+export function normalizeHttpUri (value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
+  if (url.username !== '' || url.password !== '') return undefined
+  return `${url.protocol}//${url.host}${url.pathname.replace(PERCENT, normalizePercent)}`
+}
+
+/**
+ * The `htu` a proof must carry for a request: the configured public origin
+ * plus the request path — never the Host header. Memoized per path, bounded.
+ */
+export function createExpectedHtu (maxEntries = 1000): (origin: string, path: string) => string | undefined {
+  const memo = new Map<string, string | undefined>()
+  return (origin, path) => {
+    const key = origin + path
+    let value = memo.get(key)
+    if (value === undefined && !memo.has(key)) {
+      value = path.startsWith('/') ? normalizeHttpUri(key) : undefined
+      if (memo.size >= maxEntries) memo.clear()
+      memo.set(key, value)
+    }
+    return value
+  }
+}

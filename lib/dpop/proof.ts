@@ -1,0 +1,131 @@
+// DPoP proof verification (RFC 9449 §4.3), cheapest checks first: shape, typ,
+// alg, jwk, claims, htm, htu, iat, ath, then the signature. The nonce and the
+// replay record are the caller's, after the binding check, so a junk proof can
+// neither fill the replay store nor cost more than one signature check.
+import { createHash } from 'node:crypto'
+import { compactVerify, errors, importJWK } from 'jose'
+import type { CryptoKey } from 'jose'
+import { LRUCache } from 'lru-cache'
+import { decodeSegment, normalizeMediaType } from '../access-token.js'
+import { reject } from '../errors.js'
+import { jwkThumbprint } from '../jwk-thumbprint.js'
+import { normalizeHttpUri } from './htu.js'
+
+export interface ProofOptions {
+  readonly algorithms: ReadonlySet<string>
+  /** Seconds `iat` may lie in the past or the future. */
+  readonly iatWindow: number
+  readonly maxJtiLength: number
+  readonly maxProofLength: number
+}
+
+export interface ProofRequest {
+  readonly method: string
+  /** Expected `htu` in comparison form (see normalizeHttpUri). */
+  readonly htu: string | undefined
+  /** base64url(SHA-256(access token)). */
+  readonly ath: string
+  /** Current time in seconds. */
+  readonly now: number
+}
+
+export interface VerifiedProof {
+  readonly jkt: string
+  readonly jti: string
+  readonly iat: number
+  readonly nonce: string | undefined
+}
+
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const
+const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['kty', 'crv', 'x', 'y'],
+  RSA: ['kty', 'n', 'e'],
+  OKP: ['kty', 'crv', 'x'],
+  AKP: ['kty', 'alg', 'pub'],
+}
+
+export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => Promise<VerifiedProof>
+
+export function createProofVerifier (options: ProofOptions): ProofVerifier {
+  // Imported public keys by (alg, thumbprint): a client reuses one key for many proofs.
+  const keys = new LRUCache<string, CryptoKey>({ max: 1000 })
+
+  async function importKey (jwk: Record<string, unknown>, alg: string, jkt: string): Promise<CryptoKey> {
+    const id = alg + ':' + jkt
+    let key = keys.get(id)
+    if (key === undefined) {
+      const members = PUBLIC_MEMBERS[jwk.kty as string] as readonly string[]
+      const publicJwk: Record<string, unknown> = {}
+      for (const name of members) publicJwk[name] = jwk[name]
+      try {
+        key = await importJWK(publicJwk, alg) as CryptoKey
+      } catch (err) {
+        throw reject.invalidProof('dpop.jwk', err)
+      }
+      keys.set(id, key)
+    }
+    return key
+  }
+
+  return async function verifyDpopProof (proof, proofLines, request) {
+    if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
+    if (proofLines > 1 || proof.includes(',')) throw reject.invalidProof('dpop.duplicate')
+    if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) throw reject.invalidProof('dpop.malformed')
+
+    const dot1 = proof.indexOf('.')
+    const dot2 = proof.indexOf('.', dot1 + 1)
+    const header = decodeSegment(proof.slice(0, dot1))
+    if (header === undefined) throw reject.invalidProof('dpop.malformed')
+    if (typeof header.typ !== 'string' || normalizeMediaType(header.typ) !== 'dpop+jwt') throw reject.invalidProof('dpop.typ')
+    const alg = header.alg
+    if (typeof alg !== 'string' || !options.algorithms.has(alg)) throw reject.invalidProof('dpop.alg')
+    if (header.crit !== undefined) throw reject.invalidProof('dpop.crit')
+    if (header.b64 !== undefined) throw reject.invalidProof('dpop.malformed')
+    const jwk = header.jwk
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw reject.invalidProof('dpop.jwk')
+    const jwkObject = jwk as Record<string, unknown>
+    for (const member of PRIVATE_MEMBERS) if (jwkObject[member] !== undefined) throw reject.invalidProof('dpop.jwk')
+    if (jwkObject.use !== undefined && jwkObject.use !== 'sig') throw reject.invalidProof('dpop.jwk')
+    if (jwkObject.alg !== undefined && jwkObject.alg !== alg) throw reject.invalidProof('dpop.jwk')
+    if (jwkObject.key_ops !== undefined && !(Array.isArray(jwkObject.key_ops) && jwkObject.key_ops.includes('verify'))) {
+      throw reject.invalidProof('dpop.jwk')
+    }
+    const jkt = jwkThumbprint(jwkObject)
+    if (jkt === undefined || PUBLIC_MEMBERS[jwkObject.kty as string] === undefined) throw reject.invalidProof('dpop.jwk')
+
+    const claims = decodeSegment(proof.slice(dot1 + 1, dot2))
+    if (claims === undefined) throw reject.invalidProof('dpop.malformed')
+    const { jti, htm, htu, iat, ath, nonce } = claims
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > options.maxJtiLength) throw reject.invalidProof('dpop.jti')
+    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) {
+      throw reject.invalidProof('dpop.claims')
+    }
+    if (nonce !== undefined && typeof nonce !== 'string') throw reject.invalidProof('dpop.claims')
+    // Methods are case-sensitive (RFC 9110 §9.1).
+    if (htm !== request.method) throw reject.invalidProof('dpop.htm')
+    if (request.htu === undefined || normalizeHttpUri(htu) !== request.htu) throw reject.invalidProof('dpop.htu')
+    if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
+    if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
+
+    const key = await importKey(jwkObject, alg, jkt)
+    try {
+      await compactVerify(proof, key, { algorithms: [alg] })
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidProof('dpop.signature', err)
+      // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
+      throw reject.invalidProof('dpop.jwk', err)
+    }
+    return { jkt, jti, iat, nonce }
+  }
+}
+
+/** base64url(SHA-256(ASCII(token))): the `ath` value and the verified-token cache key. */
+export function hashToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+/** The replay-store key for a proof: one client's jti never blocks another's. */
+export function replayKey (jkt: string, jti: string): string {
+  return createHash('sha256').update(jkt).update('.').update(jti).digest('base64url')
+}

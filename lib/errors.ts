@@ -1,0 +1,225 @@
+// Request-time rejections. One class, a coarse `code` per row of the wire table
+// (DESIGN.md "Responses") and a fine `reason` per check, so logs, tests and
+// `errorRenderer` can tell every check apart without ever seeing the token.
+import createError from '@fastify/error'
+
+export type McpAuthErrorCode =
+  | 'FST_MCP_AUTH_NO_CREDENTIALS'
+  | 'FST_MCP_AUTH_INVALID_REQUEST'
+  | 'FST_MCP_AUTH_INVALID_TOKEN'
+  | 'FST_MCP_AUTH_INVALID_DPOP_PROOF'
+  | 'FST_MCP_AUTH_USE_DPOP_NONCE'
+  | 'FST_MCP_AUTH_INSUFFICIENT_SCOPE'
+  | 'FST_MCP_AUTH_UNAVAILABLE'
+
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+
+/** Fine-grained reasons, one per check. User code may add its own strings. */
+export type McpAuthRejectReason =
+  | 'credentials.missing'
+  | 'credentials.unsupported_scheme'
+  | 'credentials.malformed'
+  | 'credentials.duplicate'
+  | 'credentials.in_query'
+  | 'credentials.too_large'
+  | 'token.malformed'
+  | 'token.encrypted'
+  | 'token.alg'
+  | 'token.typ'
+  | 'token.crit'
+  | 'token.signature'
+  | 'token.unknown_key'
+  | 'token.issuer'
+  | 'token.audience'
+  | 'token.expired'
+  | 'token.exp_missing'
+  | 'token.nbf'
+  | 'token.iat'
+  | 'token.claims'
+  | 'token.inactive'
+  | 'token.rejected'
+  | 'binding.dpop_required'
+  | 'binding.unbound_dpop'
+  | 'binding.jkt'
+  | 'binding.certificate_missing'
+  | 'binding.x5t'
+  | 'binding.conflict'
+  | 'binding.cnf'
+  | 'dpop.missing'
+  | 'dpop.duplicate'
+  | 'dpop.malformed'
+  | 'dpop.typ'
+  | 'dpop.alg'
+  | 'dpop.jwk'
+  | 'dpop.crit'
+  | 'dpop.signature'
+  | 'dpop.claims'
+  | 'dpop.htm'
+  | 'dpop.htu'
+  | 'dpop.iat'
+  | 'dpop.jti'
+  | 'dpop.ath'
+  | 'dpop.replay'
+  | 'dpop.nonce_missing'
+  | 'dpop.nonce_invalid'
+  | 'scope.missing'
+  | 'jwks.unreachable'
+  | 'discovery.failed'
+  | 'introspection.failed'
+  | 'verifier.unavailable'
+  | 'replay_store.failed'
+  | 'replay_store.full'
+  | 'nonce.failed'
+  | 'overloaded'
+  | (string & {})
+
+export type McpAuthStatus = 400 | 401 | 403 | 503
+
+interface CodeRow {
+  readonly statusCode: McpAuthStatus
+  readonly oauthError: OAuthErrorCode | undefined
+  readonly description: string
+}
+
+export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.freeze({
+  FST_MCP_AUTH_NO_CREDENTIALS: { statusCode: 401, oauthError: undefined, description: 'An access token is required' },
+  FST_MCP_AUTH_INVALID_REQUEST: { statusCode: 400, oauthError: 'invalid_request', description: 'The request is malformed' },
+  FST_MCP_AUTH_INVALID_TOKEN: { statusCode: 401, oauthError: 'invalid_token', description: 'The access token is invalid' },
+  FST_MCP_AUTH_INVALID_DPOP_PROOF: { statusCode: 401, oauthError: 'invalid_dpop_proof', description: 'The DPoP proof is invalid' },
+  FST_MCP_AUTH_USE_DPOP_NONCE: { statusCode: 401, oauthError: 'use_dpop_nonce', description: 'A DPoP nonce from the server is required' },
+  FST_MCP_AUTH_INSUFFICIENT_SCOPE: { statusCode: 403, oauthError: 'insufficient_scope', description: 'The access token does not grant the required scope' },
+  FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later' },
+})
+
+// Fixed descriptions per reason: the client learns which check failed, never any token content.
+const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
+  'credentials.missing': 'An access token is required',
+  'credentials.unsupported_scheme': 'An access token is required (unsupported authorization scheme)',
+  'credentials.malformed': 'The Authorization header is malformed',
+  'credentials.duplicate': 'The request carries more than one credential',
+  'credentials.in_query': 'Access tokens in the URI query are refused; send the token in the Authorization header',
+  'credentials.too_large': 'The access token exceeds the size limit',
+  'token.malformed': 'The access token is malformed',
+  'token.encrypted': 'Encrypted access tokens are not supported',
+  'token.alg': 'The access token algorithm is not allowed',
+  'token.typ': 'The access token type is not accepted',
+  'token.crit': 'The access token has an unsupported critical header',
+  'token.signature': 'The access token signature is invalid',
+  'token.unknown_key': 'The access token is signed with an unknown key',
+  'token.issuer': 'The access token issuer is not trusted',
+  'token.audience': 'The access token was not issued for this resource',
+  'token.expired': 'The access token expired',
+  'token.exp_missing': 'The access token has no valid expiry',
+  'token.nbf': 'The access token is not valid yet',
+  'token.iat': 'The access token is issued in the future',
+  'token.claims': 'The access token claims are malformed',
+  'token.inactive': 'The access token is not active',
+  'token.rejected': 'The access token was rejected',
+  'binding.dpop_required': 'A DPoP-bound access token and a DPoP proof are required',
+  'binding.unbound_dpop': 'The DPoP scheme requires a DPoP-bound access token',
+  'binding.jkt': 'The DPoP proof key does not match the access token binding',
+  'binding.certificate_missing': 'The access token is bound to a client certificate that was not presented',
+  'binding.x5t': 'The client certificate does not match the access token binding',
+  'binding.conflict': 'The access token carries conflicting confirmation methods',
+  'binding.cnf': 'The access token confirmation claim is malformed',
+  'dpop.missing': 'A DPoP proof is required',
+  'dpop.duplicate': 'More than one DPoP proof was sent',
+  'dpop.malformed': 'The DPoP proof is malformed',
+  'dpop.typ': 'The DPoP proof type is invalid',
+  'dpop.alg': 'The DPoP proof algorithm is not allowed',
+  'dpop.jwk': 'The DPoP proof key is invalid',
+  'dpop.crit': 'The DPoP proof has an unsupported critical header',
+  'dpop.signature': 'The DPoP proof signature is invalid',
+  'dpop.claims': 'The DPoP proof claims are malformed',
+  'dpop.htm': 'The DPoP proof method does not match the request',
+  'dpop.htu': 'The DPoP proof URI does not match the request',
+  'dpop.iat': 'The DPoP proof is outside the accepted time window',
+  'dpop.jti': 'The DPoP proof identifier is invalid',
+  'dpop.ath': 'The DPoP proof is not bound to this access token',
+  'dpop.replay': 'The DPoP proof was already used',
+  'dpop.nonce_missing': 'A DPoP nonce from the server is required',
+  'dpop.nonce_invalid': 'The DPoP nonce is invalid or expired',
+  'scope.missing': 'The access token does not grant the required scope',
+  'jwks.unreachable': 'The signing keys could not be retrieved, retry later',
+  'discovery.failed': 'The authorization server metadata could not be retrieved, retry later',
+  'introspection.failed': 'The token could not be introspected, retry later',
+  'verifier.unavailable': 'The token could not be verified, retry later',
+  'replay_store.failed': 'DPoP replay protection is unavailable, retry later',
+  'replay_store.full': 'DPoP replay protection is at capacity, retry later',
+  'nonce.failed': 'DPoP nonces are unavailable, retry later',
+  overloaded: 'The server is overloaded, retry later',
+})
+
+export interface McpAuthErrorOptions {
+  /** Client-facing text; defaults to a fixed text for the reason. Never put token content here. */
+  description?: string
+  /** insufficient_scope only: every scope the operation needs. */
+  scope?: readonly string[]
+  /** The underlying jose, network or store error (kept for logs; never sent). */
+  cause?: unknown
+}
+
+export class McpAuthError extends Error {
+  readonly code: McpAuthErrorCode
+  readonly reason: McpAuthRejectReason
+  readonly statusCode: McpAuthStatus
+  readonly oauthError: OAuthErrorCode | undefined
+  readonly description: string
+  readonly scope: readonly string[] | undefined
+
+  constructor (code: McpAuthErrorCode, reason: McpAuthRejectReason, options?: McpAuthErrorOptions) {
+    const row = CODE_TABLE[code]
+    if (row === undefined) throw new TypeError(`unknown McpAuthError code ${String(code)}`)
+    const description = options?.description ?? REASON_TEXT[reason] ?? row.description
+    // Rejections are the hot path under attack: skip stack capture.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    super(description, options?.cause === undefined ? undefined : { cause: options.cause })
+    Error.stackTraceLimit = limit
+    this.name = 'McpAuthError'
+    this.code = code
+    this.reason = reason
+    this.statusCode = row.statusCode
+    this.oauthError = row.oauthError
+    this.description = description
+    this.scope = options?.scope === undefined ? undefined : Object.freeze([...options.scope])
+  }
+}
+
+export function isMcpAuthError (value: unknown): value is McpAuthError {
+  return value instanceof McpAuthError
+}
+
+/** Shorthands used across lib/: they read like the wire table. */
+export const reject = {
+  noCredentials: (reason: McpAuthRejectReason = 'credentials.missing') =>
+    new McpAuthError('FST_MCP_AUTH_NO_CREDENTIALS', reason),
+  invalidRequest: (reason: McpAuthRejectReason) =>
+    new McpAuthError('FST_MCP_AUTH_INVALID_REQUEST', reason),
+  invalidToken: (reason: McpAuthRejectReason, cause?: unknown) =>
+    new McpAuthError('FST_MCP_AUTH_INVALID_TOKEN', reason, { cause }),
+  invalidProof: (reason: McpAuthRejectReason, cause?: unknown) =>
+    new McpAuthError('FST_MCP_AUTH_INVALID_DPOP_PROOF', reason, { cause }),
+  useNonce: (reason: McpAuthRejectReason) =>
+    new McpAuthError('FST_MCP_AUTH_USE_DPOP_NONCE', reason),
+  insufficientScope: (scope: readonly string[]) =>
+    new McpAuthError('FST_MCP_AUTH_INSUFFICIENT_SCOPE', 'scope.missing', { scope }),
+  unavailable: (reason: McpAuthRejectReason, cause?: unknown) =>
+    new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause }),
+}
+
+/** Configuration errors: thrown while `register` runs, so `ready()` rejects. */
+export const InvalidOptionError = createError('FST_MCP_AUTH_INVALID_OPTION', 'mcpAuth option %s', 500, TypeError)
+
+/** `requireScopes` or the metadata plugin used without the root plugin: fail closed. */
+export const NotRegisteredError = createError('FST_MCP_AUTH_NOT_REGISTERED', '%s', 500)
+
+export function invalidOption (message: string): Error {
+  return new InvalidOptionError(message)
+}

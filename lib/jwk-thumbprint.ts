@@ -1,0 +1,27 @@
+// RFC 7638 JWK thumbprints (SHA-256, base64url): only the required members,
+// in lexicographic order, no whitespace. Synchronous, for the request path.
+import { createHash } from 'node:crypto'
+
+const REQUIRED_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  RSA: ['e', 'kty', 'n'],
+  OKP: ['crv', 'kty', 'x'],
+  AKP: ['alg', 'kty', 'pub'],
+}
+
+/** Returns the thumbprint, or undefined when the JWK lacks a required member. */
+export function jwkThumbprint (jwk: Record<string, unknown>): string | undefined {
+  const kty = jwk.kty
+  if (typeof kty !== 'string') return undefined
+  const members = REQUIRED_MEMBERS[kty]
+  if (members === undefined) return undefined
+  let json = '{'
+  for (let i = 0; i < members.length; i++) {
+    const name = members[i] as string
+    const value = jwk[name]
+    if (typeof value !== 'string') return undefined
+    json += (i === 0 ? '' : ',') + JSON.stringify(name) + ':' + JSON.stringify(value)
+  }
+  json += '}'
+  return createHash('sha256').update(json).digest('base64url')
+}

@@ -1,0 +1,97 @@
+// Remote JWKS: fetched with a timeout, cached, refreshed in the background when
+// stale, refetched once (after a cooldown) when a token names an unknown `kid`.
+// Keys already held keep serving while the endpoint is down, for a bounded time.
+import { createLocalJWKSet, errors } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
+import { reject } from './errors.js'
+import { fetchJson, isJsonObject } from './http.js'
+import type { Logger } from './logger.js'
+import { describeError } from './logger.js'
+
+export interface RemoteJwksOptions {
+  readonly timeoutMs: number
+  /** Minimum time between two refetches triggered by an unknown `kid`. */
+  readonly cooldownMs: number
+  /** Age after which keys are refreshed in the background. */
+  readonly maxAgeMs: number
+  /** How long past maxAge keys may serve while the endpoint fails. */
+  readonly staleIfErrorMs: number
+  readonly nowMs: () => number
+  readonly logger: Logger
+}
+
+export interface KeySetStatus {
+  readonly uri: string
+  /** Epoch milliseconds of the last successful fetch, or undefined. */
+  readonly fetchedAt: number | undefined
+  readonly lastError: string | undefined
+}
+
+export interface RemoteJwks {
+  readonly getKey: JWTVerifyGetKey
+  status (): KeySetStatus
+}
+
+export function createRemoteJwks (uri: string, options: RemoteJwksOptions): RemoteJwks {
+  let local: JWTVerifyGetKey | undefined
+  let fetchedAt: number | undefined
+  let attemptedAt = Number.NEGATIVE_INFINITY
+  let lastError: string | undefined
+  let inflight: Promise<void> | undefined
+
+  function reload (): Promise<void> {
+    inflight ??= (async () => {
+      attemptedAt = options.nowMs()
+      try {
+        const { status, json } = await fetchJson(uri, { timeoutMs: options.timeoutMs })
+        if (status !== 200) throw new Error(`unexpected status ${status}`)
+        if (!isJsonObject(json) || !Array.isArray(json.keys)) throw new Error('response is not a JSON Web Key Set')
+        local = createLocalJWKSet(json as never)
+        fetchedAt = options.nowMs()
+        lastError = undefined
+      } catch (err) {
+        lastError = describeError(err).message
+        throw err
+      } finally {
+        inflight = undefined
+      }
+    })()
+    return inflight
+  }
+
+  async function load (): Promise<void> {
+    try {
+      await reload()
+    } catch (err) {
+      options.logger.error({ jwksUri: uri, err: describeError(err) }, 'mcp-auth: JWKS fetch failed')
+      throw reject.unavailable('jwks.unreachable', err)
+    }
+  }
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    const now = options.nowMs()
+    if (local === undefined || fetchedAt === undefined || now - fetchedAt > options.maxAgeMs + options.staleIfErrorMs) {
+      // Nothing usable held: the request waits for the (shared) fetch.
+      await load()
+    } else if (now - fetchedAt > options.maxAgeMs && inflight === undefined) {
+      // Stale: serve what we have, refresh in the background.
+      reload().catch((err) => {
+        options.logger.warn({ jwksUri: uri, err: describeError(err) }, 'mcp-auth: JWKS background refresh failed, keeping cached keys')
+      })
+    }
+    try {
+      return await (local as JWTVerifyGetKey)(header, token)
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err
+      // Unknown kid: the issuer may have rotated. Refetch at most once per cooldown.
+      if (options.nowMs() - attemptedAt < options.cooldownMs) throw err
+      await load()
+      return (local as JWTVerifyGetKey)(header, token)
+    }
+  }
+
+  return {
+    getKey,
+    status: () => ({ uri, fetchedAt, lastError }),
+  }
+}

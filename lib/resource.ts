@@ -1,0 +1,112 @@
+// Resource URIs (RFC 8707 / MCP "canonical server URI"): validation at boot,
+// the audience comparison form, and picking the resource for a request path.
+
+export interface ParsedResource {
+  /** Canonical form: scheme and host lowercased, default port dropped, path and query verbatim. */
+  readonly uri: string
+  /** `https://host[:port]`, the public origin (used for `htu` and metadata URLs). */
+  readonly origin: string
+  /** Path exactly as configured ('' for a bare origin). */
+  readonly path: string
+  /** Query exactly as configured ('' when none). */
+  readonly query: string
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]'])
+
+export function isLoopbackHost (hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)
+}
+
+/**
+ * Parses a configured resource URI. Returns an error message (for the option
+ * error) instead of throwing, so the caller can name the option.
+ */
+export function parseResource (value: unknown): ParsedResource | string {
+  if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty string'
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return `must be an absolute URI; got ${JSON.stringify(value)}`
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `must use https; got ${JSON.stringify(value)}`
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    return `must use https (http is allowed only for loopback hosts); got ${JSON.stringify(value)}`
+  }
+  if (value.includes('#')) return `must not contain a fragment (RFC 8707 §2); got ${JSON.stringify(value)}`
+  if (url.username !== '' || url.password !== '') return `must not contain user information; got ${JSON.stringify(value)}`
+  // Keep the path and query as the user wrote them; WHATWG URL would add "/" to an
+  // empty path and re-encode characters, and clients compare `resource` verbatim.
+  const afterScheme = value.slice(value.indexOf('//') + 2)
+  const cut = afterScheme.search(/[/?]/)
+  const rest = cut === -1 ? '' : afterScheme.slice(cut)
+  const q = rest.indexOf('?')
+  const path = q === -1 ? rest : rest.slice(0, q)
+  const query = q === -1 ? '' : rest.slice(q)
+  const origin = `${url.protocol}//${url.host}`
+  return Object.freeze({ uri: origin + path + query, origin, path, query })
+}
+
+/**
+ * The form used to compare an audience with a resource: scheme and host
+ * case-insensitive, default port dropped, empty path ≡ "/", path and query
+ * case-sensitive. Values that are not http(s) URIs compare verbatim. A value
+ * with a fragment never matches anything (RFC 8707 §2).
+ */
+export function audienceKey (value: string): string | undefined {
+  if (value.includes('#')) return undefined
+  if (!/^https?:\/\//i.test(value)) return value
+  try {
+    const url = new URL(value)
+    return `${url.protocol}//${url.host}${url.pathname}${url.search}`
+  } catch {
+    return value
+  }
+}
+
+/** Normalizes a JWT `aud` (string or array) to its comparison keys. */
+export function audienceKeys (aud: unknown): readonly string[] | undefined {
+  if (typeof aud === 'string') {
+    const key = audienceKey(aud)
+    return key === undefined ? [] : [key]
+  }
+  if (Array.isArray(aud)) {
+    const keys: string[] = []
+    for (const item of aud) {
+      if (typeof item !== 'string') return undefined
+      const key = audienceKey(item)
+      if (key !== undefined) keys.push(key)
+    }
+    return keys
+  }
+  return undefined
+}
+
+/** The request path without its query. */
+export function requestPath (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** True when `path` is `prefix` or lies below it on a segment boundary. */
+export function isPathWithin (path: string, prefix: string): boolean {
+  if (prefix === '' || prefix === '/') return true
+  if (!path.startsWith(prefix)) return false
+  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47 /* / */
+}
+
+/**
+ * Picks the resource for a request path: the longest matching path prefix,
+ * else the first configured resource (the server's default).
+ */
+export function createResourceSelector<R extends { readonly parsed: ParsedResource }> (resources: readonly R[]): (path: string) => R {
+  const first = resources[0]
+  if (first === undefined) throw new TypeError('at least one resource is required')
+  if (resources.length === 1) return () => first
+  const byLength = [...resources].sort((a, b) => b.parsed.path.length - a.parsed.path.length)
+  return (path) => {
+    for (const r of byLength) if (isPathWithin(path, r.parsed.path)) return r
+    return first
+  }
+}

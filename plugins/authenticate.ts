@@ -1,0 +1,81 @@
+// The onRequest hook: skip rules from route config (never URL prefixes), then
+// the framework-free pipeline, then request.mcp and request.raw.auth. It runs
+// before the body is read, so unauthenticated requests cost no body parsing.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { TLSSocket } from 'node:tls'
+import { createAuthContext, createAuthInfo } from '../lib/auth-context.js'
+import type { AuthRequest } from '../lib/authenticate.js'
+import { countCredentialLines } from '../lib/credentials.js'
+import { isMcpAuthError } from '../lib/errors.js'
+import { requestPath } from '../lib/resource.js'
+import type { McpAuthInfo, McpSender } from '../types/index.js'
+import { sendOAuthError } from './reply.js'
+import type { McpAuthState } from './state.js'
+import { kRouteScopes } from './state.js'
+
+type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[] }
+
+function hasQueryToken (request: FastifyRequest): boolean {
+  if (!request.url.includes('?')) return false
+  const query = request.query
+  return typeof query === 'object' && query !== null && Object.hasOwn(query, 'access_token')
+}
+
+/** Default certificate source: the TLS socket's peer certificate (DER), or null. */
+function peerCertificate (request: FastifyRequest): Uint8Array | null {
+  const socket = request.raw.socket as Partial<TLSSocket>
+  if (typeof socket.getPeerCertificate !== 'function') return null
+  // An empty object when the client sent no certificate.
+  const certificate = socket.getPeerCertificate(false)
+  return certificate?.raw ?? null
+}
+
+export function createAuthenticateHook (state: McpAuthState) {
+  const { principal, certificate } = state.options
+
+  return async function mcpAuthenticate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    // CORS preflight is never authenticated.
+    if (request.method === 'OPTIONS') return undefined
+    const config = request.routeOptions.config as RouteConfig
+    if (config.mcpAuth === false) return undefined
+    // Unknown well-known paths answer 404, so clients probing discovery locations move on.
+    if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
+
+    const resource = state.selectResource(requestPath(request.url))
+    const routeScopes = config[kRouteScopes]
+    const lines = countCredentialLines(request.raw.rawHeaders)
+    const dpopHeader = request.headers.dpop
+    const authRequest: AuthRequest = {
+      method: request.method,
+      url: request.url,
+      authorization: request.headers.authorization,
+      authorizationLines: lines.authorization,
+      dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
+      dpopLines: lines.dpop,
+      queryToken: hasQueryToken(request),
+      certificate: certificate === undefined
+        ? async () => peerCertificate(request)
+        : async () => certificate(request),
+      request,
+    }
+    try {
+      const result = await state.authenticate(authRequest, resource)
+      const value = principal === undefined
+        ? undefined
+        : await principal(result.verified.claims, result.sender as McpSender, request)
+      const context = createAuthContext(result.token, result.verified, resource, result.sender, value)
+      request.mcp = context
+      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context)
+      if (result.nonce !== undefined) {
+        // Written on the raw response too: SDK transports hijack the reply (RFC 9449 §8.2 rotation).
+        reply.header('dpop-nonce', result.nonce)
+        reply.raw.setHeader('DPoP-Nonce', result.nonce)
+        reply.raw.setHeader('Cache-Control', 'no-store')
+      }
+      return undefined
+    } catch (err) {
+      if (!isMcpAuthError(err)) throw err
+      return sendOAuthError(state, request, reply, err, resource, routeScopes)
+    }
+  }
+}

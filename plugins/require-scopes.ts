@@ -1,0 +1,60 @@
+// requireScopes(): a preHandler that answers 403 insufficient_scope with a
+// challenge naming every scope the operation needs (MCP 2026-07-28 §11.1.1).
+// It runs after authentication; with no verified context it fails closed.
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { NotRegisteredError, reject } from '../lib/errors.js'
+import { scopesSatisfy } from '../lib/scopes.js'
+import { sendOAuthError } from './reply.js'
+import type { McpAuthState } from './state.js'
+import { kMcpAuth } from './state.js'
+import { requestPath } from '../lib/resource.js'
+
+export type RequiredScopes = readonly string[] | ((request: FastifyRequest) => readonly string[] | Promise<readonly string[]>)
+
+export interface RequireScopesOptions {
+  /** 'all' (default): every scope; 'any': at least one. */
+  match?: 'all' | 'any'
+}
+
+const kDeclared = Symbol.for('fastify-mcp-auth.declared-scopes')
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+function checkScopes (scopes: unknown, where: string): readonly string[] {
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
+    throw new TypeError(`${where} must be an array of scope tokens (no spaces, quotes or backslashes)`)
+  }
+  return Object.freeze([...scopes as string[]])
+}
+
+export function requireScopes (scopes: RequiredScopes, options: RequireScopesOptions = {}): preHandlerAsyncHookHandler {
+  const match = options.match ?? 'all'
+  if (match !== 'all' && match !== 'any') throw new TypeError(`requireScopes match must be "all" or "any"; got ${String(match)}`)
+  const fixed = typeof scopes === 'function' ? undefined : checkScopes(scopes, 'requireScopes scopes')
+  if (fixed === undefined && typeof scopes !== 'function') throw new TypeError('requireScopes takes an array of scopes or a function of the request')
+
+  async function mcpRequireScopes (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const state = (this as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]
+    if (state === undefined) throw new NotRegisteredError('requireScopes needs the fastify-mcp-auth plugin registered in this context')
+    const context = request.mcp
+    if (context === null) {
+      throw new NotRegisteredError(`requireScopes on ${request.method} ${request.routeOptions.url ?? ''} but the route is not authenticated (config.mcpAuth is false?)`)
+    }
+    const required = fixed ?? checkScopes(await (scopes as Exclude<RequiredScopes, readonly string[]>)(request), 'the requireScopes function result')
+    if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching })) return undefined
+    const resource = state.selectResource(requestPath(request.url))
+    return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
+  }
+  if (fixed !== undefined) Object.defineProperty(mcpRequireScopes, kDeclared, { value: fixed })
+  return mcpRequireScopes
+}
+
+/** The scopes a route declares through a static requireScopes preHandler, for its 401 challenge. */
+export function declaredScopes (preHandler: unknown): readonly string[] | undefined {
+  const handlers = Array.isArray(preHandler) ? preHandler : [preHandler]
+  const found: string[] = []
+  for (const handler of handlers) {
+    const scopes = typeof handler === 'function' ? (handler as unknown as Record<symbol, readonly string[] | undefined>)[kDeclared] : undefined
+    if (scopes !== undefined) found.push(...scopes)
+  }
+  return found.length === 0 ? undefined : Object.freeze([...new Set(found)])
+}

@@ -1,0 +1,118 @@
+// Everything the hooks need, built once at registration and shared by the
+// root plugin, requireScopes and the metadata plugin through kMcpAuth.
+import type { FastifyBaseLogger } from 'fastify'
+import { createJwtVerifier } from '../lib/access-token.js'
+import { createAuthenticator } from '../lib/authenticate.js'
+import type { Authenticate } from '../lib/authenticate.js'
+import { buildChallenge } from '../lib/challenge.js'
+import type { ChallengeSetup } from '../lib/challenge.js'
+import { systemClock } from '../lib/clock.js'
+import { createIssuerMetadataCache } from '../lib/discovery.js'
+import { createIntrospector } from '../lib/introspection.js'
+import { createKeyResolver } from '../lib/key-resolver.js'
+import type { KeyResolver } from '../lib/key-resolver.js'
+import type { Logger } from '../lib/logger.js'
+import type { ResolvedOptions, ResolvedResource } from '../lib/options.js'
+import { createResourceSelector } from '../lib/resource.js'
+import { createTokenVerifier } from '../lib/verifier.js'
+import type { TokenVerifierOptions } from '../lib/verifier.js'
+
+export const kMcpAuth = Symbol.for('fastify-mcp-auth.state')
+/** Route config key holding the scopes a route declares through requireScopes. */
+export const kRouteScopes = Symbol.for('fastify-mcp-auth.route-scopes')
+
+export interface McpAuthState {
+  readonly options: ResolvedOptions
+  readonly logger: Logger
+  readonly keys: KeyResolver
+  readonly authenticate: Authenticate
+  selectResource (path: string): ResolvedResource
+  challengeSetup (resource: ResolvedResource): ChallengeSetup
+  /** The no-credentials challenge for a resource and route scopes (memoized). */
+  noCredentialsChallenge (resource: ResolvedResource, routeScopes: readonly string[] | undefined): string
+  close (): Promise<void>
+}
+
+export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
+  const logger: Logger = log
+  const clock = systemClock
+  const nowMs = (): number => Date.now()
+  const discovery = createIssuerMetadataCache({
+    timeoutMs: options.network.timeoutMs,
+    maxAgeMs: options.network.maxAgeMs,
+    staleIfErrorMs: options.network.staleIfErrorMs,
+    nowMs,
+    logger,
+  })
+  const keys = createKeyResolver({ source: options.keySource, remote: { ...options.network, nowMs, logger }, discovery })
+
+  let verify: TokenVerifierOptions['verify']
+  let cacheTtl = Number.POSITIVE_INFINITY
+  const v = options.verification
+  if (v.kind === 'custom') {
+    verify = { kind: 'custom', verify: v.verifyToken as never }
+  } else if (v.kind === 'introspection') {
+    cacheTtl = v.cacheTtl
+    verify = {
+      kind: 'introspection',
+      verify: createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, issuers: options.issuers, discovery, logger }),
+    }
+  } else {
+    verify = {
+      kind: 'jwt',
+      verify: createJwtVerifier({
+        algorithms: options.algorithms,
+        tokenTypes: options.tokenTypes,
+        clockTolerance: options.clockTolerance,
+        clock,
+        issuers: options.issuers,
+        keys,
+        secret: options.secret,
+      }),
+    }
+  }
+  const verifyToken = createTokenVerifier({
+    verify,
+    cacheSize: options.tokenCacheSize,
+    cacheTtl,
+    clock,
+    clockTolerance: options.clockTolerance,
+    issuers: options.issuers,
+  })
+
+  const setups = new Map<ResolvedResource, ChallengeSetup>()
+  for (const resource of options.resources) {
+    setups.set(resource, Object.freeze({
+      resourceMetadataUrl: resource.metadataUrl,
+      bearer: options.dpop?.required !== true,
+      dpopAlgs: options.dpop?.algorithmList.join(' '),
+    }))
+  }
+  const challengeMemo = new Map<ResolvedResource, Map<readonly string[] | undefined, string>>()
+
+  return {
+    options,
+    logger,
+    keys,
+    authenticate: createAuthenticator({ options, verifyToken, clock, logger }),
+    selectResource: createResourceSelector(options.resources),
+    challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,
+    noCredentialsChallenge (resource, routeScopes) {
+      let memo = challengeMemo.get(resource)
+      if (memo === undefined) {
+        memo = new Map()
+        challengeMemo.set(resource, memo)
+      }
+      let challenge = memo.get(routeScopes)
+      if (challenge === undefined) {
+        challenge = buildChallenge(setups.get(resource) as ChallengeSetup, routeScopes ?? resource.scopesSupported)
+        memo.set(routeScopes, challenge)
+      }
+      return challenge
+    },
+    async close () {
+      const dpop = options.dpop
+      if (dpop?.ownsReplayStore === true) await dpop.replayStore?.close?.()
+    },
+  }
+}

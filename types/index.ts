@@ -1,0 +1,173 @@
+// Public types of fastify-mcp-auth and the Fastify augmentation. The entry
+// point re-exports these, so the augmentation reaches every user's program.
+import type { FastifyRequest } from 'fastify'
+import type { CryptoKey, JWK, JWTVerifyGetKey, KeyObject } from 'jose'
+import type { AccessTokenClaims } from '../lib/claims.js'
+import type { DpopNonceProvider } from '../lib/dpop/nonce.js'
+import type { McpAuthError } from '../lib/errors.js'
+import type { ReplayStore } from '../lib/stores/replay-store.js'
+
+export type { AccessTokenClaims, ConfirmationClaim } from '../lib/claims.js'
+export type { DpopNonceProvider, NonceVerdict } from '../lib/dpop/nonce.js'
+export type { McpAuthErrorCode, McpAuthRejectReason, McpAuthStatus, OAuthErrorCode, McpAuthErrorOptions } from '../lib/errors.js'
+export type { ReplayStore } from '../lib/stores/replay-store.js'
+
+/**
+ * Registry for user-chosen types. Augment it to type `request.mcp.principal`:
+ * `declare module 'fastify-mcp-auth' { interface McpAuthTypes { principal: User } }`
+ */
+export interface McpAuthTypes {}
+
+export type McpPrincipal = McpAuthTypes extends { principal: infer P } ? P : unknown
+
+/** How the token was sender-constrained for this request. */
+export type McpSender =
+  | { readonly binding: 'bearer' }
+  | { readonly binding: 'dpop', readonly jkt: string }
+  | { readonly binding: 'mtls', readonly x5t: string }
+
+/** `request.mcp`: the verified context, built fresh and frozen for every request. */
+export interface McpAuthContext<P = McpPrincipal> {
+  /** The access token as sent. Non-enumerable, so serializing the context never prints it. */
+  readonly token: string
+  readonly claims: Readonly<AccessTokenClaims>
+  readonly scopes: readonly string[]
+  readonly subject: string | undefined
+  /** `client_id`, else `azp`. */
+  readonly clientId: string | undefined
+  readonly issuer: string
+  /** The canonical resource URI the request was authorized for. */
+  readonly resource: string
+  /** `exp` in seconds since the epoch. */
+  readonly expiresAt: number | undefined
+  readonly sender: McpSender
+  /** What the `principal` option returned; undefined without it. */
+  readonly principal: P
+}
+
+/** The MCP SDK's `AuthInfo`, set on `request.raw.auth` for SDK transports. */
+export interface McpAuthInfo {
+  token: string
+  clientId: string
+  scopes: string[]
+  expiresAt?: number
+  resource?: URL
+  extra?: Record<string, unknown>
+}
+
+export interface ResourceOptions {
+  /** Canonical resource URI (RFC 8707): absolute, https (http only for loopback), no fragment. */
+  resource: string
+  /** Advertised in metadata and in 401 challenges of routes that declare no scopes. */
+  scopesSupported?: readonly string[]
+  resourceName?: string
+  resourceDocumentation?: string
+  /** Extra `aud` values accepted for this resource (e.g. a trailing-slash variant, `api://…`). */
+  audiences?: readonly string[]
+  /** Replaces the top-level `authorizationServers` for this resource. */
+  authorizationServers?: readonly string[]
+}
+
+/** Network tuning shared by discovery and remote JWKS. All durations in seconds. */
+export interface JwksTuning {
+  /** Per-request timeout (default 5). */
+  timeout?: number
+  /** Minimum time between refetches triggered by an unknown `kid` (default 30). */
+  cooldown?: number
+  /** Age after which keys and metadata are refreshed in the background (default 600). */
+  cacheMaxAge?: number
+  /** How long past `cacheMaxAge` cached keys keep serving while the endpoint fails (default 86400). */
+  staleIfError?: number
+}
+
+export type JwksOption =
+  | (JwksTuning & { uri: string })
+  | (JwksTuning & { keys: readonly JWK[] })
+  | JwksTuning
+  | JWTVerifyGetKey
+
+export interface VerifyTokenContext {
+  /** The canonical resource URI selected for the request. */
+  readonly resource: string
+  readonly request: FastifyRequest
+}
+
+export type VerifyTokenFunction = (token: string, context: VerifyTokenContext) => AccessTokenClaims | Promise<AccessTokenClaims>
+
+export interface IntrospectionOptions {
+  /** RFC 7662 endpoint; default: `introspection_endpoint` from the (single) issuer's metadata. */
+  endpoint?: string
+  clientId: string
+  clientSecret: string
+  /** Upper bound in seconds for caching an active result (default 60; never beyond `exp`). 0 disables. */
+  cacheTtl?: number
+  /** Request timeout in seconds (default 5). */
+  timeout?: number
+}
+
+export type DpopNonceOptions =
+  | { secret: string | Uint8Array, step?: number }
+  | DpopNonceProvider
+
+export interface DpopOptions {
+  /** Refuse unbound tokens: only DPoP-bound tokens with a proof are accepted. */
+  required?: boolean
+  /** Accepted proof algorithms (default ES256, ES384, PS256, RS256, EdDSA). */
+  algorithms?: readonly string[]
+  /** Seconds a proof's `iat` may lie in the past or the future (default 300). */
+  iatWindow?: number
+  /** Where used `jti`s are recorded (default a MemoryReplayStore); `false` turns replay detection off. */
+  replayStore?: ReplayStore | false
+  /** Server nonces (RFC 9449 §8): a shared secret (stateless HMAC time steps) or a provider. */
+  nonce?: DpopNonceOptions
+}
+
+export type CertificateInput = string | Uint8Array
+
+export interface MtlsOptions {
+  /** Supplies the client certificate (DER or PEM); default: the TLS socket's peer certificate. */
+  certificate?: (request: FastifyRequest) => CertificateInput | null | undefined | Promise<CertificateInput | null | undefined>
+}
+
+export type PrincipalFunction<P = McpPrincipal> = (claims: Readonly<AccessTokenClaims>, sender: McpSender, request: FastifyRequest) => P | Promise<P>
+
+export type ErrorRenderer = (error: McpAuthError, request: FastifyRequest) => unknown
+
+export interface TokenCacheOptions {
+  /** Most verified tokens held (default 10000). */
+  maxEntries?: number
+}
+
+export interface McpAuthOptions {
+  resource: string | ResourceOptions | ReadonlyArray<string | ResourceOptions>
+  authorizationServers?: readonly string[]
+  jwks?: JwksOption
+  algorithms?: readonly string[]
+  tokenTypes?: readonly string[]
+  clockTolerance?: number
+  /** Key for HS* access tokens; required when `algorithms` lists an HS* algorithm. */
+  secret?: string | Uint8Array | KeyObject | CryptoKey
+  verifyToken?: VerifyTokenFunction
+  introspection?: IntrospectionOptions
+  dpop?: false | DpopOptions
+  mtls?: MtlsOptions
+  principal?: PrincipalFunction
+  errorRenderer?: ErrorRenderer
+  scopeMatching?: 'hierarchical' | 'exact'
+  tokenCache?: false | TokenCacheOptions
+  /** Longest accepted access token in characters (default 8192). */
+  maxTokenLength?: number
+  /** `Retry-After` seconds on 503 (default 5). */
+  retryAfter?: number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified authorization context; null on routes that are not authenticated. */
+    mcp: McpAuthContext | null
+  }
+  interface FastifyContextConfig {
+    /** `false` opts the route out of authentication. */
+    mcpAuth?: false
+  }
+}
