@@ -61,13 +61,13 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   const header = input.authorization
   if (header === undefined || header === '') throw reject.noCredentials()
 
-  const space = header.indexOf(' ')
-  const schemeText = space === -1 ? header : header.slice(0, space)
-  const scheme = parseScheme(schemeText, options.dpopEnabled)
+  const end = schemeEnd(header)
+  const scheme = parseScheme(header.slice(0, end), options.dpopEnabled)
   if (scheme === undefined) throw reject.noCredentials('credentials.unsupported_scheme')
-  if (space === -1) throw reject.invalidRequest('credentials.malformed')
+  // credentials = auth-scheme 1*SP token68: a tab or nothing after the scheme is malformed.
+  if (header.charCodeAt(end) !== 32) throw reject.invalidRequest('credentials.malformed')
 
-  let start = space + 1
+  let start = end + 1
   while (header.charCodeAt(start) === 32) start++
   const token = header.slice(start)
   if (token.length === 0) throw reject.invalidRequest('credentials.malformed')
@@ -75,6 +75,12 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   if (!B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
 
   return { scheme, token, proof: input.dpop, proofLines: input.dpopLines }
+}
+
+// The scheme is a token: it ends at the first whitespace.
+function schemeEnd (header: string): number {
+  const match = /[\s]/.exec(header)
+  return match === null ? header.length : match.index
 }
 
 function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | undefined {
@@ -86,6 +92,5 @@ function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | un
 /** The scheme a request attempted, for placing errors in the right challenge. */
 export function schemeOf (authorization: string | undefined): CredentialScheme | undefined {
   if (authorization === undefined) return undefined
-  const space = authorization.indexOf(' ')
-  return parseScheme(space === -1 ? authorization : authorization.slice(0, space), true)
+  return parseScheme(authorization.slice(0, schemeEnd(authorization)), true)
 }

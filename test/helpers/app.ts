@@ -1,0 +1,63 @@
+// Shared test fixtures: a real issuer (real keys), and an app with a protected
+// /mcp route and a public route. Not a test file (see .taprc include).
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import mcpAuth, { requireScopes } from '../../index.js'
+import type { McpAuthOptions } from '../../index.js'
+import { createTestIssuer } from '../../testing.js'
+import type { TestIssuer } from '../../testing.js'
+
+export const RESOURCE = 'https://mcp.example.com/mcp'
+export const ORIGIN = 'https://mcp.example.com'
+export const PRM = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
+
+export interface Teardown { teardown (fn: () => unknown): void }
+
+export interface TestApp {
+  app: FastifyInstance
+  issuer: TestIssuer
+}
+
+/** An app with GET/POST /mcp (POST needs mcp:tools:call) and GET /public (opted out). */
+export async function buildApp (t: Teardown, options: Partial<McpAuthOptions> = {}, issuer?: TestIssuer): Promise<TestApp> {
+  const iss = issuer ?? await createTestIssuer({ audience: RESOURCE })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, {
+    resource: RESOURCE,
+    authorizationServers: [iss.issuer],
+    jwks: { keys: iss.jwks.keys },
+    ...options,
+  } as McpAuthOptions)
+  app.get('/mcp', async (request) => ({ mcp: request.mcp, principal: request.mcp?.principal ?? null, auth: authInfo(request.raw) }))
+  app.post('/mcp', { preHandler: requireScopes(['mcp:tools:call']) }, async (request) => ({ subject: request.mcp?.subject }))
+  app.get('/public', { config: { mcpAuth: false } }, async (request) => ({ mcp: request.mcp }))
+  await app.ready()
+  return { app, issuer: iss }
+}
+
+function authInfo (raw: object): unknown {
+  const auth = (raw as { auth?: { resource?: URL } }).auth
+  return auth === undefined ? null : { ...auth, resource: auth.resource?.href }
+}
+
+export interface Challenge { scheme: string, params: Record<string, string> }
+
+/** Parses a WWW-Authenticate value into challenges (RFC 9110 §11.6.1: schemes and params). */
+export function parseChallenges (header: string | string[] | undefined): Challenge[] {
+  if (header === undefined) return []
+  const text = Array.isArray(header) ? header.join(', ') : header
+  const challenges: Challenge[] = []
+  const re = /\s*(?:([A-Za-z][\w!#$%&'*+.^`|~-]*)(?=\s+[\w-]+=|\s*$|\s*,))?\s*(?:([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+)))?\s*,?/gy
+  let match: RegExpExecArray | null
+  let current: Challenge | undefined
+  while ((match = re.exec(text)) !== null && match[0] !== '') {
+    const [, scheme, name, quoted, token] = match
+    if (scheme !== undefined) {
+      current = { scheme, params: {} }
+      challenges.push(current)
+    }
+    if (name !== undefined && current !== undefined) current.params[name.toLowerCase()] = quoted?.replace(/\\(.)/g, '$1') ?? token ?? ''
+  }
+  return challenges
+}
