@@ -27,10 +27,9 @@ t.test('the 401 names the scopes the route declares through requireScopes', asyn
 })
 
 t.test('routes without declared scopes fall back to the resource scopesSupported', async (t) => {
-  const { app, issuer } = await buildApp(t, {
+  const { app } = await buildApp(t, {
     resource: { resource: 'https://mcp.example.com/mcp', scopesSupported: ['mcp:tools:read', 'offline_access'] },
   })
-  void issuer
   const res = await app.inject({ method: 'GET', url: '/mcp' })
   t.equal(parseChallenges(res.headers['www-authenticate'])[0]?.params.scope, 'mcp:tools:read', 'offline_access is never advertised')
 })
