@@ -45,3 +45,12 @@ export type {
   VerifyTokenContext,
   VerifyTokenFunction,
 } from './types/index.js'
+export { protectedResourceMetadata } from './plugins/protected-resource-metadata.js'
+export type { ProtectedResourceMetadataOptions } from './plugins/protected-resource-metadata.js'
+export { buildProtectedResourceMetadata, buildAuthorizationServerMetadata } from './lib/metadata.js'
+export type { ProtectedResourceMetadataInput, AuthorizationServerMetadataInput } from './lib/metadata.js'
+export { ProtectedResourceMetadataSchema, AuthorizationServerMetadataSchema, OAuthErrorBodySchema } from './lib/schemas.js'
+export type { ProtectedResourceMetadata, AuthorizationServerMetadata, OAuthErrorBody } from './lib/schemas.js'
+export { MetadataRouteMissingError } from './lib/errors.js'
+export type { MetadataOptions } from './types/index.js'
+export { InvalidRegistrationError } from './lib/errors.js'

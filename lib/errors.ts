@@ -220,6 +220,12 @@ export const InvalidOptionError = createError('FST_MCP_AUTH_INVALID_OPTION', 'mc
 /** `requireScopes` or the metadata plugin used without the root plugin: fail closed. */
 export const NotRegisteredError = createError('FST_MCP_AUTH_NOT_REGISTERED', '%s', 500)
 
+/** A plugin registered where it cannot work (e.g. the metadata plugin under a prefix). */
+export const InvalidRegistrationError = createError('FST_MCP_AUTH_INVALID_REGISTRATION', '%s', 500)
+
+/** At ready(): a resource's challenge points at a metadata URL no route serves. */
+export const MetadataRouteMissingError = createError('FST_MCP_AUTH_METADATA_MISSING', '%s', 500)
+
 export function invalidOption (message: string): Error {
   return new InvalidOptionError(message)
 }

@@ -27,8 +27,18 @@ export interface ResolvedResource {
   readonly resourceDocumentation: string | undefined
   /** Absolute URL advertised in `resource_metadata`. */
   readonly metadataUrl: string
-  /** Route path of the metadata document. */
+  /** Route path of the metadata document on this origin. */
   readonly metadataPath: string
+  /** True when the user supplied metadataUrl (no local route is required). */
+  readonly externalMetadata: boolean
+  /** Extra RFC 9728 fields. */
+  readonly extraMetadata: Readonly<Record<string, unknown>> | undefined
+}
+
+export interface ResolvedMetadata {
+  readonly root: ResolvedResource | undefined
+  readonly cacheMaxAge: number
+  readonly authorizationServerMirror: boolean
 }
 
 export type Verification =
@@ -73,6 +83,10 @@ export interface ResolvedOptions {
   readonly verification: Verification
   readonly dpop: ResolvedDpop | undefined
   readonly certificate: NonNullable<NonNullable<McpAuthOptions['mtls']>['certificate']> | undefined
+  /** The `mtls` option is present: metadata advertises certificate-bound tokens. */
+  readonly mtls: boolean
+  /** undefined when `metadata: false`. */
+  readonly metadata: ResolvedMetadata | undefined
   readonly principal: McpAuthOptions['principal']
   readonly errorRenderer: McpAuthOptions['errorRenderer']
   readonly scopeMatching: 'hierarchical' | 'exact'
@@ -94,9 +108,10 @@ export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['ES256'
 const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
-  'tokenCache', 'maxTokenLength', 'retryAfter',
+  'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata',
 ] as const
-const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers']
+const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
+const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
 const JWKS_TUNING = ['timeout', 'cooldown', 'cacheMaxAge', 'staleIfError']
 const DPOP_KEYS = ['required', 'algorithms', 'iatWindow', 'replayStore', 'nonce']
 const INTROSPECTION_KEYS = ['endpoint', 'clientId', 'clientSecret', 'cacheTtl', 'timeout']
@@ -150,6 +165,8 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     verification,
     dpop,
     certificate,
+    mtls: options.mtls !== undefined,
+    metadata: resolveMetadata(options.metadata, resources),
     principal: options.principal as McpAuthOptions['principal'],
     errorRenderer: options.errorRenderer as McpAuthOptions['errorRenderer'],
     scopeMatching,
@@ -209,11 +226,58 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
       scopesSupported,
       resourceName: optionalString(`${name}.resourceName`, entry.resourceName),
       resourceDocumentation: optionalUrl(`${name}.resourceDocumentation`, entry.resourceDocumentation),
-      metadataUrl: protectedResourceMetadataUrl(parsed),
+      metadataUrl: entry.resourceMetadataUrl === undefined
+        ? protectedResourceMetadataUrl(parsed)
+        : endpointUrl(`${name}.resourceMetadataUrl`, entry.resourceMetadataUrl),
       metadataPath: protectedResourceMetadataPath(parsed),
+      externalMetadata: entry.resourceMetadataUrl !== undefined,
+      extraMetadata: resolveExtraMetadata(`${name}.metadata`, entry.metadata),
     })
   })
   return resolved
+}
+
+function resolveExtraMetadata (name: string, value: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption(`${name} must be an object of extra RFC 9728 fields; got ${show(value)}`)
+  }
+  if ('resource' in value) throw invalidOption(`${name} must not set "resource": it is always the canonical resource URI`)
+  return Object.freeze(structuredClone(value as Record<string, unknown>))
+}
+
+export function resolveMetadata (value: unknown, resources: readonly ResolvedResource[]): ResolvedMetadata | undefined {
+  if (value === false) return undefined
+  const m = (value ?? {}) as Record<string, unknown>
+  if (typeof m !== 'object' || m === null) throw invalidOption('"metadata" must be false or { root, cacheMaxAge, authorizationServerMirror }')
+  checkKeys('metadata.', m, METADATA_KEYS)
+  return Object.freeze({
+    root: resolveRootDocument('"metadata.root"', m.root, resources),
+    cacheMaxAge: integer('"metadata.cacheMaxAge"', m.cacheMaxAge, 3600, 0, 31536000),
+    authorizationServerMirror: booleanOption('"metadata.authorizationServerMirror"', m.authorizationServerMirror),
+  })
+}
+
+/** Which resource's document the root well-known URL serves. */
+export function resolveRootDocument (name: string, value: unknown, resources: readonly ResolvedResource[]): ResolvedResource | undefined {
+  if (value === false) return undefined
+  if (value === undefined || value === 'first') return resources[0]
+  const match = typeof value === 'string' ? resources.find((r) => r.uri === value || r.uri === parseResourceUri(value)) : undefined
+  if (match === undefined) {
+    throw invalidOption(`${name} must be 'first', false, or one of the configured resources (${resources.map((r) => r.uri).join(', ')}); got ${show(value)}`)
+  }
+  return match
+}
+
+function parseResourceUri (value: string): string | undefined {
+  const parsed = parseResource(value)
+  return typeof parsed === 'string' ? undefined : parsed.uri
+}
+
+function booleanOption (name: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean; got ${show(value)}`)
+  return value
 }
 
 function issuerList (name: string, value: unknown): readonly string[] {

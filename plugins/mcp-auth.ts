@@ -4,10 +4,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
-import { invalidOption } from '../lib/errors.js'
+import { invalidOption, MetadataRouteMissingError } from '../lib/errors.js'
+import type { ResolvedOptions } from '../lib/options.js'
 import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
+import { registerMetadataRoutes } from './protected-resource-metadata.js'
 import { createState, kMcpAuth, kRouteScopes } from './state.js'
 
 function checkRoute (route: RouteOptions): void {
@@ -28,6 +30,26 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   fastify.addHook('onRoute', checkRoute)
   fastify.addHook('onRequest', createAuthenticateHook(state))
   fastify.addHook('onClose', async () => { await state.close() })
+
+  // Well-known URLs live at the origin root: serve them only when registered without a prefix.
+  if (resolved.metadata !== undefined && fastify.prefix === '') {
+    registerMetadataRoutes(fastify, resolved, resolved.metadata, state.discovery)
+  }
+  fastify.addHook('onReady', async function checkMetadataRoutes () {
+    checkMetadataServed(this, resolved)
+  })
+}
+
+// Every challenge points at resource_metadata: a URL nobody serves breaks client discovery.
+function checkMetadataServed (fastify: FastifyInstance, options: ResolvedOptions): void {
+  for (const resource of options.resources) {
+    if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataPath })) continue
+    throw new MetadataRouteMissingError(
+      `no route serves GET ${resource.metadataPath}, the metadata URL in ${resource.uri}'s challenges. ` +
+      'Register protectedResourceMetadata at the root (app.register(protectedResourceMetadata, { auth: <mcpAuth options> })) ' +
+      'or set the resource\'s resourceMetadataUrl.'
+    )
+  }
 }
 
 export const mcpAuth = fp(mcpAuthPlugin, { fastify: '5.x', name: 'fastify-mcp-auth' })

@@ -8,6 +8,7 @@ import { buildChallenge } from '../lib/challenge.js'
 import type { ChallengeSetup } from '../lib/challenge.js'
 import { systemClock } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
+import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIntrospector } from '../lib/introspection.js'
 import { createKeyResolver } from '../lib/key-resolver.js'
 import type { KeyResolver } from '../lib/key-resolver.js'
@@ -25,6 +26,7 @@ export interface McpAuthState {
   readonly options: ResolvedOptions
   readonly logger: Logger
   readonly keys: KeyResolver
+  readonly discovery: IssuerMetadataCache
   readonly authenticate: Authenticate
   selectResource (path: string): ResolvedResource
   challengeSetup (resource: ResolvedResource): ChallengeSetup
@@ -94,6 +96,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     options,
     logger,
     keys,
+    discovery,
     authenticate: createAuthenticator({ options, verifyToken, clock, logger }),
     selectResource: createResourceSelector(options.resources),
     challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,

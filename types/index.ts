@@ -66,6 +66,29 @@ export interface ResourceOptions {
   audiences?: readonly string[]
   /** Replaces the top-level `authorizationServers` for this resource. */
   authorizationServers?: readonly string[]
+  /**
+   * Your own metadata URL for `resource_metadata` (e.g. served by a gateway);
+   * default: this origin's `/.well-known/oauth-protected-resource` + path.
+   */
+  resourceMetadataUrl?: string
+  /** Extra RFC 9728 fields for this resource's document, written as given (snake_case). */
+  metadata?: Record<string, unknown>
+}
+
+/** How the protected-resource metadata routes are served. */
+export interface MetadataOptions {
+  /**
+   * What `/.well-known/oauth-protected-resource` (the root document) serves:
+   * 'first' resource (default), a resource URI, or false for nothing.
+   */
+  root?: 'first' | false | string
+  /** `Cache-Control: max-age` in seconds (default 3600). */
+  cacheMaxAge?: number
+  /**
+   * Serve the issuer's metadata at this origin's `/.well-known/oauth-authorization-server`
+   * for MCP 2025-03-26 clients (default false).
+   */
+  authorizationServerMirror?: boolean
 }
 
 /** Network tuning shared by discovery and remote JWKS. All durations in seconds. */
@@ -159,6 +182,11 @@ export interface McpAuthOptions {
   maxTokenLength?: number
   /** `Retry-After` seconds on 503 (default 5). */
   retryAfter?: number
+  /**
+   * Metadata routes the plugin registers itself when it is registered without a
+   * prefix; false registers none (use `protectedResourceMetadata` or your own).
+   */
+  metadata?: false | MetadataOptions
 }
 
 declare module 'fastify' {

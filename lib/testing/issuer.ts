@@ -150,6 +150,7 @@ export async function startTestIssuer (options: StartTestIssuerOptions = {}): Pr
       jwks_uri: `${base}/jwks${path}`,
       introspection_endpoint: `${base}/introspect${path}`,
       token_endpoint: `${base}/token${path}`,
+      response_types_supported: ['code'],
       ...state.metadata,
     }
   }

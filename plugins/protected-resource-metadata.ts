@@ -1,0 +1,131 @@
+// RFC 9728 protected-resource metadata routes: one document per resource at
+// /.well-known/oauth-protected-resource + resource path (inserted, never
+// appended), the root document, CORS for browser clients, never authenticated.
+// Registered by mcpAuth itself at the top level; on its own at the root when
+// mcpAuth lives under a prefix.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { IssuerMetadataCache } from '../lib/discovery.js'
+import { createIssuerMetadataCache } from '../lib/discovery.js'
+import { InvalidRegistrationError, NotRegisteredError } from '../lib/errors.js'
+import { describeError } from '../lib/logger.js'
+import { buildProtectedResourceMetadata } from '../lib/metadata.js'
+import type { ProtectedResourceMetadata } from '../lib/schemas.js'
+import { resolveMetadata, resolveOptions } from '../lib/options.js'
+import type { ResolvedMetadata, ResolvedOptions, ResolvedResource } from '../lib/options.js'
+import { OAuthErrorBodySchema, ProtectedResourceMetadataSchema } from '../lib/schemas.js'
+import { AUTHORIZATION_SERVER_WELL_KNOWN, PROTECTED_RESOURCE_WELL_KNOWN } from '../lib/well-known.js'
+import type { McpAuthOptions, MetadataOptions } from '../types/index.js'
+import type { McpAuthState } from './state.js'
+import { kMcpAuth } from './state.js'
+
+export interface ProtectedResourceMetadataOptions extends MetadataOptions {
+  /**
+   * The mcpAuth options, when mcpAuth is registered in another (e.g. prefixed)
+   * context whose state this root context cannot see.
+   */
+  auth?: McpAuthOptions
+}
+
+const ALLOWED_HEADERS = 'Authorization, DPoP, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Content-Type'
+const PUBLIC = { mcpAuth: false } as const
+
+/** The document a resource's metadata route serves. */
+export function resourceDocument (options: ResolvedOptions, resource: ResolvedResource): ProtectedResourceMetadata {
+  const dpop = options.dpop
+  return buildProtectedResourceMetadata({
+    resource: resource.uri,
+    authorizationServers: resource.authorizationServers,
+    scopesSupported: resource.scopesSupported,
+    resourceName: resource.resourceName,
+    resourceDocumentation: resource.resourceDocumentation,
+    dpopSigningAlgValuesSupported: dpop?.algorithmList,
+    dpopBoundAccessTokensRequired: dpop === undefined ? undefined : dpop.required,
+    tlsClientCertificateBoundAccessTokens: options.mtls ? true : undefined,
+    extra: resource.extraMetadata,
+  })
+}
+
+function corsPreflight (_request: unknown, reply: FastifyReply): FastifyReply {
+  return reply.code(204)
+    .header('access-control-allow-origin', '*')
+    .header('access-control-allow-methods', 'GET, HEAD, OPTIONS')
+    .header('access-control-allow-headers', ALLOWED_HEADERS)
+    .header('access-control-max-age', '86400')
+    .send()
+}
+
+/** Registers the metadata routes on `fastify` (which must be the root context, prefix ''). */
+export function registerMetadataRoutes (
+  fastify: FastifyInstance,
+  options: ResolvedOptions,
+  metadata: ResolvedMetadata,
+  discovery: IssuerMetadataCache
+): void {
+  const cacheControl = metadata.cacheMaxAge === 0 ? 'no-cache' : `public, max-age=${metadata.cacheMaxAge}`
+  const served = new Map<string, ResolvedResource>()
+  for (const resource of options.resources) {
+    if (!resource.externalMetadata) served.set(resource.metadataPath, resource)
+  }
+  // The root document (MCP clients fall back to it), unless a bare-origin resource owns that URL.
+  if (metadata.root !== undefined && !served.has(PROTECTED_RESOURCE_WELL_KNOWN)) served.set(PROTECTED_RESOURCE_WELL_KNOWN, metadata.root)
+
+  for (const [path, resource] of served) {
+    const document = resourceDocument(options, resource)
+    fastify.get(path, { config: PUBLIC, schema: { response: { 200: ProtectedResourceMetadataSchema } } }, async (_request, reply) => {
+      return reply
+        .header('cache-control', cacheControl)
+        .header('access-control-allow-origin', '*')
+        .type('application/json; charset=utf-8')
+        .send(document)
+    })
+    fastify.options(path, { config: PUBLIC }, corsPreflight)
+  }
+
+  if (metadata.authorizationServerMirror) {
+    const issuer = options.resources[0]?.authorizationServers[0] as string
+    const retryAfter = String(options.retryAfter)
+    // The issuer's document is passed through as published (no response schema to trim it).
+    fastify.get(AUTHORIZATION_SERVER_WELL_KNOWN, {
+      config: PUBLIC,
+      schema: { response: { 503: OAuthErrorBodySchema } },
+    }, async (request, reply) => {
+      reply.header('access-control-allow-origin', '*').type('application/json; charset=utf-8')
+      try {
+        const document = await discovery.get(issuer)
+        return reply.header('cache-control', cacheControl).send(document)
+      } catch (err) {
+        request.log.warn({ issuer, err: describeError(err) }, 'mcp-auth: authorization server metadata mirror unavailable')
+        return reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store')
+          .send({ error: 'temporarily_unavailable', error_description: 'The authorization server metadata could not be retrieved, retry later' })
+      }
+    })
+    fastify.options(AUTHORIZATION_SERVER_WELL_KNOWN, { config: PUBLIC }, corsPreflight)
+  }
+}
+
+const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetadataOptions> = async function protectedResourceMetadata (fastify, opts) {
+  if (fastify.prefix !== '') {
+    throw new InvalidRegistrationError(`protectedResourceMetadata must be registered without a prefix (well-known URLs live at the origin root); it got prefix ${JSON.stringify(fastify.prefix)}`)
+  }
+  const { auth, ...metadataOptions } = opts ?? {}
+  const state = (fastify as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]
+  let resolved: ResolvedOptions
+  let discovery: IssuerMetadataCache
+  if (auth !== undefined) {
+    resolved = resolveOptions(auth)
+    discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: Date.now, logger: fastify.log })
+  } else if (state !== undefined) {
+    resolved = state.options
+    discovery = state.discovery
+  } else {
+    throw new NotRegisteredError('protectedResourceMetadata needs the mcpAuth options: register it after mcpAuth in the same context, or pass { auth: <the mcpAuth options> }')
+  }
+  const metadata = resolveMetadata(metadataOptions, resolved.resources) as ResolvedMetadata
+  registerMetadataRoutes(fastify, resolved, metadata, discovery)
+}
+
+export const protectedResourceMetadata = fp(protectedResourceMetadataPlugin, {
+  fastify: '5.x',
+  name: 'fastify-mcp-auth/protected-resource-metadata',
+})
