@@ -14,7 +14,8 @@ export interface MemoryReplayStoreOptions {
   clock?: Clock
 }
 
-// Keys are hashes; 22 base64url characters keep 132 bits, plenty against collisions.
+// Keys are hashes (the plugin passes 22 base64url characters, 128 bits); longer
+// keys are cut to that length.
 const KEY_LENGTH = 22
 const SWEEP_PER_CLAIM = 4
 
