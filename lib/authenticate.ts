@@ -157,12 +157,20 @@ function hasAudience (verified: VerifiedToken, resource: ResolvedResource): bool
   return false
 }
 
+// RFC 9449 §8.1: nonce = 1*NQCHAR
+const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
 /** A fresh nonce for a use_dpop_nonce answer or a rotation; a provider failure is a 503. */
 export async function issueNonce (config: ResolvedDpop): Promise<string | undefined> {
   if (config.nonce === undefined) return undefined
+  let nonce: unknown
   try {
-    return await config.nonce.issue()
+    nonce = await config.nonce.issue()
   } catch (err) {
     throw reject.unavailable('nonce.failed', err)
   }
+  if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
+    throw reject.unavailable('nonce.failed', new TypeError('the nonce provider returned a value that is not 1*NQCHAR (RFC 9449 §8.1)'))
+  }
+  return nonce
 }

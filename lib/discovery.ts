@@ -22,6 +22,8 @@ export interface DiscoveryOptions {
   readonly maxAgeMs: number
   /** How long a stale document may still be used while the issuer is unreachable. */
   readonly staleIfErrorMs: number
+  /** Minimum time between two fetches after a failure or a stale refresh. */
+  readonly cooldownMs: number
   readonly nowMs: () => number
   readonly logger: Logger
 }
@@ -33,6 +35,8 @@ export interface IssuerMetadataCache {
 interface Entry {
   metadata: IssuerMetadata | undefined
   fetchedAt: number
+  attemptedAt: number
+  lastError: unknown
   inflight: Promise<IssuerMetadata> | undefined
 }
 
@@ -58,12 +62,24 @@ export function createIssuerMetadataCache (options: DiscoveryOptions): IssuerMet
     throw new Error(`no authorization server metadata found for ${issuer}`)
   }
 
+  const failureBackoff = Math.min(options.cooldownMs, 2000)
+
   function refresh (issuer: string, entry: Entry): Promise<IssuerMetadata> {
-    entry.inflight ??= fetchMetadata(issuer).then((metadata) => {
-      entry.metadata = metadata
-      entry.fetchedAt = options.nowMs()
-      return metadata
-    }).finally(() => { entry.inflight = undefined })
+    entry.inflight ??= (async () => {
+      entry.attemptedAt = options.nowMs()
+      try {
+        const metadata = await fetchMetadata(issuer)
+        entry.metadata = metadata
+        entry.fetchedAt = options.nowMs()
+        entry.lastError = undefined
+        return metadata
+      } catch (err) {
+        entry.lastError = err
+        throw err
+      } finally {
+        entry.inflight = undefined
+      }
+    })()
     return entry.inflight
   }
 
@@ -71,18 +87,26 @@ export function createIssuerMetadataCache (options: DiscoveryOptions): IssuerMet
     async get (issuer) {
       let entry = entries.get(issuer)
       if (entry === undefined) {
-        entry = { metadata: undefined, fetchedAt: 0, inflight: undefined }
+        entry = { metadata: undefined, fetchedAt: 0, attemptedAt: Number.NEGATIVE_INFINITY, lastError: undefined, inflight: undefined }
         entries.set(issuer, entry)
       }
-      const age = options.nowMs() - entry.fetchedAt
-      if (entry.metadata !== undefined && age < options.maxAgeMs) return entry.metadata
+      const now = options.nowMs()
+      const age = now - entry.fetchedAt
+      if (entry.metadata !== undefined && age < options.maxAgeMs + options.staleIfErrorMs) {
+        // Fresh, or stale but usable: answer now; refresh in the background at most once per cooldown.
+        if (age >= options.maxAgeMs && entry.inflight === undefined && now - entry.attemptedAt >= options.cooldownMs) {
+          refresh(issuer, entry).catch((err) => {
+            options.logger.warn({ issuer, err: describeError(err) }, 'mcp-auth: issuer metadata refresh failed, using the cached document')
+          })
+        }
+        return entry.metadata
+      }
+      if (entry.inflight === undefined && entry.lastError !== undefined && now - entry.attemptedAt < failureBackoff) {
+        throw reject.unavailable('discovery.failed', entry.lastError)
+      }
       try {
         return await refresh(issuer, entry)
       } catch (err) {
-        if (entry.metadata !== undefined && age < options.maxAgeMs + options.staleIfErrorMs) {
-          options.logger.warn({ issuer, err: describeError(err) }, 'mcp-auth: issuer metadata refresh failed, using the cached document')
-          return entry.metadata
-        }
         options.logger.error({ issuer, err: describeError(err) }, 'mcp-auth: issuer metadata discovery failed')
         throw reject.unavailable('discovery.failed', err)
       }

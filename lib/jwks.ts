@@ -38,6 +38,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   let attemptedAt = Number.NEGATIVE_INFINITY
   let lastError: string | undefined
   let inflight: Promise<void> | undefined
+  const failureBackoff = Math.min(options.cooldownMs, 2000)
 
   function reload (): Promise<void> {
     inflight ??= (async () => {
@@ -60,6 +61,10 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   }
 
   async function load (): Promise<void> {
+    // Just failed: fail fast instead of sending every request's fetch to a down endpoint.
+    if (inflight === undefined && lastError !== undefined && options.nowMs() - attemptedAt < failureBackoff) {
+      throw reject.unavailable('jwks.unreachable', new Error(lastError))
+    }
     try {
       await reload()
     } catch (err) {
@@ -73,8 +78,8 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
     if (local === undefined || fetchedAt === undefined || now - fetchedAt > options.maxAgeMs + options.staleIfErrorMs) {
       // Nothing usable held: the request waits for the (shared) fetch.
       await load()
-    } else if (now - fetchedAt > options.maxAgeMs && inflight === undefined) {
-      // Stale: serve what we have, refresh in the background.
+    } else if (now - fetchedAt > options.maxAgeMs && inflight === undefined && now - attemptedAt >= options.cooldownMs) {
+      // Stale: serve what we have, refresh in the background (at most once per cooldown).
       reload().catch((err) => {
         options.logger.warn({ jwksUri: uri, err: describeError(err) }, 'mcp-auth: JWKS background refresh failed, keeping cached keys')
       })

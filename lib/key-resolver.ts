@@ -1,6 +1,8 @@
 // Where access-token verification keys come from: a static JWKS, one remote
 // JWKS, a user key function, or (default) the jwks_uri discovered per issuer.
-// Keys are looked up per issuer, so one issuer's key never verifies another's token.
+// With discovery, keys are looked up per issuer, so one issuer's key never
+// verifies another issuer's token; a configured `jwks` is one key set shared by
+// every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
 import { createLocalJWKSet } from 'jose'
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { IssuerMetadataCache } from './discovery.js'

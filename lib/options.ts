@@ -184,13 +184,15 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
   if (list.length === 0) throw invalidOption('"resource" must list at least one resource URI')
   const seenPaths = new Map<string, string>()
   const resolved = list.map((item: unknown, index) => {
-    const name = Array.isArray(value) ? `"resource[${index}]"` : '"resource"'
+    const base = Array.isArray(value) ? `resource[${index}]` : 'resource'
+    const name = `"${base}"`
+    const field = (member: string): string => `"${base}.${member}"`
     const entry: ResourceOptions = typeof item === 'string' ? { resource: item } : item as ResourceOptions
     if (typeof entry !== 'object' || entry === null) {
       throw invalidOption(`${name} must be a URI string or { resource, … }; got ${show(item)}`)
     }
-    checkKeys(name + '.', entry as unknown as Record<string, unknown>, RESOURCE_KEYS)
-    const uriName = typeof item === 'string' ? name : `${name}.resource`
+    checkKeys(base + '.', entry as unknown as Record<string, unknown>, RESOURCE_KEYS)
+    const uriName = typeof item === 'string' ? name : field('resource')
     const parsed = parseResource(entry.resource)
     if (typeof parsed === 'string') throw invalidOption(`${uriName} ${parsed}`)
     if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(parsed.uri)) {
@@ -198,7 +200,7 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
     }
     const servers = entry.authorizationServers === undefined
       ? topServers
-      : issuerList(`${name}.authorizationServers`, entry.authorizationServers)
+      : issuerList(field('authorizationServers'), entry.authorizationServers)
     if (servers === undefined) {
       throw invalidOption('"authorizationServers" is required: the issuer identifiers whose tokens this server accepts, e.g. ["https://auth.example.com"]')
     }
@@ -207,16 +209,16 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
       throw invalidOption(`${name} has the same path as ${previous} (${show(parsed.path)}); the request path must pick one resource`)
     }
     seenPaths.set(parsed.path, name)
-    const audiences = stringList(`${name}.audiences`, entry.audiences ?? [], 'extra audience values')
+    const audiences = stringList(field('audiences'), entry.audiences ?? [], 'extra audience values')
     const keys = new Set<string>()
     for (const aud of [parsed.uri, ...audiences]) {
       const key = audienceKey(aud)
-      if (key === undefined) throw invalidOption(`${name}.audiences must not contain a fragment; got ${show(aud)}`)
+      if (key === undefined) throw invalidOption(`${field('audiences')} must not contain a fragment; got ${show(aud)}`)
       keys.add(key)
     }
     const scopesSupported = entry.scopesSupported === undefined
       ? undefined
-      : scopeList(`${name}.scopesSupported`, entry.scopesSupported)
+      : scopeList(field('scopesSupported'), entry.scopesSupported)
     return Object.freeze({
       parsed,
       uri: parsed.uri,
@@ -224,14 +226,14 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
       authorizationServers: Object.freeze([...servers]),
       issuers: new Set(servers),
       scopesSupported,
-      resourceName: optionalString(`${name}.resourceName`, entry.resourceName),
-      resourceDocumentation: optionalUrl(`${name}.resourceDocumentation`, entry.resourceDocumentation),
+      resourceName: optionalString(field('resourceName'), entry.resourceName),
+      resourceDocumentation: optionalUrl(field('resourceDocumentation'), entry.resourceDocumentation),
       metadataUrl: entry.resourceMetadataUrl === undefined
         ? protectedResourceMetadataUrl(parsed)
-        : endpointUrl(`${name}.resourceMetadataUrl`, entry.resourceMetadataUrl),
+        : endpointUrl(field('resourceMetadataUrl'), entry.resourceMetadataUrl),
       metadataPath: protectedResourceMetadataPath(parsed),
       externalMetadata: entry.resourceMetadataUrl !== undefined,
-      extraMetadata: resolveExtraMetadata(`${name}.metadata`, entry.metadata),
+      extraMetadata: resolveExtraMetadata(field('metadata'), entry.metadata),
     })
   })
   return resolved

@@ -18,51 +18,71 @@ export function isLoopbackHost (hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)
 }
 
+// scheme "://" authority rest: the authority ends at the first "/", "?", "#" or "\\".
+const HTTP_URI = /^(https?):\/\/([^/?#\\]*)(.*)$/i
+
+// host [":" port]: a registered name, IPv4 or bracketed IPv6 — no user info, no whitespace.
+const AUTHORITY = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
+
+/**
+ * Splits an http(s) URI into its canonical origin and the verbatim path+query.
+ * Anything WHATWG URL would silently repair in the authority (user info, tabs,
+ * newlines) makes it undefined, so such a value can never match a resource.
+ */
+function splitHttpUri (value: string): { url: URL, origin: string, rest: string } | undefined {
+  const match = HTTP_URI.exec(value)
+  if (match === null) return undefined
+  const [, scheme, authority, rest] = match as unknown as [string, string, string, string]
+  if (!AUTHORITY.test(authority)) return undefined
+  let url: URL
+  try {
+    url = new URL(`${scheme}://${authority}/`)
+  } catch {
+    return undefined
+  }
+  return { url, origin: `${url.protocol}//${url.host}`, rest }
+}
+
 /**
  * Parses a configured resource URI. Returns an error message (for the option
  * error) instead of throwing, so the caller can name the option.
  */
 export function parseResource (value: unknown): ParsedResource | string {
   if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty string'
-  let url: URL
+  if (value.includes('#')) return `must not contain a fragment (RFC 8707 §2); got ${JSON.stringify(value)}`
+  const parts = splitHttpUri(value)
+  let url: URL | undefined
   try {
     url = new URL(value)
-  } catch {
-    return `must be an absolute URI; got ${JSON.stringify(value)}`
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `must use https; got ${JSON.stringify(value)}`
+  } catch {}
+  if (parts === undefined || url === undefined) return `must be an absolute https URI such as "https://mcp.example.com/mcp"; got ${JSON.stringify(value)}`
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     return `must use https (http is allowed only for loopback hosts); got ${JSON.stringify(value)}`
   }
-  if (value.includes('#')) return `must not contain a fragment (RFC 8707 §2); got ${JSON.stringify(value)}`
   if (url.username !== '' || url.password !== '') return `must not contain user information; got ${JSON.stringify(value)}`
-  // Keep the path and query as the user wrote them; WHATWG URL would add "/" to an
-  // empty path and re-encode characters, and clients compare `resource` verbatim.
-  const afterScheme = value.slice(value.indexOf('//') + 2)
-  const cut = afterScheme.search(/[/?]/)
-  const rest = cut === -1 ? '' : afterScheme.slice(cut)
-  const q = rest.indexOf('?')
-  const path = q === -1 ? rest : rest.slice(0, q)
-  const query = q === -1 ? '' : rest.slice(q)
-  const origin = `${url.protocol}//${url.host}`
-  return Object.freeze({ uri: origin + path + query, origin, path, query })
+  // Path and query stay exactly as written (clients compare `resource` verbatim),
+  // so they must already be in the form every URL parser agrees on.
+  const q = parts.rest.indexOf('?')
+  const path = q === -1 ? parts.rest : parts.rest.slice(0, q)
+  const query = q === -1 ? '' : parts.rest.slice(q)
+  if ((path !== '' && path !== url.pathname) || query !== url.search || parts.rest.includes('\\')) {
+    return `must be written in normalized form (no dot segments or backslashes; percent-encode other characters); got ${JSON.stringify(value)}`
+  }
+  return Object.freeze({ uri: parts.origin + path + query, origin: parts.origin, path, query })
 }
 
 /**
  * The form used to compare an audience with a resource: scheme and host
  * case-insensitive, default port dropped, empty path ≡ "/", path and query
- * case-sensitive. Values that are not http(s) URIs compare verbatim. A value
+ * compared exactly. Values that are not http(s) URIs compare verbatim. A value
  * with a fragment never matches anything (RFC 8707 §2).
  */
 export function audienceKey (value: string): string | undefined {
   if (value.includes('#')) return undefined
-  if (!/^https?:\/\//i.test(value)) return value
-  try {
-    const url = new URL(value)
-    return `${url.protocol}//${url.host}${url.pathname}${url.search}`
-  } catch {
-    return value
-  }
+  const parts = splitHttpUri(value)
+  if (parts === undefined || parts.rest.includes('\\')) return value
+  const rest = parts.rest === '' || parts.rest.startsWith('?') ? '/' + parts.rest : parts.rest
+  return parts.origin + rest
 }
 
 /** Normalizes a JWT `aud` (string or array) to its comparison keys. */

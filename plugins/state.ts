@@ -43,6 +43,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     timeoutMs: options.network.timeoutMs,
     maxAgeMs: options.network.maxAgeMs,
     staleIfErrorMs: options.network.staleIfErrorMs,
+    cooldownMs: options.network.cooldownMs,
     nowMs,
     logger,
   })

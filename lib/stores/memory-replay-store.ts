@@ -2,6 +2,7 @@
 // with a relative expiry (a small integer, so V8 stores it unboxed); expired
 // entries are swept from the front a few at a time on every claim, and fully
 // when the store is full. Full with nothing expired → throw (503), never forget.
+import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { ReplayStore } from './replay-store.js'
@@ -14,8 +15,8 @@ export interface MemoryReplayStoreOptions {
   clock?: Clock
 }
 
-// Keys are hashes (the plugin passes 22 base64url characters, 128 bits); longer
-// keys are cut to that length.
+// The plugin passes 22-character keys (128 bits of a hash), stored as they are;
+// any other key is hashed to that form, so distinct keys stay distinct.
 const KEY_LENGTH = 22
 const SWEEP_PER_CLAIM = 4
 
@@ -41,7 +42,7 @@ export class MemoryReplayStore implements ReplayStore {
 
   claim (key: string, ttlSeconds: number): boolean {
     const now = this.#clock() - this.#epoch
-    const id = key.length > KEY_LENGTH ? key.slice(0, KEY_LENGTH) : key
+    const id = key.length === KEY_LENGTH ? key : createHash('sha256').update(key).digest().subarray(0, 16).toString('base64url')
     this.#sweep(now, SWEEP_PER_CLAIM)
     const expiry = this.#entries.get(id)
     if (expiry !== undefined) {

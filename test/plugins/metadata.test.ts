@@ -140,7 +140,7 @@ t.test('under a prefix: ready() fails until protectedResourceMetadata serves the
     await api.register(mcpAuth, auth)
     api.post('/mcp', async () => 'ok')
   }, { prefix: '/api' })
-  await t.rejects(broken.ready(), { code: 'FST_MCP_AUTH_METADATA_MISSING', message: /protectedResourceMetadata/ })
+  await t.rejects(Promise.resolve(broken.ready()), { code: 'FST_MCP_AUTH_METADATA_MISSING', message: /protectedResourceMetadata/ })
 
   const fixed = Fastify()
   t.teardown(() => fixed.close())
@@ -178,12 +178,12 @@ t.test('protectedResourceMetadata refuses a prefix and needs mcpAuth or its opti
   prefixed.register(async (child) => {
     await child.register(protectedResourceMetadata, { auth: { resource: RESOURCE, authorizationServers: ['https://issuer.test'] } })
   }, { prefix: '/x' })
-  await t.rejects(prefixed.ready(), { code: 'FST_MCP_AUTH_INVALID_REGISTRATION', message: /prefix/ })
+  await t.rejects(Promise.resolve(prefixed.ready()), { code: 'FST_MCP_AUTH_INVALID_REGISTRATION', message: /prefix/ })
 
   const alone = Fastify()
   t.teardown(() => alone.close())
   alone.register(protectedResourceMetadata, {})
-  await t.rejects(alone.ready(), { code: 'FST_MCP_AUTH_NOT_REGISTERED' })
+  await t.rejects(Promise.resolve(alone.ready()), { code: 'FST_MCP_AUTH_NOT_REGISTERED' })
 })
 
 t.test('ASM-05: opt-in mirror of the issuer metadata for 2025-03-26 clients; 503 when the issuer is down', async (t) => {

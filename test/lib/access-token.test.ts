@@ -1,0 +1,361 @@
+// createJwtVerifier (lib/access-token.ts) and the verified-token cache in
+// front of it (lib/verifier.ts), with a fixed injected clock: the branches the
+// plugin tests cannot reach easily (key-resolution failures, several matching
+// keys, exact time boundaries, cache expiry without sleeping).
+import { randomBytes } from 'node:crypto'
+import { CompactSign, createLocalJWKSet, errors, exportJWK, generateKeyPair, importJWK } from 'jose'
+import type { CryptoKey, JWK, JWTVerifyGetKey } from 'jose'
+import t from 'tap'
+import { createJwtVerifier, decodeSegment, normalizeMediaType } from '../../lib/access-token.js'
+import type { JwtVerifierOptions } from '../../lib/access-token.js'
+import type { VerifiedToken } from '../../lib/claims.js'
+import { McpAuthError, reject } from '../../lib/errors.js'
+import type { KeyResolver } from '../../lib/key-resolver.js'
+import { createTokenVerifier } from '../../lib/verifier.js'
+import type { TokenVerifierOptions } from '../../lib/verifier.js'
+import type { ResolvedResource } from '../../lib/options.js'
+import { createTestIssuer } from '../../testing.js'
+import type { TestIssuer } from '../../testing.js'
+
+const NOW = 1_800_000_000
+const invalid = (reason: string): { code: string, reason: string } => ({ code: 'FST_MCP_AUTH_INVALID_TOKEN', reason })
+const ISS = 'https://issuer.test'
+const AUD = 'https://mcp.example.com/mcp'
+
+const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+function claims (extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { iss: ISS, aud: AUD, sub: 'user-1', client_id: 'cid', iat: NOW, exp: NOW + 300, scope: 'mcp:tools:read', ...extra }
+}
+
+/** A key resolver over a static JWKS that records which issuers it was asked for. */
+function resolver (getKey: JWTVerifyGetKey): KeyResolver & { asked: string[] } {
+  const asked: string[] = []
+  return {
+    asked,
+    keyFor (issuer) {
+      asked.push(issuer)
+      return getKey
+    },
+    status: () => [],
+  }
+}
+
+function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> = {}): ReturnType<typeof createJwtVerifier> {
+  return createJwtVerifier({
+    algorithms: new Set(['ES256', 'RS256']),
+    tokenTypes: new Set(['at+jwt']),
+    clockTolerance: 5,
+    clock: () => NOW,
+    issuers: new Set([ISS]),
+    keys,
+    secret: undefined,
+    ...overrides,
+  })
+}
+
+async function setup (overrides: Partial<JwtVerifierOptions> = {}): Promise<{ issuer: TestIssuer, keys: KeyResolver & { asked: string[] }, verify: ReturnType<typeof createJwtVerifier> }> {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const keys = resolver(createLocalJWKSet(issuer.jwks))
+  return { issuer, keys, verify: verifierFor(keys, overrides) }
+}
+
+/** Signs raw payload bytes (for JSON the test issuer cannot produce, e.g. 1e400). */
+async function signRaw (privateKey: CryptoKey, kid: string, payload: string): Promise<string> {
+  return new CompactSign(Buffer.from(payload)).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(privateKey)
+}
+
+t.test('RFC 9068 §4: a valid token yields the VerifiedToken', async (t) => {
+  const { issuer, keys, verify } = await setup()
+  const verified = await verify(await issuer.mintAccessToken(claims({ scp: ['extra'] })))
+  t.equal(verified.issuer, ISS)
+  t.same(verified.audiences, [AUD])
+  t.equal(verified.expiresAt, NOW + 300)
+  t.same(verified.scopes, ['mcp:tools:read', 'extra'])
+  t.equal(verified.subject, 'user-1')
+  t.equal(verified.clientId, 'cid')
+  t.same(verified.binding, { jkt: undefined, x5t: undefined })
+  t.ok(Object.isFrozen(verified) && Object.isFrozen(verified.claims))
+  t.same(keys.asked, [ISS], 'keys are asked for the token\'s (already trusted) issuer')
+})
+
+t.test('cheap checks first: junk tokens are rejected before any key lookup', async (t) => {
+  const { issuer, keys, verify } = await setup()
+  const [h, p, s] = (await issuer.mintAccessToken(claims())).split('.') as [string, string, string]
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>
+  const cases: Array<[string, string]> = [
+    ['token.malformed', 'abc'],
+    ['token.malformed', `${h}.${p}`],
+    ['token.malformed', `${h}.${p}.${s}.x`],
+    ['token.encrypted', 'a.b.c.d.e'],
+    ['token.malformed', `${h}.${p}.`],
+    ['token.malformed', `${h}.${p}.${s}=`],
+    ['token.malformed', `${h}.${p}.s+g`],
+    ['token.malformed', `YWJj.${p}.${s}`], // header "abc" is not JSON
+    ['token.malformed', `${encode([1])}.${p}.${s}`],
+    ['token.malformed', `${encode('x')}.${p}.${s}`],
+    ['token.malformed', `${encode(null)}.${p}.${s}`],
+    ['token.alg', `${encode({ ...header, alg: undefined })}.${p}.${s}`],
+    ['token.alg', `${encode({ ...header, alg: 256 })}.${p}.${s}`],
+    ['token.alg', `${encode({ ...header, alg: 'none' })}.${p}.${s}`],
+    ['token.alg', `${encode({ ...header, alg: 'es256' })}.${p}.${s}`],
+    ['token.typ', `${encode({ ...header, typ: undefined })}.${p}.${s}`],
+    ['token.typ', `${encode({ ...header, typ: ['at+jwt'] })}.${p}.${s}`],
+    ['token.crit', `${encode({ ...header, crit: [] })}.${p}.${s}`],
+    ['token.malformed', `${encode({ ...header, b64: false })}.${p}.${s}`],
+    ['token.malformed', `${h}.YWJj.${s}`],
+    ['token.malformed', `${h}.${encode([claims()])}.${s}`],
+    ['token.issuer', `${h}.${encode(claims({ iss: undefined }))}.${s}`],
+    ['token.issuer', `${h}.${encode(claims({ iss: ISS + '/' }))}.${s}`],
+    ['token.expired', `${h}.${encode(claims({ exp: NOW - 60 }))}.${s}`],
+    ['token.exp_missing', `${h}.${encode(claims({ exp: undefined }))}.${s}`],
+    ['token.nbf', `${h}.${encode(claims({ nbf: NOW + 60 }))}.${s}`],
+    ['token.iat', `${h}.${encode(claims({ iat: NOW + 60 }))}.${s}`],
+  ]
+  for (const [reason, token] of cases) {
+    await t.rejects(verify(token), invalid(reason), `${reason}: ${token.slice(0, 40)}`)
+  }
+  t.same(keys.asked, [], 'no key was ever resolved')
+})
+
+t.test('RFC 7519 §4.1.4-6: exact time boundaries with clockTolerance 5 (fixed clock)', async (t) => {
+  const { issuer, verify } = await setup()
+  const ok = async (extra: Record<string, unknown>, name: string): Promise<void> => {
+    await t.resolves(verify(await issuer.mintAccessToken(claims(extra))), name)
+  }
+  const fails = async (extra: Record<string, unknown>, reason: string, name: string): Promise<void> => {
+    await t.rejects(verify(await issuer.mintAccessToken(claims(extra))), invalid(reason), name)
+  }
+  await ok({ exp: NOW - 4 }, 'exp 4 s ago: inside the tolerance')
+  await fails({ exp: NOW - 5 }, 'token.expired', 'exp exactly tolerance ago')
+  await ok({ nbf: NOW + 5 }, 'nbf exactly tolerance ahead')
+  await fails({ nbf: NOW + 6 }, 'token.nbf', 'nbf beyond the tolerance')
+  await ok({ iat: NOW + 5 }, 'iat exactly tolerance ahead')
+  await fails({ iat: NOW + 6 }, 'token.iat', 'iat beyond the tolerance')
+  await ok({ exp: NOW + 0.5, iat: NOW - 0.5 }, 'NumericDate may be fractional')
+  const strict = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clockTolerance: 0 })
+  await t.rejects(strict(await issuer.mintAccessToken(claims({ exp: NOW }))), invalid('token.expired'), 'exp == now is expired')
+  await t.resolves(strict(await issuer.mintAccessToken(claims({ exp: NOW + 1 }))))
+})
+
+t.test('RFC 7519 §2: a non-finite NumericDate (1e400) is not a valid exp', async (t) => {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = { ...await exportJWK(publicKey), kid: 'k1' }
+  const verify = verifierFor(resolver(createLocalJWKSet({ keys: [jwk] })))
+  const base = JSON.stringify(claims({ exp: undefined })).slice(0, -1)
+  await t.resolves(verify(await signRaw(privateKey, 'k1', `${base},"exp":${NOW + 10}}`)))
+  await t.rejects(verify(await signRaw(privateKey, 'k1', `${base},"exp":1e400}`)), invalid('token.exp_missing'))
+  await t.rejects(verify(await signRaw(privateKey, 'k1', `${base},"exp":${NOW + 10},"nbf":-1e400}`)), invalid('token.nbf'))
+  await t.rejects(verify(await signRaw(privateKey, 'k1', `${base},"exp":${NOW + 10},"iat":1e400}`)), invalid('token.iat'))
+})
+
+t.test('RFC 8725 §3.1: HS* needs the configured secret; without one it is token.alg', async (t) => {
+  const keys = resolver(async () => { throw new Error('never asked') })
+  const secret = randomBytes(32)
+  const payload = encode(claims())
+  const sign = async (key: Uint8Array): Promise<string> => {
+    const { createHmac } = await import('node:crypto')
+    const input = `${encode({ alg: 'HS256', typ: 'at+jwt' })}.${payload}`
+    return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
+  }
+  const noSecret = verifierFor(keys, { algorithms: new Set(['HS256']) })
+  await t.rejects(noSecret(await sign(secret)), invalid('token.alg'))
+  const withSecret = verifierFor(keys, { algorithms: new Set(['HS256']), secret })
+  const verified = await withSecret(await sign(secret))
+  t.equal(verified.subject, 'user-1')
+  await t.rejects(withSecret(await sign(randomBytes(32))), invalid('token.signature'))
+  t.same(keys.asked, [], 'HS* never consults the asymmetric key source')
+})
+
+t.test('key resolution failures: outage (503) vs. a problem with the token (401)', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const token = await issuer.mintAccessToken(claims())
+  const cases: Array<[string, unknown, { code: string, reason: string }]> = [
+    ['generic error → jwks.unreachable (503)', new Error('ECONNREFUSED'), { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'jwks.unreachable' }],
+    ['jose JWKSTimeout → jwks.unreachable', new errors.JWKSTimeout(), { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'jwks.unreachable' }],
+    ['McpAuthError passes through', reject.unavailable('discovery.failed'), { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'discovery.failed' }],
+    ['user-level McpAuthError passes through', new McpAuthError('FST_MCP_AUTH_INVALID_TOKEN', 'token.revoked'), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.revoked' }],
+    ['JOSENotSupported → token.alg', new errors.JOSENotSupported('unsupported'), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.alg' }],
+    ['JWKSNoMatchingKey → token.unknown_key', new errors.JWKSNoMatchingKey(), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.unknown_key' }],
+    ['a thrown non-Error → jwks.unreachable', 'string', { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'jwks.unreachable' }],
+  ]
+  for (const [name, error, expected] of cases) {
+    const verify = verifierFor(resolver(async () => { throw error }))
+    await t.rejects(verify(token), expected, name)
+  }
+  // A failing keyFor (e.g. discovery) propagates its McpAuthError unchanged.
+  const failing: KeyResolver = { keyFor: async () => { throw reject.unavailable('discovery.failed') }, status: () => [] }
+  await t.rejects(verifierFor(failing)(token), { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'discovery.failed' })
+})
+
+t.test('RFC 8725 §3.1: a key that does not fit the algorithm → token.alg (never a 500)', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const rsa = await createTestIssuer({ issuer: ISS, algorithm: 'RS256' })
+  const rsaKey = await importJWK(rsa.jwks.keys[0] as JWK, 'RS256')
+  const verify = verifierFor(resolver(async () => rsaKey))
+  await t.rejects(verify(await issuer.mintAccessToken(claims())), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.alg' })
+  const ecKey = await importJWK(issuer.jwks.keys[0] as JWK, 'ES256')
+  const secretAsKey = verifierFor(resolver(async () => new Uint8Array(32)))
+  await t.rejects(secretAsKey(await issuer.mintAccessToken(claims())), invalid('token.alg'), 'a symmetric key for ES256')
+  await t.resolves(verifierFor(resolver(async () => ecKey))(await issuer.mintAccessToken(claims())))
+})
+
+t.test('jose: a signature segment that is not valid base64url → token.malformed', async (t) => {
+  const { issuer, verify } = await setup()
+  const [h, p] = (await issuer.mintAccessToken(claims())).split('.') as [string, string]
+  await t.rejects(verify(`${h}.${p}.A`), invalid('token.malformed'))
+})
+
+t.test('several JWKS keys match the header: one of them must verify', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const good = issuer.jwks.keys[0] as JWK
+  const decoy = { ...await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey), kid: good.kid, alg: 'ES256' }
+  const decoy2 = { ...decoy, x: (await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey)).x, y: undefined }
+  const token = await issuer.mintAccessToken(claims())
+  const both = verifierFor(resolver(createLocalJWKSet({ keys: [decoy, good] })))
+  t.equal((await both(token)).subject, 'user-1', 'the matching key is found among the candidates')
+  const decoys = verifierFor(resolver(createLocalJWKSet({ keys: [decoy, { ...decoy }] })))
+  await t.rejects(decoys(token), invalid('token.signature'), 'no candidate verifies')
+  // A candidate that cannot even be imported is skipped by jose; the rest still count.
+  const broken = verifierFor(resolver(createLocalJWKSet({ keys: [decoy2 as JWK, good] })))
+  t.equal((await broken(token)).subject, 'user-1')
+})
+
+t.test('several matching keys: a candidate failing for another reason than the signature → 401, not 500', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const rsa = await createTestIssuer({ issuer: ISS, algorithm: 'RS256' })
+  const rsaKey = await importJWK(rsa.jwks.keys[0] as JWK, 'RS256')
+  const many = new errors.JWKSMultipleMatchingKeys()
+  Object.assign(many, { [Symbol.asyncIterator]: async function * () { yield rsaKey } })
+  const verify = verifierFor(resolver(async () => { throw many }))
+  await t.rejects(verify(await issuer.mintAccessToken(claims())), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.alg' })
+})
+
+t.test('RFC 7515 §4.1.9: normalizeMediaType lowercases and drops the application/ prefix', async (t) => {
+  t.equal(normalizeMediaType('at+jwt'), 'at+jwt')
+  t.equal(normalizeMediaType('Application/AT+JWT'), 'at+jwt')
+  t.equal(normalizeMediaType('application/'), '')
+  t.equal(normalizeMediaType('applicationat+jwt'), 'applicationat+jwt')
+  t.equal(normalizeMediaType('text/at+jwt'), 'text/at+jwt')
+})
+
+t.test('decodeSegment returns JSON objects only', async (t) => {
+  t.same(decodeSegment(encode({ a: 1 })), { a: 1 })
+  t.equal(decodeSegment(encode([1])), undefined)
+  t.equal(decodeSegment(encode(null)), undefined)
+  t.equal(decodeSegment(encode(5)), undefined)
+  t.equal(decodeSegment('YWJj'), undefined)
+  t.equal(decodeSegment(''), undefined)
+})
+
+// ——— lib/verifier.ts: the verified-token cache, with a movable clock ———
+
+const RESOURCE = { uri: AUD } as unknown as ResolvedResource
+
+function tokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock: () => number, overrides: Partial<TokenVerifierOptions> = {}): ReturnType<typeof createTokenVerifier> {
+  return createTokenVerifier({
+    verify: { kind: 'jwt', verify },
+    cacheSize: 100,
+    cacheTtl: Number.POSITIVE_INFINITY,
+    clock,
+    clockTolerance: 5,
+    issuers: new Set([ISS]),
+    ...overrides,
+  })
+}
+
+t.test('verified-token cache: hits until exp, then re-verification (fixed clock, no sleeping)', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  let now = NOW
+  let calls = 0
+  const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now })
+  const cached = tokenVerifier(async (token) => { calls++; return jwt(token) }, () => now)
+  const token = await issuer.mintAccessToken(claims({ exp: NOW + 60 }))
+  const first = await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
+  const second = await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
+  t.equal(first, second, 'the same immutable entry')
+  t.equal(calls, 1)
+  now = NOW + 59
+  await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
+  t.equal(calls, 1, 'still valid one second before exp')
+  now = NOW + 60
+  await cached(token, 'hash-1', { resource: RESOURCE, request: {} }).catch(() => undefined)
+  t.equal(calls, 2, 'at exp the entry is dropped and the token verified again')
+  now = NOW + 66
+  await t.rejects(cached(token, 'hash-1', { resource: RESOURCE, request: {} }), invalid('token.expired'))
+  t.equal(calls, 3)
+})
+
+t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token without exp is cached only under a finite TTL', async (t) => {
+  const noExp = Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken
+  let calls = 0
+  const verify = async (): Promise<VerifiedToken> => { calls++; return noExp }
+  const ctx = { resource: RESOURCE, request: {} }
+  for (const overrides of [{ cacheSize: 0 }, { cacheTtl: 0 }, {}]) {
+    calls = 0
+    const v = tokenVerifier(verify, () => NOW, overrides)
+    await v('t', 'h', ctx)
+    await v('t', 'h', ctx)
+    t.equal(calls, 2, JSON.stringify(overrides))
+  }
+  calls = 0
+  const capped = tokenVerifier(verify, () => NOW, { verify: { kind: 'introspection', verify }, cacheTtl: 60 })
+  await capped('t', 'h', ctx)
+  await capped('t', 'h', ctx)
+  t.equal(calls, 1, 'introspection results without exp live for cacheTtl')
+  calls = 0
+  const expired = Object.freeze({ expiresAt: NOW - 1 }) as unknown as VerifiedToken
+  const past = tokenVerifier(async () => { calls++; return expired }, () => NOW)
+  await past('t', 'h', ctx)
+  await past('t', 'h', ctx)
+  t.equal(calls, 2, 'an entry already past exp (accepted inside the tolerance) is never stored')
+})
+
+t.test('verified-token cache: keyed by the hash it is given, failures are not stored', async (t) => {
+  let calls = 0
+  const v = tokenVerifier(async (token) => {
+    calls++
+    if (token === 'bad') throw reject.invalidToken('token.signature')
+    return Object.freeze({ expiresAt: NOW + 60 }) as unknown as VerifiedToken
+  }, () => NOW)
+  const ctx = { resource: RESOURCE, request: {} }
+  await t.rejects(v('bad', 'hb', ctx))
+  await t.rejects(v('bad', 'hb', ctx))
+  t.equal(calls, 2)
+  await v('good', 'hg', ctx)
+  await v('good', 'hg', ctx)
+  t.equal(calls, 3)
+})
+
+t.test('custom verifier (lib): results are checked like token claims and never cached', async (t) => {
+  let calls = 0
+  const answers: Record<string, unknown> = {
+    ok: { aud: AUD, iss: ISS, exp: NOW + 60 },
+    noiss: { aud: AUD },
+    untrusted: { aud: AUD, iss: 'https://evil.example' },
+    nonstring: { aud: AUD, iss: ['x'] },
+    expired: { aud: AUD, exp: NOW - 60 },
+    cyclic: (() => { const o: Record<string, unknown> = { aud: AUD }; o.self = o; return o })(),
+    symbol: { aud: AUD, s: Symbol('x') },
+  }
+  const v = createTokenVerifier({
+    verify: { kind: 'custom', verify: (token) => { calls++; return answers[token] } },
+    cacheSize: 100,
+    cacheTtl: Number.POSITIVE_INFINITY,
+    clock: () => NOW,
+    clockTolerance: 5,
+    issuers: new Set([ISS]),
+  })
+  const ctx = { resource: RESOURCE, request: {} }
+  t.equal((await v('ok', 'h', ctx)).issuer, ISS)
+  await v('ok', 'h', ctx)
+  t.equal(calls, 2, 'never cached')
+  t.equal((await v('noiss', 'h', ctx)).issuer, undefined)
+  await t.rejects(v('untrusted', 'h', ctx), invalid('token.issuer'))
+  await t.rejects(v('nonstring', 'h', ctx), invalid('token.issuer'))
+  await t.rejects(v('expired', 'h', ctx), invalid('token.expired'))
+  const cyclic = await v('cyclic', 'h', ctx)
+  t.equal((cyclic.claims as Record<string, unknown>).self, cyclic.claims, 'a cyclic result is copied and frozen without looping')
+  await t.rejects(v('symbol', 'h', ctx), invalid('token.claims'), 'an uncloneable result')
+  await t.rejects(v('missing', 'h', ctx), invalid('token.rejected'))
+})

@@ -1,0 +1,168 @@
+// DPoP units: htu normalization (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3),
+// ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
+import t from 'tap'
+import { createExpectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
+import { createProofVerifier, hashToken, replayKey } from '../../lib/dpop/proof.js'
+import type { ProofRequest } from '../../lib/dpop/proof.js'
+import { isMcpAuthError } from '../../lib/errors.js'
+import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
+
+// RFC 9449 §7.1, Figures 13 and 14: a protected-resource request and its decoded proof.
+const RFC_ACCESS_TOKEN = 'Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU'
+const RFC_ATH = 'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo'
+const RFC_JKT = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'
+const RFC_PROOF =
+  'eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6Ik' +
+  'VDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCR' +
+  'nMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JE' +
+  'QSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIj' +
+  'oiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0Z' +
+  'WRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNF' +
+  'c05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71E' +
+  'OptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA'
+const RFC_REQUEST: ProofRequest = {
+  method: 'GET',
+  htu: normalizeHttpUri('https://resource.example.org/protectedresource'),
+  ath: RFC_ATH,
+  now: 1562262618,
+}
+
+const verifier = createProofVerifier({
+  algorithms: new Set(['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA']),
+  iatWindow: 300,
+  maxJtiLength: 256,
+  maxProofLength: 8192,
+})
+
+async function reason (promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (err) {
+    if (isMcpAuthError(err)) return `${err.oauthError ?? ''}:${err.reason}`
+    throw err
+  }
+  return 'accepted'
+}
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.2.1 case normalization of scheme and host, never of the path', async (t) => {
+  t.equal(normalizeHttpUri('HTTPS://MCP.EXAMPLE.COM/mcp'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://Mcp.Example.Com/mcp'), 'https://mcp.example.com/mcp')
+  t.not(normalizeHttpUri('https://mcp.example.com/MCP'), normalizeHttpUri('https://mcp.example.com/mcp'), 'path case is significant')
+})
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.2.1 percent-encoding hex case (%2f ≡ %2F), never decoding reserved characters', async (t) => {
+  t.equal(normalizeHttpUri('https://h.example/a%2fb'), 'https://h.example/a%2Fb')
+  t.equal(normalizeHttpUri('https://h.example/a%2fb'), normalizeHttpUri('https://h.example/a%2Fb'))
+  t.not(normalizeHttpUri('https://h.example/a%2Fb'), normalizeHttpUri('https://h.example/a/b'), '%2F is not /')
+  t.equal(normalizeHttpUri('https://h.example/a%3ab'), 'https://h.example/a%3Ab')
+})
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.2.2 percent-encoded unreserved characters are decoded (%7E ≡ ~, %6D ≡ m)', async (t) => {
+  t.equal(normalizeHttpUri('https://h.example/%7Euser'), 'https://h.example/~user')
+  t.equal(normalizeHttpUri('https://h.example/%7euser'), 'https://h.example/~user')
+  t.equal(normalizeHttpUri('https://h.example/~user'), 'https://h.example/~user')
+  t.equal(normalizeHttpUri('https://mcp.example.com/%6Dcp'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://h.example/%41%2D%2E%5F%30'), 'https://h.example/A-._0')
+})
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.2.3 dot segments are removed', async (t) => {
+  t.equal(normalizeHttpUri('https://mcp.example.com/x/../mcp'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com/./mcp'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com/a/b/../../mcp'), 'https://mcp.example.com/mcp')
+})
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.3 scheme-based normalization drops only the scheme\'s own default port', async (t) => {
+  t.equal(normalizeHttpUri('https://mcp.example.com:443/mcp'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('http://mcp.example.com:80/mcp'), 'http://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com:80/mcp'), 'https://mcp.example.com:80/mcp')
+  t.equal(normalizeHttpUri('http://mcp.example.com:443/mcp'), 'http://mcp.example.com:443/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com:8443/mcp'), 'https://mcp.example.com:8443/mcp')
+  t.not(normalizeHttpUri('http://mcp.example.com/mcp'), normalizeHttpUri('https://mcp.example.com/mcp'), 'scheme matters')
+})
+
+t.test('normalizeHttpUri: RFC 3986 §6.2.3 an empty path is "/"; a trailing slash is significant', async (t) => {
+  t.equal(normalizeHttpUri('https://mcp.example.com'), 'https://mcp.example.com/')
+  t.equal(normalizeHttpUri('https://mcp.example.com/'), 'https://mcp.example.com/')
+  t.not(normalizeHttpUri('https://mcp.example.com/mcp/'), normalizeHttpUri('https://mcp.example.com/mcp'))
+})
+
+t.test('normalizeHttpUri: RFC 9449 §4.2 query and fragment are not part of the comparison', async (t) => {
+  t.equal(normalizeHttpUri('https://mcp.example.com/mcp?x=1'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com/mcp#frag'), 'https://mcp.example.com/mcp')
+  t.equal(normalizeHttpUri('https://mcp.example.com/mcp?x=1#frag'), 'https://mcp.example.com/mcp')
+})
+
+t.test('normalizeHttpUri: non-http(s) schemes, relative references, userinfo and junk → undefined', async (t) => {
+  for (const value of [
+    'ftp://mcp.example.com/mcp',
+    'wss://mcp.example.com/mcp',
+    'urn:example:mcp',
+    'data:text/plain,x',
+    'javascript:alert(1)',
+    '/mcp',
+    '//mcp.example.com/mcp',
+    'mcp.example.com/mcp',
+    '',
+    'https://',
+    'https://user@mcp.example.com/mcp',
+    'https://user:pass@mcp.example.com/mcp',
+    'https://:pass@mcp.example.com/mcp',
+  ]) {
+    t.equal(normalizeHttpUri(value), undefined, JSON.stringify(value))
+  }
+})
+
+t.test('createExpectedHtu: configured origin + request path, never anything from the request Host', async (t) => {
+  const expected = createExpectedHtu(2)
+  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp')
+  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp', 'memoized')
+  t.equal(expected('https://mcp.example.com', '/a%2fb'), 'https://mcp.example.com/a%2Fb')
+  t.equal(expected('https://mcp.example.com', '/x/../mcp'), 'https://mcp.example.com/mcp', 'bounded memo still answers after eviction')
+  t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
+  t.equal(expected('https://mcp.example.com', '@evil.example/mcp'), undefined, 'no authority smuggling through the path')
+  t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'negative answers are memoized too')
+})
+
+t.test('RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(token))) without padding (§7.1 example)', async (t) => {
+  t.equal(hashToken(RFC_ACCESS_TOKEN), RFC_ATH)
+  t.not(hashToken('DPoP ' + RFC_ACCESS_TOKEN), RFC_ATH, 'over the token only, not the header value')
+})
+
+t.test('replayKey: keyed by (jkt, jti), so one client\'s jti never blocks another\'s', async (t) => {
+  t.not(replayKey('jkt-a', 'jti-1'), replayKey('jkt-b', 'jti-1'))
+  t.equal(replayKey('jkt-a', 'jti-1'), replayKey('jkt-a', 'jti-1'))
+  t.notOk(replayKey('jkt', 'x'.repeat(4096)).includes('x'), 'stored as a hash, never the raw jti')
+})
+
+t.test('RFC 9449 §7.1 Figure 13: the example resource proof verifies, with the §6.1 jkt', async (t) => {
+  const proof = await verifier(RFC_PROOF, 1, RFC_REQUEST)
+  t.same(proof, { jkt: RFC_JKT, jti: 'e1j3V_bKic8-LAEB', iat: 1562262618, nonce: undefined })
+})
+
+t.test('RFC 9449 §4.3: each step of the example proof check fails on its own mutation', async (t) => {
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, ath: hashToken('other') })), 'invalid_dpop_proof:dpop.ath', 'step 12: ath')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, method: 'POST' })), 'invalid_dpop_proof:dpop.htm', 'step 8: htm')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, htu: normalizeHttpUri('https://resource.example.org/other') })), 'invalid_dpop_proof:dpop.htu', 'step 9: htu')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, htu: undefined })), 'invalid_dpop_proof:dpop.htu', 'no expected htu')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 + 301 })), 'invalid_dpop_proof:dpop.iat', 'step 11: too old')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 - 301 })), 'invalid_dpop_proof:dpop.iat', 'step 11: too far in the future')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 + 300 })), 'accepted', 'the window edge is inside')
+  t.equal(await reason(verifier(RFC_PROOF, 2, RFC_REQUEST)), 'invalid_dpop_proof:dpop.duplicate', 'step 1: two DPoP field lines')
+  t.equal(await reason(verifier(`${RFC_PROOF}, ${RFC_PROOF}`, 1, RFC_REQUEST)), 'invalid_dpop_proof:dpop.duplicate', 'step 1: a joined value')
+  t.equal(await reason(verifier(undefined, 0, RFC_REQUEST)), 'invalid_dpop_proof:dpop.missing')
+  t.equal(await reason(verifier('', 1, RFC_REQUEST)), 'invalid_dpop_proof:dpop.missing')
+  const [h, p, s] = RFC_PROOF.split('.') as [string, string, string]
+  const flipped = s.slice(0, 10) + (s[10] === 'A' ? 'B' : 'A') + s.slice(11)
+  t.equal(await reason(verifier(`${h}.${p}.${flipped}`, 1, RFC_REQUEST)), 'invalid_dpop_proof:dpop.signature', 'step 6: signature')
+})
+
+t.test('RFC 9449 §4.3: the verifier with freshly signed proofs (all default algorithms)', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  for (const alg of ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const) {
+    const key = await createDpopKey(alg)
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', iat: now, nonce: 'n1' })
+    const verified = await verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), now })
+    t.equal(verified.jkt, key.jkt, alg)
+    t.equal(verified.nonce, 'n1', alg)
+  }
+})

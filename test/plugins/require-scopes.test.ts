@@ -1,0 +1,157 @@
+// requireScopes: 403 insufficient_scope (RFC 6750 §3.1, MCP 2025-11-25 §10.1.1,
+// 2026-07-28 §11.1) and scope hierarchies.
+import Fastify from 'fastify'
+import t from 'tap'
+import mcpAuth, { McpScopes, requireScopes, scopesSatisfy } from '../../index.js'
+import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
+import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
+
+async function appWith (t: Parameters<Parameters<typeof t.test>[0]>[0], options: Record<string, unknown> = {}) {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: issuer.jwks, ...options })
+  return { app, issuer }
+}
+
+t.test('MCP-05: a token lacking the scope → 403 insufficient_scope naming the scope, resource_metadata, JSON body', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const token = await issuer.mintAccessToken({ scope: 'mcp:tools:read' })
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 403)
+  t.equal(res.headers['cache-control'], 'no-store')
+  const [bearer, dpop] = parseChallenges(res.headers['www-authenticate'])
+  t.equal(bearer?.scheme, 'Bearer')
+  t.match(bearer?.params, { error: 'insufficient_scope', scope: 'mcp:tools:call', resource_metadata: PRM })
+  t.match(dpop?.params, { error: 'insufficient_scope', scope: 'mcp:tools:call', resource_metadata: PRM }, 'DESIGN: both challenges carry error and scope')
+  t.same(res.json(), { error: 'insufficient_scope', error_description: 'The access token does not grant the required scope' })
+})
+
+t.test('MCP-06: the 403 lists every scope the operation needs, not only the missing one', async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.post('/mcp', { preHandler: requireScopes([McpScopes.toolsRead, McpScopes.toolsCall]) }, async () => 'ok')
+  const token = await issuer.mintAccessToken({ scope: 'mcp:tools:read' })
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 403)
+  t.equal(parseChallenges(res.headers['www-authenticate'])[0]?.params.scope, 'mcp:tools:read mcp:tools:call')
+  const ok = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:read mcp:tools:call' })}` } })
+  t.equal(ok.statusCode, 200)
+})
+
+t.test('MCP-07: hierarchy — a granted mcp:tools satisfies mcp:tools:call; exact mode refuses it', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const broad = await issuer.mintAccessToken({ scope: 'mcp:tools' })
+  t.equal((await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${broad}` } })).statusCode, 200)
+  const { app: exact } = await buildApp(t, { scopeMatching: 'exact' }, issuer)
+  t.equal((await exact.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${broad}` } })).statusCode, 403)
+  const near = await issuer.mintAccessToken({ scope: 'mcp:too MCP:TOOLS:CALL mcp:tools:call:x' })
+  t.equal((await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${near}` } })).statusCode, 403, 'no prefix, case or narrower match')
+})
+
+t.test('scp claims (array) are read like scope', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const token = await issuer.mintAccessToken({ scope: undefined, scp: ['mcp:tools:call'] })
+  t.equal((await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+})
+
+t.test("match: 'any' needs one of the scopes; the 403 still lists all of them", async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.get('/x', { preHandler: requireScopes(['admin', 'ops'], { match: 'any' }) }, async () => 'ok')
+  t.equal((await app.inject({ url: '/x', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'ops' })}` } })).statusCode, 200)
+  const res = await app.inject({ url: '/x', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'other' })}` } })
+  t.equal(res.statusCode, 403)
+  t.equal(parseChallenges(res.headers['www-authenticate'])[0]?.params.scope, 'admin ops')
+})
+
+t.test('function form: per-tool scopes from the JSON-RPC body (sync and async)', async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.post('/mcp', {
+    preHandler: requireScopes((request) => {
+      const body = request.body as { method?: string, params?: { name?: string } }
+      return body.method === 'tools/call' && body.params?.name === 'delete' ? ['files:write'] : ['files:read']
+    }),
+  }, async () => 'ok')
+  app.post('/async', { preHandler: requireScopes(async () => ['files:write']) }, async () => 'ok')
+  const reader = await issuer.mintAccessToken({ scope: 'files:read' })
+  const call = (url: string, name: string) => app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${reader}` },
+    payload: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name } },
+  })
+  t.equal((await call('/mcp', 'list')).statusCode, 200)
+  const denied = await call('/mcp', 'delete')
+  t.equal(denied.statusCode, 403)
+  t.equal(parseChallenges(denied.headers['www-authenticate'])[0]?.params.scope, 'files:write')
+  t.equal((await call('/async', 'x')).statusCode, 403)
+  // A route with a function guard declares no static scopes: its 401 falls back to scopesSupported (none here).
+  const anonymous = await app.inject({ method: 'POST', url: '/mcp', payload: {} })
+  t.equal(parseChallenges(anonymous.headers['www-authenticate'])[0]?.params.scope, undefined)
+})
+
+t.test('a function returning something that is not a scope list → 500, never a pass', async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.get('/bad', { preHandler: requireScopes(() => ['two words']) }, async () => 'ok')
+  app.get('/worse', { preHandler: requireScopes(() => 'admin' as unknown as string[]) }, async () => 'ok')
+  const token = await issuer.mintAccessToken()
+  t.equal((await app.inject({ url: '/bad', headers: { authorization: `Bearer ${token}` } })).statusCode, 500)
+  t.equal((await app.inject({ url: '/worse', headers: { authorization: `Bearer ${token}` } })).statusCode, 500)
+})
+
+t.test('MCP-08: an invalid token with insufficient scope → 401 invalid_token (authentication first)', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const expired = await issuer.mintAccessToken({ scope: 'none', exp: Math.floor(Date.now() / 1000) - 600 })
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${expired}` } })
+  t.equal(res.statusCode, 401)
+  t.equal(res.json().error, 'invalid_token')
+})
+
+t.test('RFC 9449 §7.2: a 403 to a DPoP request carries error and scope in both challenges, Bearer first', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({ scope: 'mcp:tools:read' }, { bindTo: key })
+  const proof = await createDpopProof(key, { method: 'POST', url: RESOURCE, accessToken: token })
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop: proof } })
+  t.equal(res.statusCode, 403)
+  const challenges = parseChallenges(res.headers['www-authenticate'])
+  t.same(challenges.map((c) => [c.scheme, c.params.error, c.params.scope]), [
+    ['Bearer', 'insufficient_scope', 'mcp:tools:call'],
+    ['DPoP', 'insufficient_scope', 'mcp:tools:call'],
+  ])
+})
+
+t.test('fails closed without the plugin, or on a route that opted out of authentication', async (t) => {
+  const bare = Fastify()
+  t.teardown(() => bare.close())
+  bare.get('/x', { preHandler: requireScopes(['a']) }, async () => 'ok')
+  const res = await bare.inject({ url: '/x' })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_MCP_AUTH_NOT_REGISTERED')
+
+  const { app } = await appWith(t)
+  app.get('/public', { config: { mcpAuth: false }, preHandler: requireScopes(['a']) }, async () => 'ok')
+  const pub = await app.inject({ url: '/public' })
+  t.equal(pub.statusCode, 500)
+  t.equal(pub.json().code, 'FST_MCP_AUTH_NOT_REGISTERED')
+})
+
+t.test('bad arguments throw at route definition', async (t) => {
+  t.throws(() => requireScopes(['two words']), TypeError)
+  t.throws(() => requireScopes('admin' as unknown as string[]), TypeError)
+  t.throws(() => requireScopes(['a'], { match: 'some' as 'all' }), TypeError)
+  const scopes = ['a']
+  requireScopes(scopes)
+  scopes.push('b')
+  t.same(scopes, ['a', 'b'], 'the caller array is copied, never mutated')
+})
+
+t.test('scopesSatisfy and McpScopes', async (t) => {
+  t.equal(scopesSatisfy(['mcp:tools'], ['mcp:tools:call']), true)
+  t.equal(scopesSatisfy(['mcp:tools'], ['mcp:tools:call'], { mode: 'exact' }), false)
+  t.equal(scopesSatisfy(['a'], ['a', 'b']), false)
+  t.equal(scopesSatisfy(['a'], ['a', 'b'], { match: 'any' }), true)
+  t.equal(scopesSatisfy([], []), true)
+  t.equal(McpScopes.server('search', 'tools:call'), 'search:mcp:tools:call')
+  t.same([McpScopes.toolsRead, McpScopes.toolsCall, McpScopes.resourcesRead, McpScopes.promptsRead],
+    ['mcp:tools:read', 'mcp:tools:call', 'mcp:resources:read', 'mcp:prompts:read'])
+})

@@ -1,0 +1,135 @@
+// Public type surface: request.mcp, the sender union, route config, options
+// and requireScopes. The principal registry is tested alone in principal.tst.ts
+// (an augmentation there would leak into this file's expectations).
+import Fastify from 'fastify'
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { describe, expect, test } from 'tstyche'
+import mcpAuth, { McpScopes, requireScopes, scopesSatisfy } from '../index.js'
+import type { McpAuthContext, McpAuthOptions, McpSender } from '../index.js'
+
+const app = Fastify()
+
+describe('request.mcp', () => {
+  test('is McpAuthContext | null on every request', () => {
+    app.get('/mcp', async (request) => {
+      expect(request.mcp).type.toBe<McpAuthContext | null>()
+      if (request.mcp !== null) {
+        expect(request.mcp.scopes).type.toBe<readonly string[]>()
+        expect(request.mcp.clientId).type.toBe<string | undefined>()
+        expect(request.mcp.expiresAt).type.toBe<number | undefined>()
+        expect(request.mcp.resource).type.toBe<string>()
+        expect(request.mcp.sender).type.toBe<McpSender>()
+      }
+      return null
+    })
+  })
+
+  test('is read-only', () => {
+    app.get('/ro', async (request) => {
+      if (request.mcp !== null) {
+        expect(() => { (request.mcp as McpAuthContext).subject = 'x' }).type.toRaiseError('read-only')
+      }
+      return null
+    })
+  })
+})
+
+describe('McpSender', () => {
+  test('narrowing on binding gives the confirmation value', () => {
+    const sender = {} as McpSender
+    if (sender.binding === 'dpop') {
+      expect(sender.jkt).type.toBe<string>()
+      expect(sender).type.not.toHaveProperty('x5t')
+    } else if (sender.binding === 'mtls') {
+      expect(sender.x5t).type.toBe<string>()
+    } else {
+      expect(sender).type.toBe<{ readonly binding: 'bearer' }>()
+      expect(sender).type.not.toHaveProperty('jkt')
+    }
+  })
+
+  test('jkt is not readable before narrowing', () => {
+    const sender = {} as McpSender
+    expect(sender).type.not.toHaveProperty('jkt')
+  })
+})
+
+describe('route config', () => {
+  test('mcpAuth: false opts a route out', () => {
+    expect(app.get('/public', { config: { mcpAuth: false } }, async () => 'ok')).type.not.toRaiseError()
+  })
+
+  test('mcpAuth: true is a type error', () => {
+    expect(app.get('/x', { config: { mcpAuth: true } }, async () => 'ok')).type.toRaiseError("Type '{ mcpAuth: true; }' is not assignable")
+  })
+})
+
+describe('McpAuthOptions', () => {
+  test('the documented usage type-checks', () => {
+    expect(app.register(mcpAuth, {
+      resource: 'https://mcp.example.com/mcp',
+      authorizationServers: ['https://auth.example.com'],
+      dpop: { nonce: { secret: 'x'.repeat(32) } },
+    })).type.not.toRaiseError()
+    expect<McpAuthOptions>().type.toBeAssignableFrom({ resource: 'https://mcp.example.com/mcp', dpop: false as const })
+    expect<McpAuthOptions>().type.toBeAssignableFrom({
+      resource: [{ resource: 'https://mcp.example.com/mcp', scopesSupported: ['mcp:tools:read'], authorizationServers: ['https://a.example'] }],
+      jwks: { uri: 'https://auth.example.com/jwks', cooldown: 30 },
+    })
+  })
+
+  test('resource is required', () => {
+    expect<McpAuthOptions>().type.not.toBeAssignableFrom({ authorizationServers: ['https://auth.example.com'] })
+  })
+
+  test('unknown keys in an object literal are rejected (excess property check)', () => {
+    expect(app.register(mcpAuth, {
+      resource: 'https://mcp.example.com/mcp',
+      authorisationServers: ['https://auth.example.com'],
+    })).type.toRaiseError("'authorisationServers' does not exist")
+    const options: McpAuthOptions = {
+      resource: 'https://mcp.example.com/mcp',
+      // @ts-expect-error Object literal may only specify known properties
+      jwk: { keys: [] },
+    }
+    expect(options).type.toBe<McpAuthOptions>()
+  })
+
+  test('dpop is false or an options object, never true', () => {
+    expect<McpAuthOptions['dpop']>().type.toBeAssignableFrom(false as const)
+    expect<McpAuthOptions['dpop']>().type.toBeAssignableFrom({})
+    expect<McpAuthOptions['dpop']>().type.not.toBeAssignableFrom(true as const)
+  })
+
+  test('scopeMatching is a closed set', () => {
+    expect<McpAuthOptions['scopeMatching']>().type.toBe<'hierarchical' | 'exact' | undefined>()
+  })
+})
+
+describe('requireScopes', () => {
+  test('returns a preHandler usable in route options', () => {
+    expect(requireScopes([McpScopes.toolsCall])).type.toBe<preHandlerAsyncHookHandler>()
+    expect(app.post('/mcp', { preHandler: requireScopes([McpScopes.toolsCall]) }, async () => 'ok')).type.not.toRaiseError()
+    expect(app.post('/mcp2', { preHandler: [requireScopes(['a'], { match: 'any' })] }, async () => 'ok')).type.not.toRaiseError()
+  })
+
+  test('takes a function of the request, sync or async', () => {
+    expect(requireScopes).type.toBeCallableWith((request: FastifyRequest) => [String(request.method)])
+    expect(requireScopes).type.toBeCallableWith(async () => ['mcp:tools:call'])
+  })
+
+  test('match is all | any', () => {
+    expect(requireScopes).type.toBeCallableWith(['a'], { match: 'all' })
+    expect(requireScopes).type.not.toBeCallableWith(['a'], { match: 'some' })
+    expect(requireScopes).type.not.toBeCallableWith('mcp:tools:call')
+  })
+})
+
+describe('scope helpers', () => {
+  test('McpScopes and scopesSatisfy', () => {
+    expect(McpScopes.server('search', 'tools:call')).type.toBe<string>()
+    expect(McpScopes.toolsCall).type.toBe<'mcp:tools:call'>()
+    expect(scopesSatisfy(['a'], ['a'], { match: 'any', mode: 'exact' })).type.toBe<boolean>()
+    expect(scopesSatisfy).type.not.toBeCallableWith(['a'], ['a'], { mode: 'fuzzy' })
+  })
+})
