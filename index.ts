@@ -54,3 +54,5 @@ export type { ProtectedResourceMetadata, AuthorizationServerMetadata, OAuthError
 export { MetadataRouteMissingError } from './lib/errors.js'
 export type { MetadataOptions } from './types/index.js'
 export { InvalidRegistrationError } from './lib/errors.js'
+export { mcpOperationScopes, McpHeaderMismatchError } from './lib/mcp-operations.js'
+export type { McpOperationScopesMap, McpOperationRequest } from './lib/mcp-operations.js'

@@ -90,6 +90,7 @@ export interface ResolvedOptions {
   readonly principal: McpAuthOptions['principal']
   readonly errorRenderer: McpAuthOptions['errorRenderer']
   readonly scopeMatching: 'hierarchical' | 'exact'
+  readonly scopeWildcards: boolean
   readonly tokenCacheSize: number
   readonly maxTokenLength: number
   readonly retryAfter: number
@@ -108,7 +109,7 @@ export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['ES256'
 const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
-  'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata',
+  'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata',
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
@@ -170,6 +171,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     principal: options.principal as McpAuthOptions['principal'],
     errorRenderer: options.errorRenderer as McpAuthOptions['errorRenderer'],
     scopeMatching,
+    scopeWildcards: booleanOption('"scopeWildcards"', options.scopeWildcards),
     tokenCacheSize: resolveTokenCache(options.tokenCache),
     maxTokenLength: integer('"maxTokenLength"', options.maxTokenLength, 8192, 256, 65536),
     retryAfter: integer('"retryAfter"', options.retryAfter, 5, 0, 86400),

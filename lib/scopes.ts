@@ -1,6 +1,7 @@
 // Scope matching (RFC 6749 §3.3, MCP 2026-07-28 §11.1.2 "servers MUST account
 // for scope hierarchies"): a granted `a:b` satisfies a required `a:b:c`.
-// Matching respects ":" boundaries and case; wildcards only when enabled.
+// Matching respects ":" boundaries and case. Wildcards only when enabled: a
+// granted `*` covers every scope and a granted `a:*` every scope below `a:`.
 
 export type ScopeMatchMode = 'hierarchical' | 'exact'
 
@@ -9,6 +10,8 @@ export interface ScopesSatisfyOptions {
   match?: 'all' | 'any'
   /** 'hierarchical' (default) or 'exact'. */
   mode?: ScopeMatchMode
+  /** Honour `*` and `prefix:*` in granted scopes (default false). */
+  wildcards?: boolean
 }
 
 /** MCP scope conventions. */
@@ -22,22 +25,26 @@ export const McpScopes = Object.freeze({
 })
 
 /** True when one granted scope covers the required one. */
-export function scopeGrants (granted: string, required: string, mode: ScopeMatchMode = 'hierarchical'): boolean {
+export function scopeGrants (granted: string, required: string, mode: ScopeMatchMode = 'hierarchical', wildcards = false): boolean {
   if (granted === required) return true
+  if (wildcards && granted.endsWith('*') && (granted === '*' || granted.endsWith(':*'))) {
+    return granted === '*' || (required.length >= granted.length && required.startsWith(granted.slice(0, -1)))
+  }
   return mode === 'hierarchical' &&
     required.length > granted.length &&
     required.charCodeAt(granted.length) === 58 /* : */ &&
     required.startsWith(granted)
 }
 
-function isGranted (granted: readonly string[], required: string, mode: ScopeMatchMode): boolean {
-  for (const g of granted) if (scopeGrants(g, required, mode)) return true
+function isGranted (granted: readonly string[], required: string, mode: ScopeMatchMode, wildcards: boolean): boolean {
+  for (const g of granted) if (scopeGrants(g, required, mode, wildcards)) return true
   return false
 }
 
 export function scopesSatisfy (granted: readonly string[], required: readonly string[], options: ScopesSatisfyOptions = {}): boolean {
   const mode = options.mode ?? 'hierarchical'
+  const wildcards = options.wildcards === true
   if (required.length === 0) return true
-  if (options.match === 'any') return required.some((r) => isGranted(granted, r, mode))
-  return required.every((r) => isGranted(granted, r, mode))
+  if (options.match === 'any') return required.some((r) => isGranted(granted, r, mode, wildcards))
+  return required.every((r) => isGranted(granted, r, mode, wildcards))
 }

@@ -3,6 +3,7 @@
 // It runs after authentication; with no verified context it fails closed.
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { NotRegisteredError, reject } from '../lib/errors.js'
+import { McpHeaderMismatchError } from '../lib/mcp-operations.js'
 import { scopesSatisfy } from '../lib/scopes.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
@@ -39,8 +40,17 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
     if (context === null) {
       throw new NotRegisteredError(`requireScopes on ${request.method} ${request.routeOptions.url ?? ''} but the route is not authenticated (config.mcpAuth is false?)`)
     }
-    const required = fixed ?? checkScopes(await (scopes as Exclude<RequiredScopes, readonly string[]>)(request), 'the requireScopes function result')
-    if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching })) return undefined
+    let required = fixed
+    if (required === undefined) {
+      try {
+        required = checkScopes(await (scopes as Exclude<RequiredScopes, readonly string[]>)(request), 'the requireScopes function result')
+      } catch (err) {
+        if (!(err instanceof McpHeaderMismatchError)) throw err
+        request.log.debug({ code: err.code }, 'mcp-auth: MCP headers disagree with the body')
+        return reply.code(400).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(err.toJsonRpc()))
+      }
+    }
+    if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching, wildcards: state.options.scopeWildcards })) return undefined
     const resource = state.selectResource(requestPath(request.url))
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }

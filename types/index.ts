@@ -177,6 +177,8 @@ export interface McpAuthOptions {
   principal?: PrincipalFunction
   errorRenderer?: ErrorRenderer
   scopeMatching?: 'hierarchical' | 'exact'
+  /** Honour `*` and `prefix:*` in granted scopes (default false). */
+  scopeWildcards?: boolean
   tokenCache?: false | TokenCacheOptions
   /** Longest accepted access token in characters (default 8192). */
   maxTokenLength?: number

@@ -2,11 +2,13 @@
 // 2026-07-28 §11.1) and scope hierarchies.
 import Fastify from 'fastify'
 import t from 'tap'
-import mcpAuth, { McpScopes, requireScopes, scopesSatisfy } from '../../index.js'
+import mcpAuth, { McpScopes, mcpOperationScopes, requireScopes, scopesSatisfy } from '../../index.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
 
-async function appWith (t: Parameters<Parameters<typeof t.test>[0]>[0], options: Record<string, unknown> = {}) {
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
+
+async function appWith (t: Tap, options: Record<string, unknown> = {}) {
   const issuer = await createTestIssuer({ audience: RESOURCE })
   const app = Fastify()
   t.teardown(() => app.close())
@@ -154,4 +156,75 @@ t.test('scopesSatisfy and McpScopes', async (t) => {
   t.equal(McpScopes.server('search', 'tools:call'), 'search:mcp:tools:call')
   t.same([McpScopes.toolsRead, McpScopes.toolsCall, McpScopes.resourcesRead, McpScopes.promptsRead],
     ['mcp:tools:read', 'mcp:tools:call', 'mcp:resources:read', 'mcp:prompts:read'])
+})
+
+t.test('mcpOperationScopes: per-tool, per-resource, per-prompt and per-method scopes with a default', async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.post('/mcp', {
+    preHandler: requireScopes(mcpOperationScopes({
+      tools: { delete_file: ['files:write'] },
+      resources: { 'file:///secret': ['secrets:read'] },
+      prompts: { admin: ['prompts:admin'] },
+      methods: { 'tools/list': ['mcp:tools:read'] },
+      default: ['files:read'],
+    })),
+  }, async () => 'ok')
+  const token = await issuer.mintAccessToken({ scope: 'files:read mcp:tools:read' })
+  const send = (body: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}`, ...headers }, payload: body as object })
+  const scopeOf = async (body: unknown) => {
+    const res = await send(body)
+    return res.statusCode === 200 ? 'ok' : parseChallenges(res.headers['www-authenticate'])[0]?.params.scope
+  }
+  t.equal(await scopeOf({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_file' } }), 'ok', 'default')
+  t.equal(await scopeOf({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'delete_file' } }), 'files:write')
+  t.equal(await scopeOf({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'file:///secret' } }), 'secrets:read')
+  t.equal(await scopeOf({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'admin' } }), 'prompts:admin')
+  t.equal(await scopeOf({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), 'ok', 'per method')
+  t.equal(await scopeOf([{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'delete_file' } }]),
+    'mcp:tools:read files:write', 'a batch needs every message\'s scopes')
+  t.equal(await scopeOf({ hello: 'not json-rpc' }), 'ok', 'an unknown body gets the default')
+})
+
+t.test('MCP 2026-07-28 Server Validation: Mcp-Method / Mcp-Name disagreeing with the body → 400 JSON-RPC -32020', async (t) => {
+  const { app, issuer } = await appWith(t)
+  app.post('/mcp', { preHandler: requireScopes(mcpOperationScopes({ tools: { delete_file: ['files:write'] } })) }, async () => 'ok')
+  const token = await issuer.mintAccessToken({ scope: 'files:write' })
+  const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'delete_file' } }
+  const send = (headers: Record<string, string>) =>
+    app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}`, ...headers }, payload: body })
+
+  t.equal((await send({ 'mcp-method': 'tools/call', 'mcp-name': 'delete_file' })).statusCode, 200)
+  t.equal((await send({ 'mcp-method': 'tools/call', 'mcp-name': `=?base64?${Buffer.from('delete_file').toString('base64')}?=` })).statusCode, 200, 'base64 sentinel decoded')
+  t.equal((await send({})).statusCode, 200, 'older clients send no headers')
+
+  const mismatches: Array<Record<string, string>> = [
+    { 'mcp-method': 'tools/list' },
+    { 'mcp-method': 'tools/call', 'mcp-name': 'read_file' },
+    { 'mcp-protocol-version': '2026-07-28' },
+    { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' },
+  ]
+  for (const headers of mismatches) {
+    const res = await send(headers)
+    t.equal(res.statusCode, 400, JSON.stringify(headers))
+    t.equal(res.json().error.code, -32020)
+    t.equal(res.json().id, 7)
+    t.equal(res.headers['cache-control'], 'no-store')
+  }
+})
+
+t.test('mcpOperationScopes validates its map', async (t) => {
+  t.throws(() => mcpOperationScopes({ tools: { x: 'a' as unknown as string[] } }), TypeError)
+})
+
+t.test('wildcards only when enabled: * and prefix:*', async (t) => {
+  const { app, issuer } = await buildApp(t)
+  const star = await issuer.mintAccessToken({ scope: '*' })
+  const prefix = await issuer.mintAccessToken({ scope: 'mcp:*' })
+  t.equal((await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${star}` } })).statusCode, 403, 'off by default')
+  const { app: on } = await buildApp(t, { scopeWildcards: true, scopeMatching: 'exact' }, issuer)
+  t.equal((await on.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${star}` } })).statusCode, 200)
+  t.equal((await on.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${prefix}` } })).statusCode, 200)
+  t.equal(scopesSatisfy(['mcp:*'], ['mcpx:tools'], { wildcards: true }), false, 'respects the : boundary')
+  t.equal(scopesSatisfy(['mc*'], ['mcp'], { wildcards: true }), false, 'only * and prefix:* are wildcards')
 })
