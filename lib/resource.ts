@@ -49,6 +49,8 @@ function splitHttpUri (value: string): { url: URL, origin: string, rest: string 
  */
 export function parseResource (value: unknown): ParsedResource | string {
   if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty string'
+  // User info may hold a password: never echo it.
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value)) return 'must not contain user information (user:password@)'
   if (value.includes('#')) return `must not contain a fragment (RFC 8707 §2); got ${JSON.stringify(value)}`
   const parts = splitHttpUri(value)
   let url: URL | undefined
@@ -59,7 +61,6 @@ export function parseResource (value: unknown): ParsedResource | string {
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     return `must use https (http is allowed only for loopback hosts); got ${JSON.stringify(value)}`
   }
-  if (url.username !== '' || url.password !== '') return `must not contain user information; got ${JSON.stringify(value)}`
   // Path and query stay exactly as written (clients compare `resource` verbatim),
   // so they must already be in the form every URL parser agrees on.
   const q = parts.rest.indexOf('?')

@@ -114,7 +114,7 @@ const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetad
   let discovery: IssuerMetadataCache
   if (auth !== undefined) {
     resolved = resolveOptions(auth)
-    discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: Date.now, logger: fastify.log })
+    discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: () => performance.timeOrigin + performance.now(), logger: fastify.log })
   } else if (state !== undefined) {
     resolved = state.options
     discovery = state.discovery

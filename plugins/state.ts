@@ -38,7 +38,8 @@ export interface McpAuthState {
 export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
   const logger: Logger = log
   const clock = systemClock
-  const nowMs = (): number => Date.now()
+  // Monotonic (a wall-clock step backwards must not stretch a backoff), epoch-based for reporting.
+  const nowMs = (): number => performance.timeOrigin + performance.now()
   const discovery = createIssuerMetadataCache({
     timeoutMs: options.network.timeoutMs,
     maxAgeMs: options.network.maxAgeMs,
