@@ -26,6 +26,8 @@ export type {
   JwksOption,
   JwksTuning,
   McpAuthContext,
+  McpAuthEvent,
+  OnEventFunction,
   McpAuthErrorCode,
   McpAuthErrorOptions,
   McpAuthInfo,

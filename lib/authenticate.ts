@@ -35,6 +35,8 @@ export interface AuthResult {
   readonly sender: McpSender
   /** A fresh nonce to send on the success response (rotation, RFC 9449 §8.2). */
   readonly nonce: string | undefined
+  /** A DPoP header came beside the Bearer scheme with an unbound token; it was not checked. */
+  readonly proofIgnored: boolean
 }
 
 export interface AuthenticatorDeps {
@@ -148,7 +150,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     } else if (dpop?.required === true) {
       throw reject.invalidToken('binding.dpop_required')
     }
-    return { token, verified, sender, nonce }
+    const proofIgnored = sender === BEARER && credentials.proof !== undefined
+    return { token, verified, sender, nonce, proofIgnored }
   }
 }
 

@@ -87,6 +87,10 @@ export interface ResolvedOptions {
   readonly mtls: boolean
   /** undefined when `metadata: false`. */
   readonly metadata: ResolvedMetadata | undefined
+  readonly onEvent: McpAuthOptions['onEvent']
+  /** Options for @fastify/under-pressure, or undefined when off. */
+  readonly underPressure: Readonly<Record<string, unknown>> | undefined
+  readonly healthRoute: string | undefined
   readonly principal: McpAuthOptions['principal']
   readonly errorRenderer: McpAuthOptions['errorRenderer']
   readonly scopeMatching: 'hierarchical' | 'exact'
@@ -109,7 +113,7 @@ export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze(['ES256'
 const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
-  'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata',
+  'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata', 'onEvent', 'underPressure', 'healthRoute',
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
@@ -149,6 +153,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
   const certificate = resolveMtls(options.mtls)
   optionalFunction('"principal"', options.principal)
   optionalFunction('"errorRenderer"', options.errorRenderer)
+  optionalFunction('"onEvent"', options.onEvent)
   const scopeMatching = options.scopeMatching ?? 'hierarchical'
   if (scopeMatching !== 'hierarchical' && scopeMatching !== 'exact') {
     throw invalidOption(`"scopeMatching" must be "hierarchical" or "exact"; got ${show(scopeMatching)}`)
@@ -168,6 +173,9 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     certificate,
     mtls: options.mtls !== undefined,
     metadata: resolveMetadata(options.metadata, resources),
+    onEvent: options.onEvent as McpAuthOptions['onEvent'],
+    underPressure: resolveUnderPressure(options.underPressure),
+    healthRoute: resolveHealthRoute(options.healthRoute),
     principal: options.principal as McpAuthOptions['principal'],
     errorRenderer: options.errorRenderer as McpAuthOptions['errorRenderer'],
     scopeMatching,
@@ -482,6 +490,25 @@ function resolveMtls (value: unknown): ResolvedOptions['certificate'] {
   const certificate = (value as { certificate?: unknown }).certificate
   optionalFunction('"mtls.certificate"', certificate)
   return certificate as ResolvedOptions['certificate']
+}
+
+// Defaults that shed load well before a process falls over, and never on a healthy one.
+function resolveUnderPressure (value: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption('"underPressure" must be true, false, or @fastify/under-pressure options')
+  }
+  const custom = value === true ? {} : value as Record<string, unknown>
+  for (const key of ['pressureHandler', 'customError', 'message']) {
+    if (key in custom) throw invalidOption(`"underPressure.${key}" is set by mcpAuth (overload answers are OAuth-style 503s); remove it`)
+  }
+  return Object.freeze({ maxEventLoopDelay: 1000, maxEventLoopUtilization: 0.98, ...custom })
+}
+
+function resolveHealthRoute (value: unknown): string | undefined {
+  if (value === undefined || value === false) return undefined
+  if (typeof value !== 'string' || !value.startsWith('/')) throw invalidOption(`"healthRoute" must be a path such as "/health", or false; got ${show(value)}`)
+  return value
 }
 
 function resolveTokenCache (value: unknown): number {

@@ -9,6 +9,7 @@ import { countCredentialLines } from '../lib/credentials.js'
 import { isMcpAuthError } from '../lib/errors.js'
 import { requestPath } from '../lib/resource.js'
 import type { McpAuthInfo, McpSender } from '../types/index.js'
+import { emitAuthenticated } from './events.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kRouteScopes } from './state.js'
@@ -66,6 +67,8 @@ export function createAuthenticateHook (state: McpAuthState) {
       const context = createAuthContext(result.token, result.verified, resource, result.sender, value)
       request.mcp = context
       ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context)
+      emitAuthenticated(state, request, context)
+      if (result.proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')
       if (result.nonce !== undefined) {
         // Written on the raw response too: SDK transports hijack the reply (RFC 9449 §8.2 rotation).
         reply.header('dpop-nonce', result.nonce)

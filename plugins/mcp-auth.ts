@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../lib/options.js'
 import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
+import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
 import { createState, kMcpAuth, kRouteScopes } from './state.js'
 
@@ -28,7 +29,11 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   fastify.decorate(kMcpAuth, state)
   fastify.decorateRequest('mcp', null)
   fastify.addHook('onRoute', checkRoute)
+  // Load shedding first: an overloaded server must not spend signature work.
+  await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
+  registerHealthRoute(fastify, state)
+  warnIfClusteredMemoryStore(state)
   fastify.addHook('onClose', async () => { await state.close() })
 
   // Well-known URLs live at the origin root: serve them only when registered without a prefix.

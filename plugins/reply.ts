@@ -10,6 +10,7 @@ import type { McpAuthError } from '../lib/errors.js'
 import { isMcpAuthError } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import type { ResolvedResource } from '../lib/options.js'
+import { emitDenied } from './events.js'
 import type { McpAuthState } from './state.js'
 
 const EXPOSED_HEADERS = 'WWW-Authenticate, DPoP-Nonce'
@@ -34,6 +35,7 @@ export async function sendOAuthError (
     }
   }
   request.log.debug({ code: err.code, reason: err.reason }, 'mcp-auth: request rejected')
+  emitDenied(state, request, err, resource)
 
   reply.code(err.statusCode)
   reply.header('cache-control', 'no-store')

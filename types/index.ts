@@ -156,6 +156,39 @@ export type PrincipalFunction<P = McpPrincipal> = (claims: Readonly<AccessTokenC
 
 export type ErrorRenderer = (error: McpAuthError, request: FastifyRequest) => unknown
 
+/** One event per decision (the `onEvent` option, and the `fastify-mcp-auth:decision` diagnostics channel). */
+export type McpAuthEvent =
+  | {
+      readonly type: 'authenticated'
+      readonly requestId: string
+      readonly method: string
+      /** The request path, without the query. */
+      readonly path: string
+      readonly resource: string
+      readonly issuer: string
+      readonly subject: string | undefined
+      readonly clientId: string | undefined
+      readonly binding: McpSender['binding']
+      readonly scopes: readonly string[]
+    }
+  | {
+      readonly type: 'denied'
+      readonly requestId: string
+      readonly method: string
+      readonly path: string
+      readonly resource: string
+      readonly status: number
+      readonly code: string
+      /** The check that failed, e.g. 'token.audience', 'dpop.replay', 'scope.missing'. */
+      readonly reason: string
+      readonly oauthError: string | undefined
+      /** Set when the token was valid but the scope was not (403). */
+      readonly subject: string | undefined
+      readonly clientId: string | undefined
+    }
+
+export type OnEventFunction = (event: McpAuthEvent, request: FastifyRequest) => void
+
 export interface TokenCacheOptions {
   /** Most verified tokens held (default 10000). */
   maxEntries?: number
@@ -184,6 +217,15 @@ export interface McpAuthOptions {
   maxTokenLength?: number
   /** `Retry-After` seconds on 503 (default 5). */
   retryAfter?: number
+  /** Called once per decision, synchronously; a throw is logged and ignored. */
+  onEvent?: OnEventFunction
+  /**
+   * Load shedding with @fastify/under-pressure, before any signature work:
+   * true for the defaults, or its options. Overload → 503 with Retry-After.
+   */
+  underPressure?: boolean | Record<string, unknown>
+  /** A GET route reporting JWKS freshness and replay-store reachability (e.g. '/health'); default none. */
+  healthRoute?: string | false
   /**
    * Metadata routes the plugin registers itself when it is registered without a
    * prefix; false registers none (use `protectedResourceMetadata` or your own).

@@ -9,6 +9,8 @@ export interface ReplayStore {
   claim (key: string, ttlSeconds: number): boolean | Promise<boolean>
   /** Optional: called when the app closes. */
   close? (): void | Promise<void>
+  /** Optional: resolves when the store is reachable, rejects otherwise (health route). */
+  ping? (): void | Promise<void>
 }
 
 export class ReplayStoreFullError extends Error {

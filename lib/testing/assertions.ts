@@ -375,41 +375,28 @@ export async function assertMtlsBindingEnforced (options: MtlsBindingOptions): P
     options.ca.issueClientCertificate({ commonName: 'other-client' }),
   ])
   const withCertificate = (cert: TestClientCertificate | undefined): Send => httpsSender(base, options, cert)
-  const aud = options.resource ?? options.issuer.audience ?? await discoverResource(withCertificate(undefined), target, helper)
+  const aud = options.resource ?? options.issuer.audience ?? await discoverResource(withCertificate(bound), target, helper)
   const token = await mint(options, aud, { x5t: bound.x5t })
   const req = request(target, { authorization: `Bearer ${token}` })
-  const steps = [
-    { cert: bound, label: 'the bound client certificate', expect: 'accepted' },
-    { cert: undefined, label: 'no client certificate', expect: 'rejected' },
-    { cert: other, label: 'another client certificate from the same CA', expect: 'rejected' },
-  ] as const
 
-  let accepted: HttpResponseLike | undefined
-  for (const { cert, label, expect } of steps) {
-    const context = {
-      helper,
-      step: expect === 'accepted'
-        ? `a certificate-bound token presented with ${label} must be accepted`
-        : `a certificate-bound token presented with ${label} must be rejected with 401 invalid_token`,
-      request: req,
-      note: `client certificate: ${label}`,
-    }
-    let response: HttpResponseLike
+  const sendWith = async (cert: TestClientCertificate | undefined, label: string, expectation: string): Promise<{ context: Context, response: HttpResponseLike }> => {
+    const context = { helper, step: `a certificate-bound token presented with ${label} ${expectation}`, request: req, note: `client certificate: ${label}` }
     try {
-      response = await withCertificate(cert)(req)
+      return { context, response: await withCertificate(cert)(req) }
     } catch (err) {
-      throw assertionError(context, [`the request failed: ${(err as Error).message}`], undefined, cert === undefined
+      throw assertionError(context, [`the request failed: ${(err as Error).message.trim()}`], undefined, cert === undefined
         ? 'a server with rejectUnauthorized: true ends the TLS handshake without a client certificate; use requestCert: true, rejectUnauthorized: false and let the plugin answer 401'
         : 'does the server trust the CA (ca: ca.certificatePem), and does serverCa verify the server certificate?')
     }
-    if (expect === 'accepted') {
-      expectSuccess(context, response, { aud }, options)
-      accepted = response
-    } else {
-      expectRejected(context, response, 'invalid_token')
-    }
   }
-  return accepted as HttpResponseLike
+
+  const accepted = await sendWith(bound, 'the bound client certificate', 'must be accepted')
+  expectSuccess(accepted.context, accepted.response, { aud }, options)
+  for (const [cert, label] of [[undefined, 'no client certificate'], [other, 'another client certificate from the same CA']] as const) {
+    const { context, response } = await sendWith(cert, label, 'must be rejected with 401 invalid_token')
+    expectRejected(context, response, 'invalid_token')
+  }
+  return accepted.response
 }
 
 // ——— Transports ———

@@ -1,0 +1,163 @@
+// Production wiring: audit events (onEvent + diagnostics_channel), load
+// shedding before signature work, the health route, the clustered-store warning.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { Writable } from 'node:stream'
+import Fastify from 'fastify'
+import t from 'tap'
+import mcpAuth, { requireScopes } from '../../index.js'
+import type { McpAuthEvent, McpAuthOptions, ReplayStore } from '../../index.js'
+import { createDpopKey, createDpopProof, createTestIssuer, startTestIssuer } from '../../testing.js'
+import type { TestIssuer } from '../../testing.js'
+import { buildApp, RESOURCE } from '../helpers/app.js'
+
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
+
+async function appWith (t: Tap, issuer: TestIssuer, options: Partial<McpAuthOptions>, logs?: string[]) {
+  const stream = new Writable({ write (chunk, _enc, done) { logs?.push(chunk.toString()); done() } })
+  const app = Fastify({ logger: logs === undefined ? false : { level: 'debug', stream } })
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: issuer.jwks, ...options } as McpAuthOptions)
+  app.post('/mcp', { preHandler: requireScopes(['mcp:tools:call']) }, async () => 'ok')
+  return app
+}
+
+t.test('onEvent: one event per decision, never the token', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const events: McpAuthEvent[] = []
+  const app = await appWith(t, issuer, { onEvent: (event) => { events.push(event) } })
+  const good = await issuer.mintAccessToken({ scope: 'mcp:tools:call' })
+  const narrow = await issuer.mintAccessToken({ scope: 'mcp:tools:read' })
+  await app.inject({ method: 'POST', url: '/mcp?x=secret', headers: { authorization: `Bearer ${good}` } })
+  await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${narrow}` } })
+  await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: 'Bearer junk' } })
+  await app.inject({ method: 'POST', url: '/mcp' })
+  // A 403 is the second decision on an authenticated request.
+  t.same(events.map((e) => e.type === 'denied' ? [e.type, e.status, e.reason] : [e.type, e.binding]), [
+    ['authenticated', 'bearer'],
+    ['authenticated', 'bearer'],
+    ['denied', 403, 'scope.missing'],
+    ['denied', 401, 'token.malformed'],
+    ['denied', 401, 'credentials.missing'],
+  ])
+  t.match(events[0], { type: 'authenticated', method: 'POST', path: '/mcp', resource: RESOURCE, subject: 'user-123', clientId: 'client-abc', issuer: issuer.issuer })
+  t.match(events[2], { type: 'denied', code: 'FST_MCP_AUTH_INSUFFICIENT_SCOPE', oauthError: 'insufficient_scope', subject: 'user-123' })
+  const text = JSON.stringify(events)
+  t.notOk(text.includes(good) || text.includes(narrow) || text.includes('junk') || text.includes('secret'), 'no token, no query string')
+})
+
+t.test('diagnostics_channel fastify-mcp-auth:decision receives the same events; a throwing onEvent changes nothing', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const logs: string[] = []
+  const app = await appWith(t, issuer, { onEvent: () => { throw new Error('metrics down') } }, logs)
+  const seen: unknown[] = []
+  const listener = (message: unknown): void => { seen.push(message) }
+  subscribe('fastify-mcp-auth:decision', listener)
+  t.teardown(() => unsubscribe('fastify-mcp-auth:decision', listener))
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:call' })}` } })
+  t.equal(res.statusCode, 200)
+  t.match(seen, [{ type: 'authenticated' }])
+  t.ok(logs.some((line) => line.includes('mcp-auth: onEvent threw')))
+})
+
+t.test('underPressure: overload → OAuth-style 503 with Retry-After before any signature work', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  let keyLookups = 0
+  const app = await appWith(t, issuer, {
+    jwks: async () => { keyLookups++; throw new Error('never reached') },
+    // Any heap is "too big": the process is under pressure after the first sample.
+    underPressure: { maxHeapUsedBytes: 1, sampleInterval: 5 },
+    retryAfter: 7,
+  })
+  await app.ready()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken()}` } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '7')
+  t.equal(res.headers['www-authenticate'], undefined)
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.same(res.json(), { error: 'temporarily_unavailable', error_description: 'The server is overloaded, retry later' })
+  t.equal(keyLookups, 0, 'no key lookup, no signature verification')
+})
+
+t.test('underPressure: a healthy process passes; pressureHandler cannot be overridden', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const app = await appWith(t, issuer, { underPressure: true })
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:call' })}` } })
+  t.equal(res.statusCode, 200)
+  const bad = Fastify()
+  t.teardown(() => bad.close())
+  await t.rejects(Promise.resolve(bad.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], underPressure: { pressureHandler: () => {} } }).then(() => bad.ready())),
+    { code: 'FST_MCP_AUTH_INVALID_OPTION', message: /underPressure\.pressureHandler/ })
+})
+
+t.test('healthRoute: JWKS freshness and replay-store reachability', async (t) => {
+  const served = await startTestIssuer({ audience: RESOURCE })
+  t.teardown(() => served.close())
+  let reachable = true
+  const store: ReplayStore = {
+    claim: () => true,
+    ping: async () => { if (!reachable) throw new Error('connection refused') },
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, {
+    resource: RESOURCE,
+    authorizationServers: [served.issuer],
+    jwks: { uri: served.jwksUri, cooldown: 0 },
+    dpop: { replayStore: store },
+    healthRoute: '/health',
+  })
+  app.get('/mcp', async () => 'ok')
+  const before = await app.inject({ url: '/health' })
+  t.equal(before.statusCode, 200, 'not fetched yet is not a failure')
+  t.match(before.json(), { status: 'ok', jwks: [{ uri: served.jwksUri, usable: false }], replayStore: { reachable: true } })
+
+  const key = await createDpopKey()
+  const token = await served.mintAccessToken({}, { bindTo: key })
+  const proof = await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token })
+  t.equal((await app.inject({ url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop: proof } })).statusCode, 200)
+  const fresh = await app.inject({ url: '/health' })
+  t.match(fresh.json(), { status: 'ok', jwks: [{ fresh: true, usable: true, ageSeconds: 0 }] })
+
+  reachable = false
+  const down = await app.inject({ url: '/health' })
+  t.equal(down.statusCode, 503)
+  t.match(down.json(), { status: 'unavailable', replayStore: { reachable: false, error: 'connection refused' } })
+  t.equal(down.headers['cache-control'], 'no-store')
+})
+
+t.test('healthRoute validation', async (t) => {
+  const issuer = await createTestIssuer()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(Promise.resolve(app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], healthRoute: 'health' }).then(() => app.ready())),
+    { code: 'FST_MCP_AUTH_INVALID_OPTION', message: /healthRoute/ })
+})
+
+t.test('an in-process replay store in a clustered process logs a warning once at start-up', async (t) => {
+  const issuer = await createTestIssuer()
+  const previous = process.env.NODE_APP_INSTANCE
+  process.env.NODE_APP_INSTANCE = '1'
+  t.teardown(() => { if (previous === undefined) delete process.env.NODE_APP_INSTANCE; else process.env.NODE_APP_INSTANCE = previous })
+  const logs: string[] = []
+  const app = await appWith(t, issuer, {}, logs)
+  await app.ready()
+  t.equal(logs.filter((line) => line.includes('MemoryReplayStore')).length, 1)
+
+  const quiet: string[] = []
+  const custom = await appWith(t, issuer, { dpop: { replayStore: { claim: () => true } } }, quiet)
+  await custom.ready()
+  t.equal(quiet.filter((line) => line.includes('MemoryReplayStore')).length, 0, 'a shared store is not warned about')
+})
+
+t.test('a DPoP header beside Bearer with an unbound token is logged at debug, not silently dropped', async (t) => {
+  const { issuer } = await buildApp(t)
+  const logs: string[] = []
+  const app = await appWith(t, issuer, {}, logs)
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({ scope: 'mcp:tools:call' })
+  const proof = await createDpopProof(key, { method: 'POST', url: RESOURCE, accessToken: token })
+  t.equal((await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}`, dpop: proof } })).statusCode, 200)
+  t.ok(logs.some((line) => line.includes('proof is not trusted')))
+  t.notOk(logs.some((line) => line.includes(proof) || line.includes(token)), 'neither the proof nor the token is logged')
+})
