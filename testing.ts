@@ -6,3 +6,5 @@ export { accessTokenHash, createDpopKey, createDpopProof } from './lib/testing/d
 export type { DpopAlgorithm, DpopKey, DpopProofFlaw, DpopProofOptions } from './lib/testing/dpop.js'
 export { createTestCa } from './lib/testing/certificates.js'
 export type { TestCa, TestCaOptions, TestClientCertificate, TestServerCertificate } from './lib/testing/certificates.js'
+export { assertChallenge, assertDpopBoundBearerRejected, assertDpopProofAccepted, assertMtlsBindingEnforced, assertReplayRejected, parseWwwAuthenticate } from './lib/testing/assertions.js'
+export type { Challenge, ChallengeExpectation, DpopAssertionOptions, DpopBoundBearerOptions, HttpResponseLike, Injectable, InjectPayload, InjectRequest, MtlsBindingOptions } from './lib/testing/assertions.js'

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import mcpAuth, { requireScopes } from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
-import { createTestIssuer } from '../../testing.js'
+import { createTestIssuer, parseWwwAuthenticate } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 
 export const RESOURCE = 'https://mcp.example.com/mcp'
@@ -43,21 +43,7 @@ function authInfo (raw: object): unknown {
 
 export interface Challenge { scheme: string, params: Record<string, string> }
 
-/** Parses a WWW-Authenticate value into challenges (RFC 9110 §11.6.1: schemes and params). */
+/** Parses WWW-Authenticate with the shipped toolkit's parser (dogfooding fastify-mcp-auth/testing). */
 export function parseChallenges (header: string | string[] | undefined): Challenge[] {
-  if (header === undefined) return []
-  const text = Array.isArray(header) ? header.join(', ') : header
-  const challenges: Challenge[] = []
-  const re = /\s*(?:([A-Za-z][\w!#$%&'*+.^`|~-]*)(?=\s+[\w-]+=|\s*$|\s*,))?\s*(?:([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+)))?\s*,?/gy
-  let match: RegExpExecArray | null
-  let current: Challenge | undefined
-  while ((match = re.exec(text)) !== null && match[0] !== '') {
-    const [, scheme, name, quoted, token] = match
-    if (scheme !== undefined) {
-      current = { scheme, params: {} }
-      challenges.push(current)
-    }
-    if (name !== undefined && current !== undefined) current.params[name.toLowerCase()] = quoted?.replace(/\\(.)/g, '$1') ?? token ?? ''
-  }
-  return challenges
+  return parseWwwAuthenticate(header).map((c) => ({ scheme: c.scheme, params: { ...c.params } }))
 }
