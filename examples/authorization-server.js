@@ -66,6 +66,9 @@ export async function startAuthorizationServer (options = {}) {
     // Cookies carry the login session and interaction state between redirects.
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: { openid: ['sub'], profile: ['name'] },
+    // Dynamic registration checks a client's `scope` against these: MCP clients (the SDK
+    // among them) register with the scopes from the 401 challenge or the resource metadata.
+    scopes: ['openid', 'offline_access', ...new Set(resources.flatMap((r) => r.scopes))],
     async findAccount (ctx, sub) {
       if (sub !== demoUser.sub) return undefined
       return { accountId: sub, claims: async () => ({ ...demoUser, sub }) }

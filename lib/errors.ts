@@ -174,9 +174,9 @@ export class McpAuthError extends Error {
   readonly scope: readonly string[] | undefined
 
   constructor (code: McpAuthErrorCode, reason: McpAuthRejectReason, options?: McpAuthErrorOptions) {
-    const row = CODE_TABLE[code]
+    const row = Object.hasOwn(CODE_TABLE, code) ? CODE_TABLE[code] : undefined
     if (row === undefined) throw new TypeError(`unknown McpAuthError code ${String(code)}`)
-    const description = options?.description ?? REASON_TEXT[reason] ?? row.description
+    const description = options?.description ?? (Object.hasOwn(REASON_TEXT, reason) ? REASON_TEXT[reason] : undefined) ?? row.description
     // Rejections are the hot path under attack: skip stack capture.
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0

@@ -13,7 +13,8 @@ const REQUIRED_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 export function jwkThumbprint (jwk: Record<string, unknown>): string | undefined {
   const kty = jwk.kty
   if (typeof kty !== 'string') return undefined
-  const members = REQUIRED_MEMBERS[kty]
+  // Own properties only: a kty such as '__proto__' must not reach Object.prototype.
+  const members = Object.hasOwn(REQUIRED_MEMBERS, kty) ? REQUIRED_MEMBERS[kty] : undefined
   if (members === undefined) return undefined
   let json = '{'
   for (let i = 0; i < members.length; i++) {

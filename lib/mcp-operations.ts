@@ -46,6 +46,11 @@ const NAMED: Readonly<Record<string, { param: 'name' | 'uri', table: 'tools' | '
   'resources/read': { param: 'uri', table: 'resources' },
   'prompts/get': { param: 'name', table: 'prompts' },
 }
+// Own properties only: a method named 'toString' or '__proto__' is just an unknown method.
+function namedOperation (method: string): (typeof NAMED)[string] | undefined {
+  return Object.hasOwn(NAMED, method) ? NAMED[method] : undefined
+}
+
 // The first revision whose clients must send Mcp-Method / Mcp-Name.
 const HEADERS_REQUIRED_FROM = '2026-07-28'
 const BASE64_SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/
@@ -86,7 +91,7 @@ export function mcpOperationScopes (map: McpOperationScopesMap): (request: McpOp
     if (typeof message !== 'object' || message === null) return fallback
     const { method, params } = message as { method?: unknown, params?: unknown }
     if (typeof method !== 'string') return fallback
-    const named = NAMED[method]
+    const named = namedOperation(method)
     const value = named === undefined || typeof params !== 'object' || params === null
       ? undefined
       : (params as Record<string, unknown>)[named.param]
@@ -121,7 +126,7 @@ function checkHeaders (headers: McpOperationRequest['headers'], body: unknown): 
   } else if (methodHeader !== method) {
     throw new McpHeaderMismatchError('Header mismatch: the Mcp-Method header does not match the body method', id)
   }
-  const named = method === undefined ? undefined : NAMED[method]
+  const named = method === undefined ? undefined : namedOperation(method)
   if (named === undefined) return
   const params = typeof message.params === 'object' && message.params !== null ? message.params as Record<string, unknown> : {}
   const value = params[named.param]

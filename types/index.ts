@@ -159,33 +159,33 @@ export type ErrorRenderer = (error: McpAuthError, request: FastifyRequest) => un
 /** One event per decision (the `onEvent` option, and the `fastify-mcp-auth:decision` diagnostics channel). */
 export type McpAuthEvent =
   | {
-      readonly type: 'authenticated'
-      readonly requestId: string
-      readonly method: string
-      /** The request path, without the query. */
-      readonly path: string
-      readonly resource: string
-      readonly issuer: string
-      readonly subject: string | undefined
-      readonly clientId: string | undefined
-      readonly binding: McpSender['binding']
-      readonly scopes: readonly string[]
-    }
+    readonly type: 'authenticated'
+    readonly requestId: string
+    readonly method: string
+    /** The request path, without the query. */
+    readonly path: string
+    readonly resource: string
+    readonly issuer: string
+    readonly subject: string | undefined
+    readonly clientId: string | undefined
+    readonly binding: McpSender['binding']
+    readonly scopes: readonly string[]
+  }
   | {
-      readonly type: 'denied'
-      readonly requestId: string
-      readonly method: string
-      readonly path: string
-      readonly resource: string
-      readonly status: number
-      readonly code: string
-      /** The check that failed, e.g. 'token.audience', 'dpop.replay', 'scope.missing'. */
-      readonly reason: string
-      readonly oauthError: string | undefined
-      /** Set when the token was valid but the scope was not (403). */
-      readonly subject: string | undefined
-      readonly clientId: string | undefined
-    }
+    readonly type: 'denied'
+    readonly requestId: string
+    readonly method: string
+    readonly path: string
+    readonly resource: string
+    readonly status: number
+    readonly code: string
+    /** The check that failed, e.g. 'token.audience', 'dpop.replay', 'scope.missing'. */
+    readonly reason: string
+    readonly oauthError: string | undefined
+    /** Set when the token was valid but the scope was not (403). */
+    readonly subject: string | undefined
+    readonly clientId: string | undefined
+  }
 
 export type OnEventFunction = (event: McpAuthEvent, request: FastifyRequest) => void
 

@@ -92,7 +92,7 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
       throw reject.invalidProof('dpop.jwk')
     }
     const jkt = jwkThumbprint(jwkObject)
-    if (jkt === undefined || PUBLIC_MEMBERS[jwkObject.kty as string] === undefined) throw reject.invalidProof('dpop.jwk')
+    if (jkt === undefined || !Object.hasOwn(PUBLIC_MEMBERS, jwkObject.kty as string)) throw reject.invalidProof('dpop.jwk')
 
     const claims = decodeSegment(proof.slice(dot1 + 1, dot2))
     if (claims === undefined) throw reject.invalidProof('dpop.malformed')
