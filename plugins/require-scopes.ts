@@ -15,6 +15,12 @@ export type RequiredScopes = readonly string[] | ((request: FastifyRequest) => r
 export interface RequireScopesOptions {
   /** 'all' (default): every scope; 'any': at least one. */
   match?: 'all' | 'any'
+  /**
+   * The scopes this route's 401 challenge asks for. Default: the static scopes,
+   * or (function form) the resource's scopesSupported. Set it to ask a client
+   * for less up front and step up per operation with 403s.
+   */
+  challengeScopes?: readonly string[]
 }
 
 const kDeclared = Symbol.for('fastify-mcp-auth.declared-scopes')
@@ -54,7 +60,8 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
     const resource = state.selectResource(requestPath(request.url))
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }
-  if (fixed !== undefined) Object.defineProperty(mcpRequireScopes, kDeclared, { value: fixed })
+  const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')
+  if (challenge !== undefined) Object.defineProperty(mcpRequireScopes, kDeclared, { value: challenge })
   return mcpRequireScopes
 }
 

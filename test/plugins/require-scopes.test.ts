@@ -228,3 +228,19 @@ t.test('wildcards only when enabled: * and prefix:*', async (t) => {
   t.equal(scopesSatisfy(['mcp:*'], ['mcpx:tools'], { wildcards: true }), false, 'respects the : boundary')
   t.equal(scopesSatisfy(['mc*'], ['mcp'], { wildcards: true }), false, 'only * and prefix:* are wildcards')
 })
+
+t.test('challengeScopes: what a route\'s 401 asks for (least privilege first, step up with 403s)', async (t) => {
+  const { app, issuer } = await appWith(t, { resource: { resource: RESOURCE, scopesSupported: ['notes:read', 'notes:write'] } })
+  app.post('/mcp', {
+    preHandler: requireScopes(mcpOperationScopes({ tools: { write: ['notes:write'] }, default: ['notes:read'] }), { challengeScopes: ['notes:read'] }),
+  }, async () => 'ok')
+  app.post('/all', { preHandler: requireScopes(mcpOperationScopes({ default: ['notes:read'] })) }, async () => 'ok')
+  const first = await app.inject({ method: 'POST', url: '/mcp', payload: { jsonrpc: '2.0', id: 1, method: 'tools/list' } })
+  t.equal(parseChallenges(first.headers['www-authenticate'])[0]?.params.scope, 'notes:read')
+  const fallback = await app.inject({ method: 'POST', url: '/all', payload: {} })
+  t.equal(parseChallenges(fallback.headers['www-authenticate'])[0]?.params.scope, 'notes:read notes:write', 'default: scopesSupported')
+  const reader = await issuer.mintAccessToken({ scope: 'notes:read' })
+  const write = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${reader}` }, payload: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'write' } } })
+  t.equal(parseChallenges(write.headers['www-authenticate'])[0]?.params.scope, 'notes:write', 'the 403 names the operation\'s scopes')
+  t.throws(() => requireScopes(['a'], { challengeScopes: ['bad scope'] }), TypeError)
+})
