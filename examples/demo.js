@@ -223,6 +223,16 @@ const steps = [
       details: [`WWW-Authenticate: ${res.headers.get('www-authenticate')}`, `body: ${await res.text()}`],
     }
   },
+  async () => {
+    // The server counts denials by reason through the plugin's onEvent option.
+    const res = await fetch(new URL('/metrics', mcpUrl))
+    const { denials } = await res.json()
+    return {
+      ok: res.status === 200 && denials['dpop.replay'] === 1 && denials['binding.dpop_required'] === 1 && denials['scope.missing'] >= 1,
+      line: `audit (onEvent) → denials by reason: ${Object.entries(denials).map(([reason, n]) => `${reason} ${n}`).join(', ')}`,
+      details: ['each denial was also logged by the server with its reason, never with the token'],
+    }
+  },
 ]
 
 // A watchdog, so a hung server cannot hang the demo (or CI).

@@ -44,6 +44,9 @@ export async function startMcpServer ({ port = 0, host = '127.0.0.1', authorizat
   resource ??= url
 
   const app = Fastify({ logger })
+  // Audit: one event per decision. Here: a log line per denial and a counter by reason
+  // (swap the Map for a prom-client Counter). Events never carry tokens or proofs.
+  const denials = new Map()
   await app.register(mcpAuth, {
     resource: {
       resource, // tokens must carry this in `aud` (RFC 8707)
@@ -52,7 +55,16 @@ export async function startMcpServer ({ port = 0, host = '127.0.0.1', authorizat
     },
     authorizationServers: [authorizationServer], // a token's `iss` must be one of these
     dpop: {}, // DPoP-bound tokens need a valid proof; plain Bearer tokens still work
+    onEvent (event, request) {
+      if (event.type !== 'denied') return
+      denials.set(event.reason, (denials.get(event.reason) ?? 0) + 1)
+      request.log.info({ reason: event.reason, status: event.status, client: event.clientId }, 'authorization denied')
+    },
+    underPressure: true, // shed load (503) before spending signature work
+    healthRoute: '/health', // JWKS freshness and replay-store reachability
   })
+  // The counters, for a scraper (unauthenticated here for the demo; protect it in production).
+  app.get('/metrics', { config: { mcpAuth: false } }, async () => ({ denials: Object.fromEntries(denials) }))
 
   const notes = [] // shared by every request: the per-request McpServer only wraps it
 
