@@ -12,7 +12,7 @@ import type { VerifiedProof } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
-import { certificateThumbprint, thumbprintsEqual } from './mtls/thumbprint.js'
+import { thumbprintsEqual } from './mtls/thumbprint.js'
 import type { ResolvedDpop, ResolvedOptions, ResolvedResource } from './options.js'
 import { requestPath } from './resource.js'
 import { ReplayStoreFullError } from './stores/replay-store.js'
@@ -23,8 +23,11 @@ export interface AuthRequest extends CredentialInput {
   readonly method: string
   /** Raw request target (path and query). */
   readonly url: string
-  /** Loads the client certificate (DER or PEM), only called for certificate-bound tokens. */
-  readonly certificate: () => Promise<string | Uint8Array | null | undefined>
+  /**
+   * The presented client certificate's x5t#S256 (see certificateThumbprint), or
+   * undefined; only called for certificate-bound tokens.
+   */
+  readonly certificateThumbprint: () => Promise<string | undefined>
   /** The framework request, passed to user callbacks. */
   readonly request: unknown
 }
@@ -108,15 +111,14 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   }
 
   async function checkCertificate (request: AuthRequest, x5t: string): Promise<McpSender> {
-    let certificate
+    let presented
     try {
-      certificate = await request.certificate()
+      presented = await request.certificateThumbprint()
     } catch (err) {
       if (isMcpAuthError(err)) throw err
       logger.warn({ err: describeError(err) }, 'mcp-auth: reading the client certificate failed')
       throw reject.invalidToken('binding.certificate_missing', err)
     }
-    const presented = certificate === null || certificate === undefined ? undefined : certificateThumbprint(certificate)
     if (presented === undefined) throw reject.invalidToken('binding.certificate_missing')
     if (!thumbprintsEqual(presented, x5t)) throw reject.invalidToken('binding.x5t')
     return Object.freeze({ binding: 'mtls', x5t })

@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls'
 import { createAuthContext, createAuthInfo } from '../lib/auth-context.js'
 import type { AuthRequest } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
+import { certificateThumbprint } from '../lib/mtls/thumbprint.js'
 import { isMcpAuthError } from '../lib/errors.js'
 import { requestPath } from '../lib/resource.js'
 import type { McpAuthInfo, McpSender } from '../types/index.js'
@@ -22,13 +23,22 @@ function hasQueryToken (request: FastifyRequest): boolean {
   return typeof query === 'object' && query !== null && Object.hasOwn(query, 'access_token')
 }
 
-/** Default certificate source: the TLS socket's peer certificate (DER), or null. */
-function peerCertificate (request: FastifyRequest): Uint8Array | null {
+// A connection's client certificate is fixed by its handshake: hash it once per
+// socket, not per request (getPeerCertificate and X.509 parsing are costly).
+const socketThumbprints = new WeakMap<object, string | null>()
+
+/** Default certificate source: the TLS socket's peer certificate, hashed, or undefined. */
+function peerCertificateThumbprint (request: FastifyRequest): string | undefined {
   const socket = request.raw.socket as Partial<TLSSocket>
-  if (typeof socket.getPeerCertificate !== 'function') return null
-  // An empty object when the client sent no certificate.
-  const certificate = socket.getPeerCertificate(false)
-  return certificate?.raw ?? null
+  if (typeof socket.getPeerCertificate !== 'function') return undefined
+  let thumbprint = socketThumbprints.get(socket)
+  if (thumbprint === undefined) {
+    // An empty object when the client sent no certificate.
+    const raw = socket.getPeerCertificate(false)?.raw
+    thumbprint = raw === undefined ? null : certificateThumbprint(raw) ?? null
+    socketThumbprints.set(socket, thumbprint)
+  }
+  return thumbprint ?? undefined
 }
 
 export function createAuthenticateHook (state: McpAuthState) {
@@ -54,9 +64,12 @@ export function createAuthenticateHook (state: McpAuthState) {
       dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
       dpopLines: lines.dpop,
       queryToken: hasQueryToken(request),
-      certificate: certificate === undefined
-        ? async () => peerCertificate(request)
-        : async () => certificate(request),
+      certificateThumbprint: certificate === undefined
+        ? async () => peerCertificateThumbprint(request)
+        : async () => {
+          const supplied = await certificate(request)
+          return supplied === null || supplied === undefined ? undefined : certificateThumbprint(supplied)
+        },
       request,
     }
     try {
