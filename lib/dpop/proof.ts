@@ -2,7 +2,7 @@
 // alg, jwk, claims, htm, htu, iat, ath, then the signature. The nonce and the
 // replay record are the caller's, after the binding check, so a junk proof can
 // neither fill the replay store nor cost more than one signature check.
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { compactVerify, errors, importJWK } from 'jose'
 import type { CryptoKey } from 'jose'
 import { LRUCache } from 'lru-cache'
@@ -122,7 +122,8 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
 
 /** base64url(SHA-256(ASCII(token))): the `ath` value and the verified-token cache key. */
 export function hashToken (token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
+  // One-shot hash: no Hash object per request (about half the cost of createHash).
+  return hash('sha256', token, 'base64url')
 }
 
 /**
