@@ -8,6 +8,7 @@ import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
+import { toKeyObject, verifyJws } from './jws.js'
 import type { KeyResolver } from './key-resolver.js'
 
 export interface JwtVerifierOptions {
@@ -69,56 +70,69 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
 
     const key = alg.startsWith('HS') ? options.secret : await options.keys.keyFor(iss)
     if (key === undefined) throw reject.invalidToken('token.alg')
-    await verifySignature(token, alg, key)
+    await verifySignature(token, dot1, dot2, alg, header, key)
     return toVerifiedToken(claims, iss)
   }
 }
 
-async function verifySignature (token: string, alg: string, key: CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey): Promise<void> {
-  const verifyOptions = { algorithms: [alg] }
+type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey
+
+async function verifySignature (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> {
+  if (typeof source !== 'function') return checkSignature(token, dot2, alg, source)
+  let key: unknown
   try {
-    if (typeof key === 'function') {
-      await compactVerify(token, async (header: CompactJWSHeaderParameters, jws: FlattenedJWSInput) => {
-        try {
-          return await key(header, jws)
-        } catch (err) {
-          throw classifyKeyError(err)
-        }
-      }, verifyOptions)
-    } else {
-      await compactVerify(token, key, verifyOptions)
-    }
+    key = await source(header as CompactJWSHeaderParameters, {
+      protected: token.slice(0, dot1),
+      payload: token.slice(dot1 + 1, dot2),
+      signature: token.slice(dot2 + 1),
+    } satisfies FlattenedJWSInput)
   } catch (err) {
-    if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, verifyOptions, err)
-    throw classifyVerifyError(err)
+    if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, dot2, alg, err)
+    throw classifyKeyError(err)
   }
-  return undefined
+  return checkSignature(token, dot2, alg, key)
 }
 
 // Several JWKS entries match the header: one of them must verify (jose ≥ 6 leaves this to the caller).
-async function verifyWithCandidates (token: string, verifyOptions: { algorithms: string[] }, candidates: errors.JWKSMultipleMatchingKeys): Promise<void> {
+async function verifyWithCandidates (token: string, dot2: number, alg: string, candidates: errors.JWKSMultipleMatchingKeys): Promise<void> {
   for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
     try {
-      await compactVerify(token, key, verifyOptions)
+      await checkSignature(token, dot2, alg, key)
       return
     } catch (err) {
-      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw classifyVerifyError(err)
+      if (!(isMcpAuthError(err) && err.reason === 'token.signature')) throw err
     }
   }
   throw reject.invalidToken('token.signature')
 }
 
+// node:crypto, synchronously, for the usual algorithms; jose for the rest.
+async function checkSignature (token: string, dot2: number, alg: string, key: unknown): Promise<void> {
+  const encoded = token.slice(dot2 + 1)
+  const signature = Buffer.from(encoded, 'base64url')
+  // Only the canonical encoding (no stray bits): one token, one signature.
+  if (signature.toString('base64url') !== encoded) throw reject.invalidToken('token.malformed')
+  const keyObject = key instanceof Uint8Array ? key : toKeyObject(key)
+  const verdict = keyObject === undefined ? 'key-mismatch' : verifyJws(alg, keyObject, token.slice(0, dot2), signature)
+  if (verdict === 'valid') return
+  if (verdict === 'invalid') throw reject.invalidToken('token.signature')
+  if (verdict === 'key-mismatch') throw reject.invalidToken('token.alg')
+  try {
+    await compactVerify(token, key as CryptoKey, { algorithms: [alg] })
+  } catch (err) {
+    throw classifyVerifyError(err)
+  }
+}
+
 /** A throw while resolving a key is an outage (503) unless it is about the token itself. */
 function classifyKeyError (err: unknown): unknown {
   if (isMcpAuthError(err)) return err
-  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return err
+  if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
   if (err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
   return reject.unavailable('jwks.unreachable', err)
 }
 
 function classifyVerifyError (err: unknown): unknown {
-  if (isMcpAuthError(err)) return err
-  if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
   if (err instanceof errors.JWSSignatureVerificationFailed) return reject.invalidToken('token.signature', err)
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
   if (err instanceof errors.JOSEError) return reject.invalidToken('token.malformed', err)

@@ -58,6 +58,8 @@ export function createHmacNonceProvider (options: HmacNonceOptions): DpopNoncePr
       return cachedNonce
     },
     check (nonce) {
+      // The nonce handed out for the current step (public): no HMAC needed.
+      if (nonce === cachedNonce && cachedStep === currentStep()) return 'valid'
       if (nonce.length !== 27) return 'invalid'
       const raw = Buffer.from(nonce, 'base64url')
       if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return 'invalid'

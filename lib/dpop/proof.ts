@@ -2,13 +2,14 @@
 // alg, jwk, claims, htm, htu, iat, ath, then the signature. The nonce and the
 // replay record are the caller's, after the binding check, so a junk proof can
 // neither fill the replay store nor cost more than one signature check.
-import { createHash, hash } from 'node:crypto'
+import { createPublicKey, hash } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { compactVerify, errors, importJWK } from 'jose'
-import type { CryptoKey } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { decodeSegment, normalizeMediaType } from '../access-token.js'
 import { reject } from '../errors.js'
 import { jwkThumbprint } from '../jwk-thumbprint.js'
+import { verifyJws } from '../jws.js'
 import { normalizeHttpUri } from './htu.js'
 
 export interface ProofOptions {
@@ -45,37 +46,55 @@ const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   AKP: ['kty', 'alg', 'pub'],
 }
 
+interface CheckedHeader {
+  readonly alg: string
+  readonly jwk: Readonly<Record<string, unknown>>
+  readonly jkt: string
+}
+
 export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => Promise<VerifiedProof>
 
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
-  // Imported public keys by (alg, thumbprint): a client reuses one key for many proofs.
-  const keys = new LRUCache<string, CryptoKey>({ max: 1000 })
+  // Imported public keys by thumbprint: a client reuses one key for many proofs.
+  const keys = new LRUCache<string, KeyObject>({ max: 1000 })
 
-  async function importKey (jwk: Record<string, unknown>, alg: string, jkt: string): Promise<CryptoKey> {
-    const id = alg + ':' + jkt
-    let key = keys.get(id)
+  function importKey (jwk: Record<string, unknown>, jkt: string): KeyObject {
+    let key = keys.get(jkt)
     if (key === undefined) {
-      const members = PUBLIC_MEMBERS[jwk.kty as string] as readonly string[]
+      // Only the members the thumbprint covers: what is verified is what is bound.
       const publicJwk: Record<string, unknown> = {}
-      for (const name of members) publicJwk[name] = jwk[name]
+      for (const name of PUBLIC_MEMBERS[jwk.kty as string] as readonly string[]) publicJwk[name] = jwk[name]
       try {
-        key = await importJWK(publicJwk, alg) as CryptoKey
+        key = createPublicKey({ key: publicJwk as never, format: 'jwk' })
       } catch (err) {
         throw reject.invalidProof('dpop.jwk', err)
       }
-      keys.set(id, key)
+      keys.set(jkt, key)
     }
     return key
   }
 
-  return async function verifyDpopProof (proof, proofLines, request) {
-    if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
-    if (proofLines > 1 || proof.includes(',')) throw reject.invalidProof('dpop.duplicate')
-    if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) throw reject.invalidProof('dpop.malformed')
+  // Algorithms node:crypto does not verify here (e.g. ML-DSA) go through jose.
+  async function verifyWithJose (proof: string, jwk: Record<string, unknown>, alg: string): Promise<void> {
+    try {
+      const publicJwk: Record<string, unknown> = {}
+      for (const name of PUBLIC_MEMBERS[jwk.kty as string] as readonly string[]) publicJwk[name] = jwk[name]
+      await compactVerify(proof, await importJWK(publicJwk, alg), { algorithms: [alg] })
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidProof('dpop.signature', err)
+      throw reject.invalidProof('dpop.jwk', err)
+    }
+  }
 
-    const dot1 = proof.indexOf('.')
-    const dot2 = proof.indexOf('.', dot1 + 1)
-    const header = decodeSegment(proof.slice(0, dot1))
+  // A client sends the same header (typ, alg, its public jwk) with every proof:
+  // the checked outcome is kept by the exact header segment, so the parse and the
+  // thumbprint happen once per client key. Only successes are kept.
+  const headers = new LRUCache<string, CheckedHeader>({ max: 1000 })
+
+  function checkHeader (segment: string): CheckedHeader {
+    const cached = headers.get(segment)
+    if (cached !== undefined) return cached
+    const header = decodeSegment(segment)
     if (header === undefined) throw reject.invalidProof('dpop.malformed')
     if (typeof header.typ !== 'string' || normalizeMediaType(header.typ) !== 'dpop+jwt') throw reject.invalidProof('dpop.typ')
     const alg = header.alg
@@ -93,6 +112,19 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     }
     const jkt = jwkThumbprint(jwkObject)
     if (jkt === undefined || !Object.hasOwn(PUBLIC_MEMBERS, jwkObject.kty as string)) throw reject.invalidProof('dpop.jwk')
+    const checked: CheckedHeader = Object.freeze({ alg, jwk: jwkObject, jkt })
+    headers.set(segment, checked)
+    return checked
+  }
+
+  return async function verifyDpopProof (proof, proofLines, request) {
+    if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
+    if (proofLines > 1 || proof.includes(',')) throw reject.invalidProof('dpop.duplicate')
+    if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) throw reject.invalidProof('dpop.malformed')
+
+    const dot1 = proof.indexOf('.')
+    const dot2 = proof.indexOf('.', dot1 + 1)
+    const { alg, jwk: jwkObject, jkt } = checkHeader(proof.slice(0, dot1))
 
     const claims = decodeSegment(proof.slice(dot1 + 1, dot2))
     if (claims === undefined) throw reject.invalidProof('dpop.malformed')
@@ -108,14 +140,14 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 
-    const key = await importKey(jwkObject, alg, jkt)
-    try {
-      await compactVerify(proof, key, { algorithms: [alg] })
-    } catch (err) {
-      if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidProof('dpop.signature', err)
-      // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
-      throw reject.invalidProof('dpop.jwk', err)
-    }
+    const encoded = proof.slice(dot2 + 1)
+    const signature = Buffer.from(encoded, 'base64url')
+    if (signature.toString('base64url') !== encoded) throw reject.invalidProof('dpop.malformed')
+    const verdict = verifyJws(alg, importKey(jwkObject, jkt), proof.slice(0, dot2), signature)
+    if (verdict === 'invalid') throw reject.invalidProof('dpop.signature')
+    // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
+    if (verdict === 'key-mismatch') throw reject.invalidProof('dpop.jwk')
+    if (verdict === 'unsupported') await verifyWithJose(proof, jwkObject, alg)
     return { jkt, jti, iat, nonce }
   }
 }
@@ -131,5 +163,5 @@ export function hashToken (token: string): string {
  * 128 bits of SHA-256 (22 characters) keep stores small and collisions out of reach.
  */
 export function replayKey (jkt: string, jti: string): string {
-  return createHash('sha256').update(jkt).update('.').update(jti).digest().subarray(0, 16).toString('base64url')
+  return hash('sha256', jkt + '.' + jti, 'buffer').subarray(0, 16).toString('base64url')
 }

@@ -200,10 +200,11 @@ t.test('RFC 8725 §3.1: a key that does not fit the algorithm → token.alg (nev
   await t.resolves(verifierFor(resolver(async () => ecKey))(await issuer.mintAccessToken(claims())))
 })
 
-t.test('jose: a signature segment that is not valid base64url → token.malformed', async (t) => {
+t.test('a signature segment that is not canonical base64url → token.malformed', async (t) => {
   const { issuer, verify } = await setup()
   const [h, p] = (await issuer.mintAccessToken(claims())).split('.') as [string, string]
   await t.rejects(verify(`${h}.${p}.A`), invalid('token.malformed'))
+  await t.rejects(verify(`${h}.${p}.AA`), invalid('token.signature'), 'canonical but wrong length')
 })
 
 t.test('several JWKS keys match the header: one of them must verify', async (t) => {

@@ -1078,7 +1078,7 @@ t.test('nothing secret is logged; rejections log their reason at debug level', a
   for (const secret of secrets) t.notOk(text.includes(secret), 'a token, proof or signature appears in the logs')
   t.notOk(/authorization/i.test(text), 'no Authorization header in the logs')
   const rejected = h.logs().filter((l) => l.msg === 'mcp-auth: request rejected')
-  t.same(rejected.map((l) => l.reason), ['token.expired', 'token.audience', 'dpop.replay', 'dpop.htu', 'binding.dpop_required', 'token.signature', 'jwks.unreachable'])
+  t.same(rejected.map((l) => l.reason), ['token.expired', 'token.audience', 'dpop.replay', 'dpop.htu', 'binding.dpop_required', 'token.malformed', 'jwks.unreachable'])
   t.ok(rejected.every((l) => l.level === 20), 'logged at debug level')
   t.ok(rejected.every((l) => typeof l.code === 'string'))
 })

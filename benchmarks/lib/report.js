@@ -1,0 +1,238 @@
+// The console table, RESULTS.md and the hand-built SVG chart of the ratios.
+import { ceilingRps, median } from './stats.js'
+
+const n0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'))
+const n1 = (x) => (x === undefined ? '—' : x.toFixed(1))
+const n2 = (x) => (x === undefined ? '—' : x.toFixed(2))
+const mb = (bytes) => (bytes ? (bytes / 2 ** 20).toFixed(0) : '—')
+const verdict = (pass) => (pass === undefined ? '—' : pass ? 'PASS' : 'FAIL')
+
+function pad (rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)))
+  return rows.map((row) => row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ')).join('\n')
+}
+
+export function consoleReport ({ rows, comparisons, rounds, settings }) {
+  const table = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non2xx', 'errors', 'timeouts', 'RSS MB', 'srv CPU%', 'CPU µs/req', 'other load']]
+  for (const r of rows) {
+    table.push([r.id, n0(r.rps), n1(r.p50), n1(r.p99), r.non2xx, r.errors, r.timeouts, mb(r.rss), n0(r.serverCpuPct), n0(r.serverCpuUsPerRequest), n2(r.otherLoadCores)])
+  }
+  const ceilings = rounds.map((round) => n0(round.ceiling.nodeCrypto.perSecond)).join(' / ')
+  const lines = [
+    '',
+    `Scenarios (${settings.mode}, median of ${rounds.length} round(s), ${settings.duration} s, ${settings.connections} connections)`,
+    pad(table),
+    '',
+    `ES256 verifications/s, one core (node:crypto), per round: ${ceilings}`,
+    '',
+  ]
+  const ratioTable = [['ratio (req/s)', 'median', 'per round', 'target', '', 'CPU-based']]
+  for (const c of comparisons) {
+    ratioTable.push([c.label, n2(c.value), c.perRound.map(n2).join(' '), c.target === undefined ? '—' : '≥ ' + c.target, verdict(c.pass), n2(c.cpu)])
+  }
+  lines.push(pad(ratioTable))
+  const failures = rows.filter((r) => r.failures.length > 0)
+  if (failures.length > 0) {
+    lines.push('', 'Failures:')
+    for (const f of failures) for (const message of f.failures) lines.push(`  ${f.id}: ${message}`)
+  }
+  return lines.join('\n')
+}
+
+function mdTable (header, body) {
+  return [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n')
+}
+
+export function resultsMarkdown ({ rows, comparisons, rounds, settings, machine, replayStore, startedAt, minutes }) {
+  const byId = Object.fromEntries(rows.map((r) => [r.id, r]))
+  const ceil = (key, field) => median(rounds.map((round) => round.ceiling[key][field]))
+  const verifyRate = ceil('nodeCrypto', 'perSecond')
+  const verifyUs = 1e6 / verifyRate
+  const bare = byId['fastify-bare']
+  const replayPass = replayStore.bytesPerEntry <= 150
+
+  const targets = [
+    ...comparisons.filter((c) => c.target !== undefined).map((c) => [c.label, `≥ ${c.target}`, n2(c.value), verdict(c.pass)]),
+    ['MemoryReplayStore bytes per live entry at 1M entries', '≤ 150 B', `${n1(replayStore.bytesPerEntry)} B`, verdict(replayPass)],
+  ]
+  const allPass = targets.every((t) => t[3] === 'PASS')
+
+  const scenarioRows = rows.map((r) => [
+    `\`${r.id}\`<br>${r.label}`, n0(r.rps), n1(r.p50), n1(r.p99), `${r.non2xx} / ${r.errors} / ${r.timeouts}`,
+    mb(r.rss), n0(r.serverCpuPct), n0(r.serverCpuUsPerRequest), n2(r.otherLoadCores),
+  ])
+
+  const ratioRows = comparisons.map((c) => [
+    c.label, n2(c.value), c.perRound.map(n2).join(', '),
+    c.kind === 'ceiling' ? `${n0(c.ceiling)} req/s (jose-based: ${n2(c.jose)})` : '',
+    c.target === undefined ? '—' : `≥ ${c.target}`, verdict(c.pass), n2(c.cpu),
+  ])
+
+  const cpuRow = (id, verifications) => {
+    const r = byId[id]
+    if (r?.serverCpuUsPerRequest === undefined || bare?.serverCpuUsPerRequest === undefined) return undefined
+    const overhead = r.serverCpuUsPerRequest - bare.serverCpuUsPerRequest
+    return [`\`${id}\``, n0(r.serverCpuUsPerRequest), n0(overhead), verifications === 0 ? '0' : `${verifications} × ${n0(verifyUs)} = ${n0(verifications * verifyUs)}`, n0(overhead - verifications * verifyUs)]
+  }
+  const cpuRows = [
+    cpuRow('mcp-bearer', 0), cpuRow('mcp-bearer-fresh', 1), cpuRow('mcp-dpop', 1), cpuRow('mcp-dpop-nonce', 1),
+    cpuRow('fastify-jwt', 0), cpuRow('fastify-jwt-fresh', 1),
+  ].filter(Boolean)
+
+  const roundRows = []
+  for (const round of rounds) {
+    for (const [id, r] of Object.entries(round.results)) {
+      roundRows.push([round.round, `\`${id}\``, n0(r.rps), n1(r.p50), n1(r.p99), r.failure === undefined ? `${r.non2xx}/${r.errors}/${r.timeouts}` : 'FAILED', mb(r.rss), n0(r.serverCpuPct), n0(r.loadGeneratorCpuPct), n2(r.otherLoadCores), r.pool === undefined ? '' : n0(r.pool)])
+    }
+  }
+
+  const ceilingRows = rounds.map((round) => {
+    const c = round.ceiling
+    const bareRps = round.results['fastify-bare']?.rps
+    return [round.round, n0(c.nodeCrypto.perSecond), n0(c.joseSerial.perSecond), `${n0(c.joseParallel.perSecond)} (${n0(c.joseParallel.perCpuSecond)} per CPU-s)`, n0(bareRps), bareRps === undefined ? '—' : n0(ceilingRps(bareRps, c.nodeCrypto.perSecond))]
+  })
+
+  const p = machine.packages
+  return `# Benchmark results
+
+Generated by \`npm run bench\` (\`node benchmarks/run.js\`) on ${startedAt.toISOString()}, ${n1(minutes)} min.
+Do not edit: the next full run rewrites this file and [\`ratios.svg\`](ratios.svg).
+${settings.rounds} rounds; in every round each scenario runs ${settings.duration} s after a ${settings.warmup} s warm-up,
+${settings.connections} connections, no pipelining, \`GET /mcp\` answering \`{"ok":true}\`. Every server runs in its own
+forked process on 127.0.0.1; autocannon drives it from the parent process. Figures are medians over the rounds.
+
+## Machine
+
+| | |
+|---|---|
+| CPU | ${machine.cpu}, ${machine.cores} cores |
+| RAM | ${n1(machine.ramGiB)} GiB |
+| OS | ${machine.os} |
+| Node.js | ${machine.node} (OpenSSL ${machine.openssl}) |
+${Object.entries(p).map(([name, version]) => `| ${name} | ${version} |`).join('\n')}
+
+## Targets — ${allPass ? 'all met' : 'NOT all met'}
+
+${mdTable(['target', 'required', 'measured (median)', ''], targets)}
+
+![ratios against the targets](ratios.svg)
+
+## Scenarios
+
+${mdTable(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx / errors / timeouts', 'RSS MB', 'server CPU %', 'server CPU µs/req', 'other load (cores)'], scenarioRows)}
+
+- A scenario with any non-2xx answer, socket error or timeout fails the run (otherwise it would measure the 401 path).
+- **RSS** is the server's resident set after its measured run (the largest over the rounds).
+- **server CPU %** is the server process's user+system time over the run's wall time; above 100 % means
+  other threads of the process (libuv pool threads running WebCrypto, V8's GC and compiler threads) worked beside the main thread. **server CPU µs/req** divides it by the requests served.
+- **other load** is CPU used on the machine by processes other than the server and the load generator during the
+  run, in cores (the box is shared; full runs first wait up to 30 s for it to drop below 0.25 cores).
+
+## Ratios
+
+${mdTable(['ratio', 'median', 'per round', 'ceiling (median)', 'target', '', 'CPU-based (not judged)'], ratioRows)}
+
+Definitions, all from the same round:
+
+- **÷ bare**: req/s of the scenario ÷ req/s of the bare server (Fastify, or Fastify over TLS with the same client-certificate handshake).
+- **÷ ceiling**: req/s ÷ \`1 / (1 / bare Fastify req/s + 1 / ES256 verifications per second)\`, the rate a single core
+  would reach doing exactly bare Fastify's work plus one signature verification per request and nothing else.
+  The verification rate is node:crypto's (\`crypto.verify\`, SHA-256 + ECDSA P-256, OpenSSL) on one core, measured in a separate
+  process at the start of each round: the algorithm's cost, the floor for any verifier. "jose-based" uses jose's
+  \`compactVerify\` (WebCrypto, what the plugin calls) per CPU-second instead. Fresh-token Bearer and DPoP each need exactly one
+  verification per request (DPoP: the proof; the DPoP-bound access token is a cache hit).
+- **÷ peer**: req/s ÷ the peer's req/s on the same scenario (≥ 1 means not below the peer).
+- **CPU-based** (shown, not judged): the same ratio computed from the servers' CPU time per request instead of req/s —
+  bare µs ÷ scenario µs, or (bare µs + one node:crypto verification µs) ÷ scenario µs for the ceiling. The server and the
+  load generator share 2 cores, and WebCrypto verifications run on libuv pool threads that can borrow the second core
+  (server CPU above 100 %): req/s ratios reward that, CPU-based ratios do not. The CPU-based ratio is what a deployment
+  with every core already busy (one process per core) would see.
+
+## Crypto ceiling
+
+${mdTable(['round', 'node:crypto verify/s', 'jose serial verify/s', 'jose, 32 in flight, verify/s', 'bare Fastify req/s', 'ceiling req/s'], ceilingRows)}
+
+## Server CPU per request
+
+Where the time goes, from the servers' own CPU accounting (less sensitive to the load generator than req/s):
+
+${mdTable(['scenario', 'CPU µs/req', '− bare Fastify', 'verifications (node:crypto µs)', 'left: auth work besides the verification'], cpuRows)}
+
+## MemoryReplayStore
+
+\`node --expose-gc benchmarks/replay-store-memory.js\`: ${n0(replayStore.entries)} live entries (22-character keys, as the plugin
+stores them), heap growth ${n1(replayStore.heapBytes / 2 ** 20)} MiB → **${n1(replayStore.bytesPerEntry)} bytes per entry**
+(target ≤ 150: ${verdict(replayPass)}). ${replayStore.note ?? ''}
+
+## Scenario notes
+
+- **Fresh-token Bearer** hands out distinct tokens (distinct \`jti\`) round-robin from a pre-minted pool of ${n0(settings.freshTokenPool)}, more than
+  the plugin's token cache (10,000) or fast-jwt's (1,000) holds: a token comes back only after it was evicted, so every request
+  misses the cache and still pays the cache lookup, insert and eviction a real miss pays. \`tokenCache: false\` with a repeated token would skip that work and flatter the result.
+- **DPoP** uses one DPoP-bound access token (verified once, then cached) and a unique proof per request from a pool
+  pre-signed in the parent (node:crypto, same claims as \`createDpopProof\`), larger than the request count: the server
+  verifies one proof signature per request and records its \`jti\` in the default \`MemoryReplayStore\`. Requests are capped
+  at the pool size, so a proof is never replayed.
+- **DPoP + nonce**: \`dpop: { nonce: { secret } }\`; every proof carries the current HMAC nonce (one HMAC check per request).
+- **mTLS**: both the bare and the plugin server require a client certificate from the test CA (\`requestCert\`,
+  \`rejectUnauthorized\`); autocannon presents it (\`tlsOptions\`). Connections are kept alive, so handshakes are amortised.
+- **@fastify/jwt** (fast-jwt) verifies with node:crypto, \`cache: true\` (1,000 entries), the same \`iss\`, \`aud\` and \`typ\` checks.
+- **express-oauth2-jwt-bearer** has no verified-token cache: it verifies the access token's signature on every request,
+  so its DPoP requests cost two verifications (token + proof); it keeps no \`jti\` replay store and has no nonces. It runs
+  on Express, so its bare-Express rate is shown too (\`express-bare\`).
+- Each sanity request (one per server, before any load) is built with \`fastify-mcp-auth/testing\` (\`createDpopProof\`)
+  and must answer 2xx.
+
+## Reproduce
+
+\`\`\`sh
+npm run bench          # npm run build && node benchmarks/run.js: this file, ratios.svg and results.json (~15 min)
+npm run bench:quick    # every scenario ~2.5 s, one round, < 1 min: fails only if a scenario answered anything but 2xx
+node --expose-gc benchmarks/replay-store-memory.js          # the replay-store figure alone
+node benchmarks/profile.js --scenario mcp-bearer,mcp-dpop   # --cpu-prof on the servers + a self-time summary
+node benchmarks/run.js --report-only                        # re-render this file from results.json
+\`\`\`
+
+Options of \`run.js\`: \`--rounds N --duration S --warmup S --connections C --only id,id\`.
+
+## Every run
+
+${mdTable(['round', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'non2xx/err/timeouts', 'RSS MB', 'server CPU %', 'autocannon CPU %', 'other load', 'pool'], roundRows)}
+`
+}
+
+/** A horizontal bar per ratio, a dashed mark at its target; no dependency, plain SVG. */
+export function ratiosSvg ({ comparisons, replayStore }) {
+  const items = comparisons.filter((c) => c.value !== undefined).map((c) => ({ label: c.label, value: c.value, target: c.target, pass: c.pass }))
+  items.push({ label: 'MemoryReplayStore: 150 B ÷ bytes per entry', value: 150 / replayStore.bytesPerEntry, target: 1, pass: replayStore.bytesPerEntry <= 150 })
+  const labelWidth = 380
+  const barWidth = 440
+  const rowHeight = 26
+  const top = 40
+  const width = labelWidth + barWidth + 70
+  const height = top + items.length * rowHeight + 40
+  const max = Math.max(1.2, ...items.map((i) => Math.min(i.value, 3)))
+  const x = (v) => labelWidth + (Math.min(v, max) / max) * barWidth
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  const color = (pass) => (pass === undefined ? '#78909c' : pass ? '#2e7d32' : '#c62828')
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
+    '<rect width="100%" height="100%" fill="#ffffff"/>',
+    '<text x="10" y="22" font-size="14" font-weight="600">fastify-mcp-auth benchmark ratios (median over rounds; dashed line = target; green met, red missed, grey no target)</text>',
+  ]
+  for (const tick of [0, 0.5, 1, 1.5, 2, 2.5, 3].filter((t) => t <= max)) {
+    parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#e0e0e0"/>`)
+    parts.push(`<text x="${x(tick)}" y="${height - 16}" text-anchor="middle" fill="#616161">${tick}</text>`)
+  }
+  items.forEach((item, i) => {
+    const y = top + i * rowHeight
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${esc(item.label)}</text>`)
+    parts.push(`<rect x="${labelWidth}" y="${y + 4}" width="${Math.max(1, x(item.value) - labelWidth)}" height="${rowHeight - 8}" fill="${color(item.pass)}"/>`)
+    parts.push(`<text x="${x(item.value) + 4}" y="${y + 16}" fill="#212121">${item.value.toFixed(2)}${item.value > max ? ' →' : ''}</text>`)
+    if (item.target !== undefined) {
+      parts.push(`<line x1="${x(item.target)}" y1="${y + 1}" x2="${x(item.target)}" y2="${y + rowHeight - 1}" stroke="#212121" stroke-width="2" stroke-dasharray="3,2"/>`)
+    }
+  })
+  parts.push('</svg>')
+  return parts.join('\n') + '\n'
+}

@@ -1,0 +1,177 @@
+// Runs one scenario once: fork the server, sanity-probe it, warm it up, then
+// one measured autocannon run with the server's CPU and memory and the
+// machine's other load (other processes on the box) recorded around it.
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { load, probe, startServer } from './harness.js'
+import { PATH } from '../fixtures.js'
+
+const CORES = cpus().length
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Busy and total jiffies of the whole machine (/proc/stat), or undefined off Linux. */
+function machineTicks () {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0)
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+    return { busy: total - idle, total }
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU the whole machine spent between two snapshots, in ms (all cores). */
+function busyMs (before, after, wallMs) {
+  if (before === undefined || after === undefined || after.total === before.total) return undefined
+  return ((after.busy - before.busy) / (after.total - before.total)) * CORES * wallMs
+}
+
+/**
+ * Waits (up to maxWaitMs) until other processes use less than `threshold` of
+ * a core, so a run does not start in the middle of someone's test suite.
+ * Returns the last measured load in cores.
+ */
+export async function quietGate ({ maxWaitMs, threshold = 0.25, sampleMs = 500 }) {
+  const deadline = Date.now() + maxWaitMs
+  let cores
+  do {
+    const t0 = performance.now()
+    const before = machineTicks()
+    await sleep(sampleMs)
+    const wall = performance.now() - t0
+    const used = busyMs(before, machineTicks(), wall)
+    if (used === undefined) return undefined
+    cores = used / wall
+    if (cores < threshold) return cores
+  } while (Date.now() < deadline)
+  return cores
+}
+
+/** Forks lib/ceiling.js and returns its measurement. */
+export function measureCeiling (seconds) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./ceiling.js', import.meta.url)), [String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.on('message', (message) => { if (message?.type === 'ceiling') resolve(message.result) })
+    child.on('exit', (code) => { if (code !== 0) reject(new Error(`ceiling exited with ${code}`)) })
+  })
+}
+
+function summarize (result) {
+  const completed = result.requests.total
+  return {
+    requests: completed,
+    sent: result.requests.sent,
+    seconds: result.duration,
+    rps: completed / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    latencyMean: result.latency.average,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    mismatches: result.mismatches,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count])),
+  }
+}
+
+const failed = (s) => s.non2xx > 0 || s.errors > 0 || s.timeouts > 0 || s.mismatches > 0 || s.ok === 0
+
+/**
+ * A request source for one run. Pools are sized from the expected rate and
+ * requests are capped at the pool size, so a proof is never sent twice.
+ */
+function requestSource (prepared, seconds, estimatedRps) {
+  if (prepared.pool !== undefined) {
+    const size = Math.ceil(seconds * estimatedRps * 2.5) + 2000
+    const { next } = prepared.pool(size)
+    return { next, cap: size }
+  }
+  return { next: prepared.next, headers: prepared.headers, cap: undefined }
+}
+
+/**
+ * @param scenario   one of scenarios()
+ * @param fx         createFixtures()
+ * @param options    { duration, warmup, connections, ceilingRps, quietWaitMs, noisyRetry, execArgv, log }
+ */
+export async function runScenario (scenario, fx, options) {
+  const { duration, warmup, connections, ceilingRps, quietWaitMs = 0, noisyRetry = 0, execArgv = [], log = () => {} } = options
+  const server = await startServer(scenario.server, scenario.config(fx), { execArgv })
+  const target = { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }
+  const record = { id: scenario.id, label: scenario.label }
+  try {
+    const prepared = await scenario.prepare(fx, { port: server.port })
+
+    // Sanity: one request built with the testing helpers must pass before any load.
+    const answer = await probe({ ...target, headers: await prepared.probe() })
+    if (answer.status < 200 || answer.status > 299) {
+      record.failure = `sanity request answered ${answer.status} ${answer.wwwAuthenticate ?? ''} ${answer.body.slice(0, 300)}`
+      return record
+    }
+
+    // Proof-verifying scenarios cannot outrun the verification rate by much; if
+    // the warm-up pool still runs out, the estimate doubles.
+    let estimate = Math.max(1000, ceilingRps)
+    if (warmup > 0) {
+      const source = requestSource(prepared, warmup, estimate)
+      const w = summarize(await load({ ...target, ...source, duration: warmup, connections, maxOverallRequests: source.cap }))
+      if (failed(w)) {
+        record.failure = `warm-up: ${w.non2xx} non-2xx ${JSON.stringify(w.statusCodes)}, ${w.errors} errors, ${w.timeouts} timeouts`
+        return record
+      }
+      estimate = source.cap !== undefined && w.sent >= source.cap ? estimate * 2 : Math.max(w.rps, 500)
+    }
+
+    let best
+    for (let attempt = 0, noisy = 0; ; attempt++) {
+      const source = requestSource(prepared, duration, estimate)
+      const quiet = quietWaitMs > 0 ? await quietGate({ maxWaitMs: quietWaitMs }) : undefined
+      const machine0 = machineTicks()
+      const parent0 = process.cpuUsage()
+      const t0 = performance.now()
+      await server.mark()
+      const s = summarize(await load({ ...target, ...source, duration, connections, maxOverallRequests: source.cap }))
+      const stats = await server.stats()
+      const wall = performance.now() - t0
+      const parent = process.cpuUsage(parent0)
+      const machine = busyMs(machine0, machineTicks(), wall)
+      if (source.cap !== undefined && s.sent >= source.cap && attempt < 3) {
+        log(`  ${scenario.id}: the pool of ${source.cap} ran out before ${duration} s; again with a larger one`)
+        estimate *= 2
+        continue
+      }
+      const run = {
+        ...s,
+        serverCpuPct: (stats.cpuMs / stats.wallMs) * 100,
+        serverCpuUsPerRequest: (stats.cpuMs * 1000) / Math.max(1, s.requests),
+        rss: stats.rss,
+        heapUsed: stats.heapUsed,
+        loadGeneratorCpuPct: ((parent.user + parent.system) / 1000 / wall) * 100,
+        // Whatever else ran on the machine meanwhile, in cores (noise indicator).
+        otherLoadCores: machine === undefined ? undefined : Math.max(0, (machine - stats.cpuMs - (parent.user + parent.system) / 1000) / wall),
+        quietBeforeCores: quiet,
+        pool: source.cap,
+        attempts: attempt + 1,
+      }
+      if (failed(s)) run.failure = `${s.non2xx} non-2xx ${JSON.stringify(s.statusCodes)}, ${s.errors} errors, ${s.timeouts} timeouts, ${s.mismatches} mismatches`
+      if (best === undefined || (run.failure === undefined && (best.failure !== undefined || (run.otherLoadCores ?? 0) < (best.otherLoadCores ?? 0)))) best = run
+      // Someone else's job took a core during the run: once more, keep the quieter run.
+      if (run.failure === undefined && noisyRetry > 0 && noisy < noisyRetry && (run.otherLoadCores ?? 0) > 0.5) {
+        noisy++
+        log(`  ${scenario.id}: ${run.otherLoadCores.toFixed(2)} cores of other load during the run; measuring again`)
+        continue
+      }
+      Object.assign(record, best)
+      return record
+    }
+  } catch (err) {
+    record.failure = err.stack ?? String(err)
+    return record
+  } finally {
+    await server.stop()
+  }
+}

@@ -1,0 +1,152 @@
+// Benchmark orchestrator: fastify-mcp-auth against bare Fastify, the crypto
+// ceiling and the peers, every scenario in the same run.
+//
+//   node benchmarks/run.js            full: N rounds (default 3), writes RESULTS.md and ratios.svg
+//   node benchmarks/run.js --quick    every scenario ~2.5 s, one round, prints the table and only
+//                                     checks that every scenario answered 2xx (smoke test)
+//   node benchmarks/run.js --report-only   rewrites RESULTS.md and ratios.svg from results.json
+//
+// Options: --rounds N, --duration S, --warmup S, --connections C,
+//          --only id,id (a subset; never writes RESULTS.md), --no-write.
+// Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
+import { execFileSync, fork } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus, release, totalmem, type } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createFixtures } from './fixtures.js'
+import { measureCeiling, runScenario } from './lib/runner.js'
+import { scenarios as allScenarios } from './lib/scenarios.js'
+import { aggregate, ratios } from './lib/stats.js'
+import { consoleReport, resultsMarkdown, ratiosSvg } from './lib/report.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
+  },
+})
+const here = (file) => fileURLToPath(new URL(file, import.meta.url))
+
+if (args['report-only']) {
+  const saved = JSON.parse(readFileSync(here('./results.json'), 'utf8'))
+  const input = { ...saved, startedAt: new Date(saved.startedAt), rows: aggregate(saved.rounds, allScenarios()), comparisons: ratios(saved.rounds) }
+  writeFileSync(here('./ratios.svg'), ratiosSvg(input))
+  writeFileSync(here('./RESULTS.md'), resultsMarkdown(input))
+  process.stderr.write('rewrote benchmarks/RESULTS.md and benchmarks/ratios.svg from results.json\n')
+  process.exit(0)
+}
+
+const quick = args.quick
+const settings = {
+  mode: quick ? 'quick' : 'full',
+  rounds: Number(args.rounds ?? (quick ? 1 : 3)),
+  duration: Number(args.duration ?? (quick ? 1.5 : 8)),
+  warmup: Number(args.warmup ?? (quick ? 0.5 : 2)),
+  connections: Number(args.connections),
+  ceilingSeconds: quick ? 0.3 : 2,
+  // Full runs wait (up to 30 s) for other processes on the box to go quiet before each
+  // run, and measure a run again (once) if another process took over half a core during it.
+  quietWaitMs: quick ? 0 : 30_000,
+  noisyRetry: quick ? 0 : 1,
+  freshTokenPool: quick ? 12_500 : 25_000,
+}
+const only = args.only?.split(',')
+const scenarioList = allScenarios().filter((s) => only === undefined || only.includes(s.id))
+const write = !quick && only === undefined && !args['no-write']
+const log = (line) => process.stderr.write(line + '\n')
+
+const started = Date.now()
+log(`fastify-mcp-auth benchmarks (${settings.mode}): ${scenarioList.length} scenarios × ${settings.rounds} round(s), ${settings.duration} s each after ${settings.warmup} s warm-up, ${settings.connections} connections`)
+const fx = await createFixtures()
+fx.freshTokenPool = settings.freshTokenPool
+
+const rounds = []
+for (let r = 1; r <= settings.rounds; r++) {
+  const ceiling = await measureCeiling(settings.ceilingSeconds)
+  log(`round ${r}/${settings.rounds}: ES256 verifications/s — node:crypto ${ceiling.nodeCrypto.perSecond.toFixed(0)}, jose serial ${ceiling.joseSerial.perSecond.toFixed(0)}, jose ×32 ${ceiling.joseParallel.perSecond.toFixed(0)} (${ceiling.joseParallel.perCpuSecond.toFixed(0)} per CPU-s)`)
+  const results = {}
+  for (const scenario of scenarioList) {
+    const result = await runScenario(scenario, fx, {
+      ...settings,
+      ceilingRps: ceiling.nodeCrypto.perSecond,
+      log,
+    })
+    results[scenario.id] = result
+    log(result.failure === undefined
+      ? `  ${scenario.id.padEnd(22)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  server CPU ${result.serverCpuPct.toFixed(0)}%  other load ${result.otherLoadCores?.toFixed(2) ?? '?'} cores`
+      : `  ${scenario.id.padEnd(22)} FAILED: ${result.failure}`)
+  }
+  rounds.push({ round: r, ceiling, results })
+}
+
+const rows = aggregate(rounds, scenarioList)
+const comparisons = ratios(rounds)
+process.stdout.write(consoleReport({ rows, comparisons, rounds, settings }) + '\n')
+
+const failures = rows.filter((row) => row.failures.length > 0 || row.runs === 0 || row.non2xx > 0 || row.errors > 0 || row.timeouts > 0)
+if (write) {
+  log('MemoryReplayStore bytes per entry at 1M entries…')
+  const replayStore = await replayStoreMemory()
+  const machine = machineInfo()
+  const input = { rows, comparisons, rounds, settings, machine, replayStore, startedAt: new Date(started), minutes: (Date.now() - started) / 60_000 }
+  // The raw measurements, so the report can be re-rendered (--report-only) without re-running.
+  writeFileSync(here('./results.json'), JSON.stringify({ rounds, settings, machine, replayStore, startedAt: input.startedAt, minutes: input.minutes }, null, 1) + '\n')
+  writeFileSync(here('./ratios.svg'), ratiosSvg(input))
+  writeFileSync(here('./RESULTS.md'), resultsMarkdown(input))
+  log('wrote benchmarks/RESULTS.md, ratios.svg and results.json')
+}
+log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+if (failures.length > 0) {
+  log(`FAIL: ${failures.map((f) => f.id).join(', ')} did not answer 2xx to every request`)
+  process.exitCode = 1
+}
+
+function replayStoreMemory () {
+  return new Promise((resolve, reject) => {
+    const child = fork(here('./replay-store-memory.js'), ['--json'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    let out = ''
+    child.stdout.on('data', (chunk) => { out += chunk })
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`replay-store-memory exited with ${code}`))))
+  })
+}
+
+function machineInfo () {
+  const pkg = (name) => {
+    try {
+      return JSON.parse(readFileSync(here(`../node_modules/${name}/package.json`), 'utf8')).version
+    } catch {
+      return '?'
+    }
+  }
+  let commit = '?'
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {}
+  const self = JSON.parse(readFileSync(here('../package.json'), 'utf8'))
+  return {
+    cpu: cpus()[0]?.model ?? '?',
+    cores: cpus().length,
+    ramGiB: totalmem() / 2 ** 30,
+    os: `${type()} ${release()}`,
+    node: process.version,
+    openssl: process.versions.openssl,
+    packages: {
+      'fastify-mcp-auth': `${self.version} (${commit}, dist/ as built)`,
+      fastify: pkg('fastify'),
+      jose: pkg('jose'),
+      '@fastify/jwt': pkg('@fastify/jwt'),
+      'fast-jwt': pkg('fast-jwt'),
+      express: pkg('express'),
+      'express-oauth2-jwt-bearer': pkg('express-oauth2-jwt-bearer'),
+      'jose (express-oauth2-jwt-bearer)': pkg('express-oauth2-jwt-bearer/node_modules/jose'),
+      autocannon: pkg('autocannon'),
+    },
+  }
+}

@@ -1,0 +1,25 @@
+// fastify-mcp-auth on the same trivial route as bare.js. config.mode picks the
+// scenario's options; everything else is the plugin's default (token cache of
+// 10000 entries, DPoP accepted, MemoryReplayStore on).
+//   bearer      repeated or fresh Bearer tokens
+//   dpop        DPoP-bound token + a fresh proof per request (replay store on)
+//   dpop-nonce  the same with server nonces (stateless HMAC)
+//   mtls        certificate-bound token over TLS with a client certificate
+import Fastify from 'fastify'
+import mcpAuth from 'fastify-mcp-auth'
+import { config, serveFastify, tlsOptions } from './child.js'
+
+const options = {
+  resource: config.resource,
+  authorizationServers: [config.issuer],
+  jwks: { keys: config.jwks.keys },
+}
+if (config.mode === 'dpop') options.dpop = {}
+if (config.mode === 'dpop-nonce') options.dpop = { nonce: { secret: config.nonceSecret } }
+if (config.mode === 'mtls') options.mtls = {}
+if (config.tokenCache === false) options.tokenCache = false
+
+const app = Fastify({ logger: false, https: config.tls === undefined ? null : tlsOptions() })
+await app.register(mcpAuth, options)
+app.get('/mcp', async () => ({ ok: true }))
+await serveFastify(app)
