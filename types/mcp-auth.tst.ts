@@ -4,8 +4,8 @@
 import Fastify from 'fastify'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { describe, expect, test } from 'tstyche'
-import mcpAuth, { McpScopes, requireScopes, scopesSatisfy } from '../index.js'
-import type { McpAuthContext, McpAuthOptions, McpSender } from '../index.js'
+import mcpAuth, { McpScopes, mcpOperationScopes, RedisReplayStore, requireScopes, scopesSatisfy } from '../index.js'
+import type { McpAuthContext, McpAuthEvent, McpAuthOptions, McpSender } from '../index.js'
 
 const app = Fastify()
 
@@ -131,5 +131,34 @@ describe('scope helpers', () => {
     expect(McpScopes.toolsCall).type.toBe<'mcp:tools:call'>()
     expect(scopesSatisfy(['a'], ['a'], { match: 'any', mode: 'exact' })).type.toBe<boolean>()
     expect(scopesSatisfy).type.not.toBeCallableWith(['a'], ['a'], { mode: 'fuzzy' })
+  })
+})
+
+describe('operations surface', () => {
+  test('mcpOperationScopes plugs into requireScopes, with challengeScopes', () => {
+    const scopes = mcpOperationScopes({ tools: { delete: ['files:write'] }, default: ['files:read'] })
+    expect(requireScopes(scopes, { challengeScopes: ['files:read'] })).type.toBe<preHandlerAsyncHookHandler>()
+    expect(mcpOperationScopes({ tools: { x: 'a' } })).type.toRaiseError()
+  })
+
+  test('onEvent receives a discriminated McpAuthEvent', () => {
+    const options: McpAuthOptions = {
+      resource: 'https://mcp.example.com/mcp',
+      authorizationServers: ['https://auth.example.com'],
+      onEvent (event) {
+        if (event.type === 'denied') expect(event.reason).type.toBe<string>()
+        else expect(event.binding).type.toBe<'bearer' | 'dpop' | 'mtls'>()
+      },
+      underPressure: true,
+      healthRoute: '/health',
+    }
+    expect(options.onEvent).type.toBe<((event: McpAuthEvent, request: FastifyRequest) => void) | undefined>()
+  })
+
+  test('RedisReplayStore takes any client with an ioredis-style set()', () => {
+    const client = { set: async (_k: string, _v: string, _px: 'PX', _ms: number, _nx: 'NX') => 'OK' as 'OK' | null }
+    const store = new RedisReplayStore({ client, prefix: 'x:', timeout: 1 })
+    expect(store.claim('k', 1)).type.toBe<Promise<boolean>>()
+    expect(new RedisReplayStore({ client: {} })).type.toRaiseError()
   })
 })
