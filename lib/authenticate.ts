@@ -67,9 +67,9 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       method: request.method,
       htu: expectedHtu(resource.parsed.origin, requestPath(request.url)),
       ath: tokenHash,
+      jkt,
       now,
     })
-    if (!thumbprintsEqual(proof.jkt, jkt)) throw reject.invalidToken('binding.jkt')
     const nonce = await checkNonce(dpop, proof)
     await recordProof(dpop, proof, now)
     return { sender: Object.freeze({ binding: 'dpop', jkt }), nonce }

@@ -14,7 +14,10 @@ export interface McpOperationScopesMap {
   readonly prompts?: Readonly<Record<string, readonly string[]>>
   /** Any JSON-RPC method (e.g. 'tools/list'), when no name-specific entry matched. */
   readonly methods?: Readonly<Record<string, readonly string[]>>
-  /** Everything else (default: no scope beyond a valid token). */
+  /**
+   * Everything else, including requests without a body (default: no scope beyond
+   * a valid token). A body that is not parsed JSON must satisfy every scope in the map.
+   */
   readonly default?: readonly string[]
 }
 
@@ -86,6 +89,9 @@ export function mcpOperationScopes (map: McpOperationScopesMap): (request: McpOp
   const tables = { tools: copyTable(map.tools), resources: copyTable(map.resources), prompts: copyTable(map.prompts) }
   const methods = copyTable(map.methods)
   const fallback = Object.freeze([...map.default ?? []])
+  // A body that was not parsed as JSON (text, bytes) cannot be read: it must
+  // satisfy every scope configured here, so a content type never opens a door.
+  const every = Object.freeze([...new Set([...fallback, ...[tables.tools, tables.resources, tables.prompts, methods].flatMap((table) => [...table.values()].flat())])])
 
   function scopesFor (message: unknown): readonly string[] {
     if (typeof message !== 'object' || message === null) return fallback
@@ -104,6 +110,8 @@ export function mcpOperationScopes (map: McpOperationScopesMap): (request: McpOp
 
   return function scopesForOperation (request) {
     const body = request.body
+    if (body === undefined || body === null) return fallback
+    if (typeof body !== 'object' || ArrayBuffer.isView(body)) return every
     if (Array.isArray(body)) {
       // JSON-RPC batches (2025-03-26): every message's scopes.
       return [...new Set(body.flatMap((message) => [...scopesFor(message)]))]

@@ -102,7 +102,6 @@ export interface ResolvedOptions {
 
 export const ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
-  'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87',
 ])
 const HMAC_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512']
 export const DEFAULT_ACCESS_TOKEN_ALGORITHMS: readonly string[] = Object.freeze([
@@ -607,9 +606,11 @@ function optionalUrl (name: string, value: unknown): string | undefined {
 function endpointUrl (name: string, value: unknown): string {
   let url: URL | undefined
   try {
-    url = typeof value === 'string' ? new URL(value) : undefined
+    // Printable ASCII without quotes or backslashes: these URLs reach challenges and logs.
+    url = typeof value === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value) ? new URL(value) : undefined
   } catch {}
-  if (url === undefined) throw invalidOption(`${name} must be an absolute https URL; got ${show(value)}`)
+  if (url !== undefined && (url.username !== '' || url.password !== '')) throw invalidOption(`${name} must not contain user information (user:password@)`)
+  if (url === undefined) throw invalidOption(`${name} must be an absolute https URL (printable ASCII, no quotes); got ${show(value)}`)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw invalidOption(`${name} must use https (http only for loopback hosts); got ${show(value)}`)
   }

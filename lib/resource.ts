@@ -66,6 +66,7 @@ export function parseResource (value: unknown): ParsedResource | string {
   const q = parts.rest.indexOf('?')
   const path = q === -1 ? parts.rest : parts.rest.slice(0, q)
   const query = q === -1 ? '' : parts.rest.slice(q)
+  if (path.includes('*')) return `must not contain "*" in its path; got ${JSON.stringify(value)}`
   if ((path !== '' && path !== url.pathname) || query !== url.search || parts.rest.includes('\\')) {
     return `must be written in normalized form (no dot segments or backslashes; percent-encode other characters); got ${JSON.stringify(value)}`
   }
@@ -130,4 +131,32 @@ export function createResourceSelector<R extends { readonly parsed: ParsedResour
     for (const r of byLength) if (isPathWithin(path, r.parsed.path)) return r
     return first
   }
+}
+
+/**
+ * The path a route pattern stands for in a request, from the router's own
+ * (decoded, normalized) parameters: `/tenants/:tenant/mcp` + { tenant: 'acme' }
+ * → `/tenants/acme/mcp`. Choosing the resource from this rather than the raw URL
+ * means percent-encoding, fragments, absolute-form targets or router options
+ * (case, slashes) can never make the plugin pick another resource than the one
+ * whose route answers.
+ */
+export function routePath (pattern: string, params: unknown): string {
+  if (!pattern.includes(':') && !pattern.includes('*')) return pattern
+  const values = typeof params === 'object' && params !== null ? params as Record<string, unknown> : {}
+  return pattern
+    .replace(/::/g, '\0')
+    .replace(/:([A-Za-z0-9_$]+)(\([^)]*\))?/g, (_match, name: string) => String(values[name] ?? ''))
+    .replace(/\*/g, () => String(values['*'] ?? ''))
+    .replace(/\0/g, ':')
+}
+
+/** True when the resource for every request of this route pattern is known without its parameters. */
+export function isStaticForResources (pattern: string, resourcePaths: readonly string[]): boolean {
+  const dynamic = pattern.search(/(?<!:):(?!:)|\*/)
+  if (dynamic === -1) return true
+  // The fixed segments before the first parameter.
+  const fixed = pattern.slice(0, pattern.lastIndexOf('/', dynamic) + 1)
+  // A resource whose path continues past them could be chosen by a parameter's value.
+  return !resourcePaths.some((path) => path.length > fixed.length && path.startsWith(fixed))
 }

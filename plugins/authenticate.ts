@@ -8,14 +8,15 @@ import type { AuthRequest } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
 import { certificateThumbprint } from '../lib/mtls/thumbprint.js'
 import { isMcpAuthError } from '../lib/errors.js'
-import { requestPath } from '../lib/resource.js'
+import { requestPath, routePath } from '../lib/resource.js'
+import type { ResolvedResource } from '../lib/options.js'
 import type { McpAuthInfo, McpSender } from '../types/index.js'
 import { emitAuthenticated } from './events.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
-import { kRouteScopes } from './state.js'
+import { kRouteResource, kRouteScopes } from './state.js'
 
-type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[] }
+type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[], [kRouteResource]?: ResolvedResource }
 
 function hasQueryToken (request: FastifyRequest): boolean {
   if (!request.url.includes('?')) return false
@@ -41,18 +42,29 @@ function peerCertificateThumbprint (request: FastifyRequest): string | undefined
   return thumbprint ?? undefined
 }
 
+/**
+ * The resource of the route that answers this request, from the route pattern
+ * and the router's decoded parameters (never the raw URL, which percent-encoding,
+ * fragments or absolute-form targets could make disagree with the router).
+ */
+function resourceForRequest (state: McpAuthState, request: FastifyRequest): ResolvedResource {
+  const pattern = request.routeOptions.url
+  return state.selectResource(pattern === undefined ? requestPath(request.url) : routePath(pattern, request.params))
+}
+
 export function createAuthenticateHook (state: McpAuthState) {
   const { principal, certificate } = state.options
 
   return async function mcpAuthenticate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    // CORS preflight is never authenticated.
-    if (request.method === 'OPTIONS') return undefined
+    // A CORS preflight is never authenticated (it cannot carry credentials); any
+    // other OPTIONS request is an ordinary request.
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return undefined
     const config = request.routeOptions.config as RouteConfig
     if (config.mcpAuth === false) return undefined
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 
-    const resource = state.selectResource(requestPath(request.url))
+    const resource = config[kRouteResource] ?? resourceForRequest(state, request)
     const routeScopes = config[kRouteScopes]
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
@@ -87,6 +99,8 @@ export function createAuthenticateHook (state: McpAuthState) {
         reply.header('dpop-nonce', result.nonce)
         reply.raw.setHeader('DPoP-Nonce', result.nonce)
         reply.raw.setHeader('Cache-Control', 'no-store')
+        // Browser clients must be able to read the new nonce.
+        if (request.headers.origin !== undefined) reply.raw.setHeader('Access-Control-Expose-Headers', 'DPoP-Nonce')
       }
       return undefined
     } catch (err) {

@@ -16,11 +16,15 @@ function dispatch (state: McpAuthState, request: FastifyRequest, event: McpAuthE
   if (decisionChannel.hasSubscribers) decisionChannel.publish(event)
   const onEvent = state.options.onEvent
   if (onEvent === undefined) return
-  try {
-    onEvent(event, request)
-  } catch (err) {
-    // Auditing must never change the decision.
+  const failed = (err: unknown): void => {
+    // Auditing must never change the decision (nor crash the process).
     request.log.error({ err: describeError(err) }, 'mcp-auth: onEvent threw')
+  }
+  try {
+    const result: unknown = onEvent(event, request)
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, failed)
+  } catch (err) {
+    failed(err)
   }
 }
 

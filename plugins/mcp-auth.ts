@@ -6,21 +6,30 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
 import { invalidOption, MetadataRouteMissingError } from '../lib/errors.js'
 import type { ResolvedOptions } from '../lib/options.js'
+import { isStaticForResources, routePath } from '../lib/resource.js'
 import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
 import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
-import { createState, kMcpAuth, kRouteScopes } from './state.js'
+import { createState, kMcpAuth, kRouteResource, kRouteScopes } from './state.js'
+import type { McpAuthState } from './state.js'
 
-function checkRoute (route: RouteOptions): void {
-  const config = route.config as Record<string | symbol, unknown> | undefined
-  const flag = config?.mcpAuth
-  if (flag !== undefined && flag !== false) {
-    throw invalidOption(`route config "mcpAuth" must be false (to opt ${route.method} ${route.url} out) or absent; got ${JSON.stringify(flag)}`)
+function createRouteChecker (state: McpAuthState) {
+  const resourcePaths = state.options.resources.map((r) => r.parsed.path)
+  return function checkRoute (route: RouteOptions): void {
+    const config = route.config as Record<string | symbol, unknown> | undefined
+    const flag = config?.mcpAuth
+    if (flag !== undefined && flag !== false) {
+      throw invalidOption(`route config "mcpAuth" must be false (to opt ${route.method} ${route.url} out) or absent; got ${JSON.stringify(flag)}`)
+    }
+    const extra: Record<symbol, unknown> = {}
+    const scopes = declaredScopes(route.preHandler)
+    if (scopes !== undefined) extra[kRouteScopes] = scopes
+    // The route, not the raw URL, decides the resource (see routePath).
+    if (isStaticForResources(route.url, resourcePaths)) extra[kRouteResource] = state.selectResource(routePath(route.url, {}))
+    route.config = { ...route.config, ...extra } as RouteOptions['config']
   }
-  const scopes = declaredScopes(route.preHandler)
-  if (scopes !== undefined) route.config = { ...route.config, [kRouteScopes]: scopes } as RouteOptions['config']
 }
 
 const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth (fastify: FastifyInstance, options) {
@@ -28,7 +37,7 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   const state = createState(resolved, fastify.log)
   fastify.decorate(kMcpAuth, state)
   fastify.decorateRequest('mcp', null)
-  fastify.addHook('onRoute', checkRoute)
+  fastify.addHook('onRoute', createRouteChecker(state))
   // Load shedding first: an overloaded server must not spend signature work.
   await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
@@ -48,7 +57,7 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
 // Every challenge points at resource_metadata: a URL nobody serves breaks client discovery.
 function checkMetadataServed (fastify: FastifyInstance, options: ResolvedOptions): void {
   for (const resource of options.resources) {
-    if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataPath })) continue
+    if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataPath.replaceAll(':', '::') })) continue
     throw new MetadataRouteMissingError(
       `no route serves GET ${resource.metadataPath}, the metadata URL in ${resource.uri}'s challenges. ` +
       'Register protectedResourceMetadata at the root (app.register(protectedResourceMetadata, { auth: <mcpAuth options> })) ' +

@@ -72,14 +72,16 @@ export function registerMetadataRoutes (
 
   for (const [path, resource] of served) {
     const document = resourceDocument(options, resource)
-    fastify.get(path, { config: PUBLIC, schema: { response: { 200: ProtectedResourceMetadataSchema } } }, async (_request, reply) => {
+    // A ':' in a resource path is literal, not a route parameter.
+    const route = path.replaceAll(':', '::')
+    fastify.get(route, { config: PUBLIC, schema: { response: { 200: ProtectedResourceMetadataSchema } } }, async (_request, reply) => {
       return reply
         .header('cache-control', cacheControl)
         .header('access-control-allow-origin', '*')
         .type('application/json; charset=utf-8')
         .send(document)
     })
-    fastify.options(path, { config: PUBLIC }, corsPreflight)
+    fastify.options(route, { config: PUBLIC }, corsPreflight)
   }
 
   if (metadata.authorizationServerMirror) {

@@ -44,7 +44,8 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
     if (state === undefined) throw new NotRegisteredError('requireScopes needs the fastify-mcp-auth plugin registered in this context')
     const context = request.mcp
     if (context === null) {
-      throw new NotRegisteredError(`requireScopes on ${request.method} ${request.routeOptions.url ?? ''} but the route is not authenticated (config.mcpAuth is false?)`)
+      request.log.error({ method: request.method, route: request.routeOptions.url }, 'mcp-auth: requireScopes on a route that is not authenticated (config.mcpAuth: false, or a CORS preflight)')
+      throw new NotRegisteredError('requireScopes on a route that is not authenticated')
     }
     let required = fixed
     if (required === undefined) {
@@ -57,7 +58,8 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
       }
     }
     if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching, wildcards: state.options.scopeWildcards })) return undefined
-    const resource = state.selectResource(requestPath(request.url))
+    // The resource authentication chose for this request.
+    const resource = state.resourceByUri(context.resource) ?? state.selectResource(requestPath(request.url))
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }
   const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')

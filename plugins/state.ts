@@ -21,6 +21,8 @@ import type { TokenVerifierOptions } from '../lib/verifier.js'
 export const kMcpAuth = Symbol.for('fastify-mcp-auth.state')
 /** Route config key holding the scopes a route declares through requireScopes. */
 export const kRouteScopes = Symbol.for('fastify-mcp-auth.route-scopes')
+/** Route config key holding the resource a route belongs to, when its pattern decides it. */
+export const kRouteResource = Symbol.for('fastify-mcp-auth.route-resource')
 
 export interface McpAuthState {
   readonly options: ResolvedOptions
@@ -29,6 +31,8 @@ export interface McpAuthState {
   readonly discovery: IssuerMetadataCache
   readonly authenticate: Authenticate
   selectResource (path: string): ResolvedResource
+  /** The configured resource with this canonical URI. */
+  resourceByUri (uri: string): ResolvedResource | undefined
   challengeSetup (resource: ResolvedResource): ChallengeSetup
   /** The no-credentials challenge for a resource and route scopes (memoized). */
   noCredentialsChallenge (resource: ResolvedResource, routeScopes: readonly string[] | undefined): string
@@ -101,6 +105,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     discovery,
     authenticate: createAuthenticator({ options, verifyToken, clock, logger }),
     selectResource: createResourceSelector(options.resources),
+    resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
     challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,
     noCredentialsChallenge (resource, routeScopes) {
       let memo = challengeMemo.get(resource)

@@ -9,7 +9,10 @@ import type { ReplayStore } from './replay-store.js'
 import { ReplayStoreFullError } from './replay-store.js'
 
 export interface MemoryReplayStoreOptions {
-  /** Most live entries held (default 100000). */
+  /**
+   * Most live entries held (default 1000000, about 70 MB when full). Size it as
+   * DPoP requests per second × (2 × iatWindow + 1): a full store answers 503.
+   */
   maxEntries?: number
   /** Injected for tests. */
   clock?: Clock
@@ -19,6 +22,7 @@ export interface MemoryReplayStoreOptions {
 // any other key is hashed to that form, so distinct keys stay distinct.
 const KEY_LENGTH = 22
 const SWEEP_PER_CLAIM = 4
+const FULL_SWEEP = 1024
 
 export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number
@@ -27,7 +31,7 @@ export class MemoryReplayStore implements ReplayStore {
   readonly #epoch: number
 
   constructor (options: MemoryReplayStoreOptions = {}) {
-    const maxEntries = options.maxEntries ?? 100_000
+    const maxEntries = options.maxEntries ?? 1_000_000
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new TypeError(`MemoryReplayStore maxEntries must be a positive integer; got ${String(maxEntries)}`)
     }
@@ -50,7 +54,8 @@ export class MemoryReplayStore implements ReplayStore {
       this.#entries.delete(id)
     }
     if (this.#entries.size >= this.maxEntries) {
-      this.#sweep(now, Number.POSITIVE_INFINITY)
+      // Bounded: a full store must not cost a scan of every entry per request.
+      this.#sweep(now, FULL_SWEEP)
       if (this.#entries.size >= this.maxEntries) throw new ReplayStoreFullError(this.maxEntries)
     }
     this.#entries.set(id, now + Math.max(1, Math.ceil(ttlSeconds)))
@@ -61,14 +66,15 @@ export class MemoryReplayStore implements ReplayStore {
     this.#entries.clear()
   }
 
-  // Removes expired entries from the front (oldest first) until `limit` are
-  // examined; with limit = ∞ it scans everything, since TTLs differ slightly.
+  // Removes expired entries from the oldest end, examining at most `limit`.
+  // Per claim it stops at the first live entry (insertion order is nearly expiry
+  // order); when full it looks further, since TTLs differ a little.
   #sweep (now: number, limit: number): void {
     let examined = 0
     for (const [id, expiry] of this.#entries) {
       if (examined++ >= limit) return
       if (expiry <= now) this.#entries.delete(id)
-      else if (limit !== Number.POSITIVE_INFINITY) return
+      else if (limit === SWEEP_PER_CLAIM) return
     }
   }
 }

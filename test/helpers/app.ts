@@ -1,5 +1,6 @@
 // Shared test fixtures: a real issuer (real keys), and an app with a protected
 // /mcp route and a public route. Not a test file (see .taprc include).
+import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import mcpAuth, { requireScopes } from '../../index.js'
@@ -19,9 +20,16 @@ export interface TestApp {
 }
 
 /** An app with GET/POST /mcp (POST needs mcp:tools:call) and GET /public (opted out). */
-export async function buildApp (t: Teardown, options: Partial<McpAuthOptions> = {}, issuer?: TestIssuer): Promise<TestApp> {
+export async function buildApp (
+  t: Teardown,
+  options: Partial<McpAuthOptions> = {},
+  issuer?: TestIssuer,
+  addRoutes?: (app: FastifyInstance) => void,
+  logs?: string[]
+): Promise<TestApp> {
   const iss = issuer ?? await createTestIssuer({ audience: RESOURCE })
-  const app = Fastify()
+  const stream = new Writable({ write (chunk, _encoding, done) { logs?.push(chunk.toString()); done() } })
+  const app = Fastify({ logger: logs === undefined ? false : { level: 'debug', stream } })
   t.teardown(() => app.close())
   await app.register(mcpAuth, {
     resource: RESOURCE,
@@ -32,6 +40,7 @@ export async function buildApp (t: Teardown, options: Partial<McpAuthOptions> = 
   app.get('/mcp', async (request) => ({ mcp: request.mcp, principal: request.mcp?.principal ?? null, auth: authInfo(request.raw) }))
   app.post('/mcp', { preHandler: requireScopes(['mcp:tools:call']) }, async (request) => ({ subject: request.mcp?.subject }))
   app.get('/public', { config: { mcpAuth: false } }, async (request) => ({ mcp: request.mcp }))
+  addRoutes?.(app)
   await app.ready()
   return { app, issuer: iss }
 }

@@ -1,6 +1,7 @@
 // DPoP units: htu normalization (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3),
 // ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
 import t from 'tap'
+import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import { createExpectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
 import { createProofVerifier, hashToken, replayKey } from '../../lib/dpop/proof.js'
 import type { ProofRequest } from '../../lib/dpop/proof.js'
@@ -24,6 +25,7 @@ const RFC_REQUEST: ProofRequest = {
   method: 'GET',
   htu: normalizeHttpUri('https://resource.example.org/protectedresource'),
   ath: RFC_ATH,
+  jkt: RFC_JKT,
   now: 1562262618,
 }
 
@@ -161,8 +163,28 @@ t.test('RFC 9449 §4.3: the verifier with freshly signed proofs (all default alg
   for (const alg of ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const) {
     const key = await createDpopKey(alg)
     const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', iat: now, nonce: 'n1' })
-    const verified = await verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), now })
+    const verified = await verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now })
     t.equal(verified.jkt, key.jkt, alg)
     t.equal(verified.nonce, 'n1', alg)
+  }
+})
+
+t.test('RFC 9449 §6.1: a proof by another key is refused before its signature is checked (binding.jkt)', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const other = await createDpopKey()
+  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const byOther = await createDpopProof(other, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', flaw: 'bad-signature' })
+  t.equal(await reason(verifier(byOther, 1, request)), 'invalid_token:binding.jkt', 'even a proof with a broken signature')
+})
+
+t.test('RSA proof keys with a huge modulus or exponent are refused (verification cost)', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey('RS256')
+  for (const [member, value] of [['n', 'A'.repeat(1400)], ['e', 'AQABAQAB']] as const) {
+    const jwk = { ...key.publicJwk, [member]: value }
+    const jkt = jwkThumbprint(jwk as Record<string, unknown>) as string
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk } })
+    t.equal(await reason(verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt, now })), 'invalid_dpop_proof:dpop.jwk', member)
   }
 })

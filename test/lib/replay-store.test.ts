@@ -79,7 +79,7 @@ t.test('maxEntries must be a positive safe integer', async (t) => {
     t.throws(() => new MemoryReplayStore({ maxEntries }), TypeError, String(maxEntries))
   }
   t.equal(new MemoryReplayStore({ maxEntries: 1 }).maxEntries, 1)
-  t.equal(new MemoryReplayStore().maxEntries, 100_000, 'default')
+  t.equal(new MemoryReplayStore().maxEntries, 1_000_000, 'default')
 })
 
 t.test('close() forgets everything', async (t) => {
