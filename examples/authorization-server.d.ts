@@ -58,3 +58,9 @@ export interface DevAuthorizationServer {
 }
 
 export function startAuthorizationServer (options?: AuthorizationServerOptions): Promise<DevAuthorizationServer>
+
+/**
+ * Drives an authorization request through the auto-approved login and consent
+ * (following redirects, carrying cookies) to the redirect URI carrying the code.
+ */
+export function completeDevAuthorization (authorizationUrl: URL | string, redirectUri: string): Promise<URL>

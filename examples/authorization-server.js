@@ -217,3 +217,33 @@ async function hushProviderNotices (quiet, fn) {
     console.info = info
   }
 }
+
+/**
+ * Drives an authorization request through this server's auto-approved login and
+ * consent the way a browser would (following redirects, carrying cookies by hand)
+ * and resolves with the redirect-URI URL carrying the code. For demos and tests.
+ */
+export async function completeDevAuthorization (authorizationUrl, redirectUri) {
+  const cookies = new Map()
+  let url = new URL(authorizationUrl)
+  for (let hop = 0; hop < 10; hop++) {
+    const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+    const res = await fetch(url, { redirect: 'manual', headers: cookie === '' ? {} : { cookie } })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';')
+      const eq = pair.indexOf('=')
+      const name = pair.slice(0, eq).trim()
+      const value = pair.slice(eq + 1).trim()
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name)
+      else cookies.set(name, value)
+    }
+    const location = res.headers.get('location')
+    if (res.status < 300 || res.status > 399 || location === null) {
+      throw new Error(`expected a redirect from ${url.href}, got ${res.status}: ${await res.text()}`)
+    }
+    await res.body?.cancel()
+    url = new URL(location, url)
+    if (url.href.startsWith(redirectUri)) return url
+  }
+  throw new Error('too many redirects')
+}

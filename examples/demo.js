@@ -11,7 +11,7 @@
 // general-purpose OAuth 2 / DPoP client; the MCP messages are plain JSON-RPC over POST.
 import { createServer } from 'node:net'
 import * as oauth from 'oauth4webapi'
-import { startAuthorizationServer } from './authorization-server.js'
+import { completeDevAuthorization, startAuthorizationServer } from './authorization-server.js'
 import { startMcpServer, NOTES_SCOPES } from './mcp-server.js'
 
 const quiet = process.argv.includes('--quiet')
@@ -333,7 +333,7 @@ async function authorize (scopes) {
     code_challenge_method: 'S256',
     dpop_jkt: await DPoP.calculateThumbprint(), // RFC 9449 §10: the code only works with this key
   }).toString()
-  const callback = await followRedirects(url, REDIRECT_URI)
+  const callback = await completeDevAuthorization(url, REDIRECT_URI)
   const params = oauth.validateAuthResponse(as, client, callback, expectedState)
   const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT_URI, verifier, {
     additionalParameters: { resource: mcp.resource },
@@ -341,30 +341,6 @@ async function authorize (scopes) {
     ...insecure,
   })
   return oauth.processAuthorizationCodeResponse(as, client, res)
-}
-
-/** Follows redirects like a browser (cookies carried by hand) until one reaches the redirect URI. */
-async function followRedirects (start, redirectUri) {
-  const cookies = new Map()
-  let url = start
-  for (let hop = 0; hop < 10; hop++) {
-    const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    const res = await fetch(url, { redirect: 'manual', headers: cookie === '' ? {} : { cookie } })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name)
-      else cookies.set(name, value)
-    }
-    const location = res.headers.get('location')
-    await res.body?.cancel()
-    if (res.status < 300 || res.status > 399 || location === null) throw new Error(`expected a redirect from ${url.href}, got ${res.status}`)
-    url = new URL(location, url)
-    if (url.href.startsWith(redirectUri)) return url
-  }
-  throw new Error('too many redirects')
 }
 
 /** WWW-Authenticate → [{ scheme, params }] (enough for the challenges in this demo). */

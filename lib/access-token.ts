@@ -27,7 +27,8 @@ export interface JwtVerifierOptions {
 
 export type JwtVerifier = (token: string) => Promise<VerifiedToken>
 
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+/** Three non-empty base64url segments (JWS compact serialization). */
+export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 /** `typ` compares case-insensitively with the `application/` prefix optional (RFC 7515 §4.1.9). */
 export function normalizeMediaType (value: string): string {

@@ -9,6 +9,14 @@ const REQUIRED_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   AKP: ['alg', 'kty', 'pub'],
 }
 
+// Members that only private or symmetric keys have (RFC 7518 §6).
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const
+
+/** True when the JWK carries private or symmetric key material. */
+export function hasPrivateMembers (jwk: Readonly<Record<string, unknown>>): boolean {
+  return PRIVATE_MEMBERS.some((member) => jwk[member] !== undefined)
+}
+
 /** Returns the thumbprint, or undefined when the JWK lacks a required member. */
 export function jwkThumbprint (jwk: Record<string, unknown>): string | undefined {
   const kty = jwk.kty

@@ -6,6 +6,8 @@ import type { CryptoKey, JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { DpopNonceProvider } from './dpop/nonce.js'
 import { createHmacNonceProvider } from './dpop/nonce.js'
 import { invalidOption } from './errors.js'
+import { hasPrivateMembers } from './jwk-thumbprint.js'
+import { SCOPE_TOKEN } from './scopes.js'
 import type { KeySource } from './key-resolver.js'
 import { normalizeMediaType } from './access-token.js'
 import type { ParsedResource } from './resource.js'
@@ -121,9 +123,6 @@ const DPOP_KEYS = ['required', 'algorithms', 'iatWindow', 'replayStore', 'nonce'
 const INTROSPECTION_KEYS = ['endpoint', 'clientId', 'clientSecret', 'cacheTtl', 'timeout']
 // Fastify passes its own register options (prefix…) to fastify-plugin plugins too.
 const FASTIFY_REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
-
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOptions {
   if (typeof input !== 'object' || input === null) {
@@ -386,7 +385,7 @@ function checkJwks (value: unknown): JSONWebKeySet {
       throw invalidOption('"jwks.keys" entries must be JWK objects with a "kty"')
     }
     const jwk = key as Record<string, unknown>
-    if (jwk.kty === 'oct' || ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv'].some((m) => jwk[m] !== undefined)) {
+    if (jwk.kty === 'oct' || hasPrivateMembers(jwk)) {
       throw invalidOption('"jwks.keys" must hold public keys only; remove private or symmetric members (use "secret" for HS*)')
     }
   }

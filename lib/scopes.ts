@@ -5,6 +5,9 @@
 
 export type ScopeMatchMode = 'hierarchical' | 'exact'
 
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
 export interface ScopesSatisfyOptions {
   /** 'all' (default): every required scope; 'any': at least one. */
   match?: 'all' | 'any'

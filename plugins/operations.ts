@@ -4,6 +4,7 @@
 import cluster from 'node:cluster'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
+import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { requestPath } from '../lib/resource.js'
@@ -32,7 +33,7 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
   if (url === undefined) return
   const { network, dpop } = state.options
   fastify.get(url, { config: { mcpAuth: false } }, async (_request, reply) => {
-    const now = performance.timeOrigin + performance.now()
+    const now = monotonicNowMs()
     const jwks = state.keys.status().map((set) => {
       const age = set.fetchedAt === undefined ? undefined : Math.round((now - set.fetchedAt) / 1000)
       const usable = age !== undefined && age * 1000 <= network.maxAgeMs + network.staleIfErrorMs

@@ -5,15 +5,17 @@
 // mcpAuth lives under a prefix.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import { monotonicNowMs } from '../lib/clock.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
-import { InvalidRegistrationError, NotRegisteredError } from '../lib/errors.js'
+import { InvalidRegistrationError, isMcpAuthError, NotRegisteredError, reject } from '../lib/errors.js'
+import { renderErrorBody } from './reply.js'
 import { describeError } from '../lib/logger.js'
 import { buildProtectedResourceMetadata } from '../lib/metadata.js'
 import type { ProtectedResourceMetadata } from '../lib/schemas.js'
 import { resolveMetadata, resolveOptions } from '../lib/options.js'
 import type { ResolvedMetadata, ResolvedOptions, ResolvedResource } from '../lib/options.js'
-import { OAuthErrorBodySchema, ProtectedResourceMetadataSchema } from '../lib/schemas.js'
+import { ProtectedResourceMetadataSchema } from '../lib/schemas.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, PROTECTED_RESOURCE_WELL_KNOWN } from '../lib/well-known.js'
 import type { McpAuthOptions, MetadataOptions } from '../types/index.js'
 import type { McpAuthState } from './state.js'
@@ -87,19 +89,18 @@ export function registerMetadataRoutes (
   if (metadata.authorizationServerMirror) {
     const issuer = options.resources[0]?.authorizationServers[0] as string
     const retryAfter = String(options.retryAfter)
-    // The issuer's document is passed through as published (no response schema to trim it).
-    fastify.get(AUTHORIZATION_SERVER_WELL_KNOWN, {
-      config: PUBLIC,
-      schema: { response: { 503: OAuthErrorBodySchema } },
-    }, async (request, reply) => {
+    // The issuer's document is passed through as published (no response schema to
+    // trim it); the 503 body goes through errorRenderer like every other rejection.
+    fastify.get(AUTHORIZATION_SERVER_WELL_KNOWN, { config: PUBLIC }, async (request, reply) => {
       reply.header('access-control-allow-origin', '*').type('application/json; charset=utf-8')
       try {
         const document = await discovery.get(issuer)
         return reply.header('cache-control', cacheControl).send(document)
       } catch (err) {
         request.log.warn({ issuer, err: describeError(err) }, 'mcp-auth: authorization server metadata mirror unavailable')
-        return reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store')
-          .send({ error: 'temporarily_unavailable', error_description: 'The authorization server metadata could not be retrieved, retry later' })
+        reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store')
+        const error = isMcpAuthError(err) ? err : reject.unavailable('discovery.failed', err)
+        return reply.send(await renderErrorBody(options.errorRenderer, error, request))
       }
     })
     fastify.options(AUTHORIZATION_SERVER_WELL_KNOWN, { config: PUBLIC }, corsPreflight)
@@ -116,7 +117,7 @@ const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetad
   let discovery: IssuerMetadataCache
   if (auth !== undefined) {
     resolved = resolveOptions(auth)
-    discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: () => performance.timeOrigin + performance.now(), logger: fastify.log })
+    discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: monotonicNowMs, logger: fastify.log })
   } else if (state !== undefined) {
     resolved = state.options
     discovery = state.discovery

@@ -12,6 +12,7 @@ import { describeError } from '../lib/logger.js'
 import type { ResolvedResource } from '../lib/options.js'
 import { emitDenied } from './events.js'
 import type { McpAuthState } from './state.js'
+import type { ErrorRenderer } from '../types/index.js'
 
 const EXPOSED_HEADERS = 'WWW-Authenticate, DPoP-Nonce'
 
@@ -47,7 +48,7 @@ export async function sendOAuthError (
   if (nonce !== undefined) reply.header('dpop-nonce', nonce)
   if (request.headers.origin !== undefined) reply.header('access-control-expose-headers', EXPOSED_HEADERS)
   reply.type('application/json; charset=utf-8')
-  return reply.send(await renderBody(state, request, err))
+  return reply.send(await renderErrorBody(state.options.errorRenderer, err, request))
 }
 
 function challengeFor (
@@ -64,8 +65,8 @@ function challengeFor (
   return buildChallenge(setup, scope, { error: err.oauthError, description: err.description, ...placement })
 }
 
-async function renderBody (state: McpAuthState, request: FastifyRequest, err: McpAuthError): Promise<unknown> {
-  const renderer = state.options.errorRenderer
+/** The body of a rejection: errorRenderer's, else (or if it throws) `{ error, error_description }`. */
+export async function renderErrorBody (renderer: ErrorRenderer | undefined, err: McpAuthError, request: FastifyRequest): Promise<unknown> {
   if (renderer !== undefined) {
     try {
       return await renderer(err, request)

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { NotRegisteredError, reject } from '../lib/errors.js'
 import { McpHeaderMismatchError } from '../lib/mcp-operations.js'
-import { scopesSatisfy } from '../lib/scopes.js'
+import { SCOPE_TOKEN, scopesSatisfy } from '../lib/scopes.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kMcpAuth } from './state.js'
@@ -24,7 +24,6 @@ export interface RequireScopesOptions {
 }
 
 const kDeclared = Symbol.for('fastify-mcp-auth.declared-scopes')
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 function checkScopes (scopes: unknown, where: string): readonly string[] {
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {

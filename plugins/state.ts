@@ -6,7 +6,7 @@ import { createAuthenticator } from '../lib/authenticate.js'
 import type { Authenticate } from '../lib/authenticate.js'
 import { buildChallenge } from '../lib/challenge.js'
 import type { ChallengeSetup } from '../lib/challenge.js'
-import { systemClock } from '../lib/clock.js'
+import { monotonicNowMs, systemClock } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIntrospector } from '../lib/introspection.js'
@@ -42,8 +42,7 @@ export interface McpAuthState {
 export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
   const logger: Logger = log
   const clock = systemClock
-  // Monotonic (a wall-clock step backwards must not stretch a backoff), epoch-based for reporting.
-  const nowMs = (): number => performance.timeOrigin + performance.now()
+  const nowMs = monotonicNowMs
   const discovery = createIssuerMetadataCache({
     timeoutMs: options.network.timeoutMs,
     maxAgeMs: options.network.maxAgeMs,

@@ -5,9 +5,9 @@
 import { createPublicKey, hash } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { decodeSegment, normalizeMediaType } from '../access-token.js'
+import { decodeSegment, JWS_COMPACT, normalizeMediaType } from '../access-token.js'
 import { reject } from '../errors.js'
-import { jwkThumbprint } from '../jwk-thumbprint.js'
+import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
 import { thumbprintsEqual } from '../mtls/thumbprint.js'
 import { verifyJws } from '../jws.js'
 import { normalizeHttpUri } from './htu.js'
@@ -42,8 +42,6 @@ export interface VerifiedProof {
 // base64url lengths: a modulus of at most 8192 bits, an exponent of at most 32 bits.
 const MAX_RSA_N_CHARS = 1366
 const MAX_RSA_E_CHARS = 6
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const
 const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   EC: ['kty', 'crv', 'x', 'y'],
   RSA: ['kty', 'n', 'e'],
@@ -96,7 +94,7 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     const jwk = header.jwk
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw reject.invalidProof('dpop.jwk')
     const jwkObject = jwk as Record<string, unknown>
-    for (const member of PRIVATE_MEMBERS) if (jwkObject[member] !== undefined) throw reject.invalidProof('dpop.jwk')
+    if (hasPrivateMembers(jwkObject)) throw reject.invalidProof('dpop.jwk')
     if (jwkObject.use !== undefined && jwkObject.use !== 'sig') throw reject.invalidProof('dpop.jwk')
     if (jwkObject.alg !== undefined && jwkObject.alg !== alg) throw reject.invalidProof('dpop.jwk')
     if (jwkObject.key_ops !== undefined && !(Array.isArray(jwkObject.key_ops) && jwkObject.key_ops.includes('verify'))) {

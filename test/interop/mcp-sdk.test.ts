@@ -16,7 +16,7 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import type { OAuthClientProvider, OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js'
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
-import { startAuthorizationServer } from '../../examples/authorization-server.js'
+import { completeDevAuthorization, startAuthorizationServer } from '../../examples/authorization-server.js'
 import { startMcpServer, NOTES_SCOPES } from '../../examples/mcp-server.js'
 import type { WhoamiResult } from '../../examples/mcp-server.js'
 import { parseChallenges } from '../helpers/app.js'
@@ -83,7 +83,7 @@ class TestOAuthProvider implements OAuthClientProvider {
     this.authorizationUrls.push(new URL(url))
     const target = new URL(url)
     target.searchParams.set('scope', this.consent(url.searchParams.get('scope') ?? ''))
-    const callback = await followRedirects(target, REDIRECT_URI)
+    const callback = await completeDevAuthorization(target, REDIRECT_URI)
     if (callback.searchParams.get('state') !== this.#state) throw new Error('state mismatch')
     const code = callback.searchParams.get('code')
     if (code === null) throw new Error(`no code: ${callback.search}`)
@@ -302,32 +302,6 @@ t.test('GET and DELETE /mcp: 401 without a token; 405 with one (stateless: no SS
 t.test('oidc-provider reported no server errors along the way', async (t) => {
   t.same(serverErrors.map(String), [])
 })
-
-/** Follows redirects like a browser (cookies carried by hand) until one reaches the redirect URI. */
-async function followRedirects (start: URL, redirectUri: string): Promise<URL> {
-  const cookies = new Map<string, string>()
-  let url = start
-  for (let hop = 0; hop < 10; hop++) {
-    const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    const res = await fetch(url, { redirect: 'manual', headers: cookie === '' ? {} : { cookie } })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name)
-      else cookies.set(name, value)
-    }
-    const location = res.headers.get('location')
-    if (res.status < 300 || res.status > 399 || location === null) {
-      throw new Error(`expected a redirect from ${url.href}, got ${res.status}: ${await res.text()}`)
-    }
-    await res.body?.cancel()
-    url = new URL(location, url)
-    if (url.href.startsWith(redirectUri)) return url
-  }
-  throw new Error('too many redirects')
-}
 
 function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {

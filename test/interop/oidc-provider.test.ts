@@ -11,7 +11,7 @@ import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
-import { startAuthorizationServer } from '../../examples/authorization-server.js'
+import { completeDevAuthorization, startAuthorizationServer } from '../../examples/authorization-server.js'
 import type { DevAuthorizationServer } from '../../examples/authorization-server.js'
 import { parseChallenges } from '../helpers/app.js'
 
@@ -393,35 +393,6 @@ async function authorize (as: oauth.AuthorizationServer, client: oauth.Client, e
     code_challenge_method: 'S256',
     ...extra,
   }).toString()
-  const callback = await followRedirects(url, REDIRECT_URI)
+  const callback = await completeDevAuthorization(url, REDIRECT_URI)
   return { params: oauth.validateAuthResponse(as, client, callback, state), verifier }
-}
-
-/**
- * Follows the authorization server's redirects like a browser would (cookies carried
- * by hand) until one points at the client's redirect URI; returns that URL.
- */
-async function followRedirects (start: URL, redirectUri: string): Promise<URL> {
-  const cookies = new Map<string, string>()
-  let url = start
-  for (let hop = 0; hop < 10; hop++) {
-    const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    const res = await fetch(url, { redirect: 'manual', headers: cookie === '' ? {} : { cookie } })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name)
-      else cookies.set(name, value)
-    }
-    const location = res.headers.get('location')
-    if (res.status < 300 || res.status > 399 || location === null) {
-      throw new Error(`expected a redirect from ${url.href}, got ${res.status}: ${await res.text()}`)
-    }
-    await res.body?.cancel()
-    url = new URL(location, url)
-    if (url.href.startsWith(redirectUri)) return url
-  }
-  throw new Error('too many redirects')
 }
