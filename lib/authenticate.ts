@@ -8,7 +8,7 @@ import type { Credentials, CredentialInput } from './credentials.js'
 import { extractCredentials } from './credentials.js'
 import { createExpectedHtu } from './dpop/htu.js'
 import { createProofVerifier, hashToken, replayKey } from './dpop/proof.js'
-import type { VerifiedProof } from './dpop/proof.js'
+import type { ProofVerifier, VerifiedProof } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -23,12 +23,7 @@ export interface AuthRequest extends CredentialInput {
   readonly method: string
   /** Raw request target (path and query). */
   readonly url: string
-  /**
-   * The presented client certificate's x5t#S256 (see certificateThumbprint), or
-   * undefined; only called for certificate-bound tokens.
-   */
-  readonly certificateThumbprint: () => Promise<string | undefined>
-  /** The framework request, passed to user callbacks. */
+  /** The framework request, passed to user callbacks and the certificate source. */
   readonly request: unknown
 }
 
@@ -47,6 +42,11 @@ export interface AuthenticatorDeps {
   readonly verifyToken: TokenVerifier
   readonly clock: Clock
   readonly logger: Logger
+  /**
+   * The x5t#S256 of the client certificate the request presents (see
+   * certificateThumbprint), or undefined; only called for certificate-bound tokens.
+   */
+  readonly certificateThumbprint: (request: unknown) => Promise<string | undefined>
 }
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
@@ -60,8 +60,15 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
   const expectedHtu = createExpectedHtu()
 
-  async function checkDpop (credentials: Credentials, request: AuthRequest, resource: ResolvedResource, tokenHash: string, jkt: string): Promise<{ sender: McpSender, nonce: string | undefined }> {
-    if (dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
+  async function checkDpop (
+    dpop: ResolvedDpop,
+    verifyProof: ProofVerifier,
+    credentials: Credentials,
+    request: AuthRequest,
+    resource: ResolvedResource,
+    tokenHash: string,
+    jkt: string
+  ): Promise<{ sender: McpSender, nonce: string | undefined }> {
     const now = clock()
     const proof = await verifyProof(credentials.proof, credentials.proofLines, {
       method: request.method,
@@ -113,7 +120,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   async function checkCertificate (request: AuthRequest, x5t: string): Promise<McpSender> {
     let presented
     try {
-      presented = await request.certificateThumbprint()
+      presented = await deps.certificateThumbprint(request.request)
     } catch (err) {
       if (isMcpAuthError(err)) throw err
       logger.warn({ err: describeError(err) }, 'mcp-auth: reading the client certificate failed')
@@ -141,9 +148,10 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     if (jkt !== undefined && x5t !== undefined) {
       throw reject.invalidToken('binding.conflict')
     } else if (jkt !== undefined) {
-      // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected.
-      if (credentials.scheme !== 'dpop') throw reject.invalidToken('binding.dpop_required')
-      ;({ sender, nonce } = await checkDpop(credentials, request, resource, tokenHash, jkt))
+      // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
+      // (the DPoP scheme is only recognised when DPoP is on).
+      if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
+      ;({ sender, nonce } = await checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt))
     } else if (credentials.scheme === 'dpop') {
       // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
       throw reject.invalidToken('binding.unbound_dpop')

@@ -118,6 +118,8 @@ function isAcceptableEndpoint (value: unknown): boolean {
   if (typeof value !== 'string') return false
   try {
     const url = new URL(value)
+    // No user info: these URLs reach log lines and the health route.
+    if (url.username !== '' || url.password !== '') return false
     return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
   } catch {
     return false

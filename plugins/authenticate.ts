@@ -2,11 +2,9 @@
 // the framework-free pipeline, then request.mcp and request.raw.auth. It runs
 // before the body is read, so unauthenticated requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { TLSSocket } from 'node:tls'
 import { createAuthContext, createAuthInfo } from '../lib/auth-context.js'
 import type { AuthRequest } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
-import { certificateThumbprint } from '../lib/mtls/thumbprint.js'
 import { isMcpAuthError } from '../lib/errors.js'
 import { requestPath, routePath } from '../lib/resource.js'
 import type { ResolvedResource } from '../lib/options.js'
@@ -16,7 +14,7 @@ import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kRouteResource, kRouteScopes } from './state.js'
 
-type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[], [kRouteResource]?: ResolvedResource }
+export type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[], [kRouteResource]?: ResolvedResource }
 
 function hasQueryToken (request: FastifyRequest): boolean {
   if (!request.url.includes('?')) return false
@@ -24,36 +22,21 @@ function hasQueryToken (request: FastifyRequest): boolean {
   return typeof query === 'object' && query !== null && Object.hasOwn(query, 'access_token')
 }
 
-// A connection's client certificate is fixed by its handshake: hash it once per
-// socket, not per request (getPeerCertificate and X.509 parsing are costly).
-const socketThumbprints = new WeakMap<object, string | null>()
-
-/** Default certificate source: the TLS socket's peer certificate, hashed, or undefined. */
-function peerCertificateThumbprint (request: FastifyRequest): string | undefined {
-  const socket = request.raw.socket as Partial<TLSSocket>
-  if (typeof socket.getPeerCertificate !== 'function') return undefined
-  let thumbprint = socketThumbprints.get(socket)
-  if (thumbprint === undefined) {
-    // An empty object when the client sent no certificate.
-    const raw = socket.getPeerCertificate(false)?.raw
-    thumbprint = raw === undefined ? null : certificateThumbprint(raw) ?? null
-    socketThumbprints.set(socket, thumbprint)
-  }
-  return thumbprint ?? undefined
-}
-
 /**
- * The resource of the route that answers this request, from the route pattern
- * and the router's decoded parameters (never the raw URL, which percent-encoding,
- * fragments or absolute-form targets could make disagree with the router).
+ * The resource of the route that answers this request: decided at route
+ * registration when the pattern decides it, else from the pattern and the
+ * router's decoded parameters — never the raw URL, which percent-encoding,
+ * fragments or absolute-form targets could make disagree with the router.
  */
-function resourceForRequest (state: McpAuthState, request: FastifyRequest): ResolvedResource {
+export function resourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig = request.routeOptions.config as RouteConfig): ResolvedResource {
+  const decided = config[kRouteResource]
+  if (decided !== undefined) return decided
   const pattern = request.routeOptions.url
   return state.selectResource(pattern === undefined ? requestPath(request.url) : routePath(pattern, request.params))
 }
 
 export function createAuthenticateHook (state: McpAuthState) {
-  const { principal, certificate } = state.options
+  const { principal } = state.options
 
   return async function mcpAuthenticate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     // A CORS preflight is never authenticated (it cannot carry credentials); any
@@ -64,7 +47,7 @@ export function createAuthenticateHook (state: McpAuthState) {
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 
-    const resource = config[kRouteResource] ?? resourceForRequest(state, request)
+    const resource = resourceOf(state, request, config)
     const routeScopes = config[kRouteScopes]
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
@@ -76,12 +59,6 @@ export function createAuthenticateHook (state: McpAuthState) {
       dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
       dpopLines: lines.dpop,
       queryToken: hasQueryToken(request),
-      certificateThumbprint: certificate === undefined
-        ? async () => peerCertificateThumbprint(request)
-        : async () => {
-          const supplied = await certificate(request)
-          return supplied === null || supplied === undefined ? undefined : certificateThumbprint(supplied)
-        },
       request,
     }
     try {
@@ -95,8 +72,7 @@ export function createAuthenticateHook (state: McpAuthState) {
       emitAuthenticated(state, request, context)
       if (result.proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')
       if (result.nonce !== undefined) {
-        // Written on the raw response too: SDK transports hijack the reply (RFC 9449 §8.2 rotation).
-        reply.header('dpop-nonce', result.nonce)
+        // On the raw response: it survives SDK transports hijacking the reply (RFC 9449 §8.2 rotation).
         reply.raw.setHeader('DPoP-Nonce', result.nonce)
         reply.raw.setHeader('Cache-Control', 'no-store')
         // Browser clients must be able to read the new nonce.

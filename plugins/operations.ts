@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
-import { requestPath } from '../lib/resource.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
+import { resourceOf } from './authenticate.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 
@@ -22,7 +22,7 @@ export async function registerLoadShedding (fastify: FastifyInstance, state: Mcp
     // The same OAuth-style 503 as every other outage (errorRenderer applies).
     pressureHandler: (request, reply, type) => {
       request.log.warn({ type }, 'mcp-auth: shedding load')
-      return sendOAuthError(state, request, reply, reject.unavailable('overloaded'), state.selectResource(requestPath(request.url)), undefined)
+      return sendOAuthError(state, request, reply, reject.unavailable('overloaded'), resourceOf(state, request), undefined)
         .then(() => undefined)
     },
   })

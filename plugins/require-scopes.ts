@@ -8,7 +8,7 @@ import { SCOPE_TOKEN, scopesSatisfy } from '../lib/scopes.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kMcpAuth } from './state.js'
-import { requestPath } from '../lib/resource.js'
+import type { ResolvedResource } from '../lib/options.js'
 
 export type RequiredScopes = readonly string[] | ((request: FastifyRequest) => readonly string[] | Promise<readonly string[]>)
 
@@ -58,7 +58,7 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
     }
     if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching, wildcards: state.options.scopeWildcards })) return undefined
     // The resource authentication chose for this request.
-    const resource = state.resourceByUri(context.resource) ?? state.selectResource(requestPath(request.url))
+    const resource = state.resourceByUri(context.resource) as ResolvedResource
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }
   const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')

@@ -3,6 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createJwtVerifier } from '../lib/access-token.js'
 import { createAuthenticator } from '../lib/authenticate.js'
+import { createCertificateReader } from './certificate.js'
 import type { Authenticate } from '../lib/authenticate.js'
 import { buildChallenge } from '../lib/challenge.js'
 import type { ChallengeSetup } from '../lib/challenge.js'
@@ -102,7 +103,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     logger,
     keys,
     discovery,
-    authenticate: createAuthenticator({ options, verifyToken, clock, logger }),
+    authenticate: createAuthenticator({ options, verifyToken, clock, logger, certificateThumbprint: createCertificateReader(options.certificate) }),
     selectResource: createResourceSelector(options.resources),
     resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
     challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,

@@ -149,6 +149,8 @@ t.test('ASM-03 / RFC 8414 §2: jwks_uri and introspection_endpoint must be https
     { jwks_uri: 42 },
     { jwks_uri: null },
     { introspection_endpoint: 'http://auth.example.com/introspect' },
+    // User info would reach log lines and the health route.
+    { jwks_uri: 'https://id:secret@keys.example.com/jwks' },
   ]
   for (const override of bad) {
     const issuer = await issuerFor(t)
@@ -157,6 +159,7 @@ t.test('ASM-03 / RFC 8414 §2: jwks_uri and introspection_endpoint must be https
     const cache = createIssuerMetadataCache(options({ now: 1_000_000 }, logger))
     await t.rejects(cache.get(issuer.issuer), unavailable(), JSON.stringify(override))
     t.match(logger.lines[0], { level: 'error', obj: { err: { message: /unacceptable (jwks_uri|introspection_endpoint) \(https required\)/ } } })
+    t.notOk(JSON.stringify(logger.lines).includes('secret'), 'user info is never logged')
   }
   for (const ok of ['https://keys.example.com/jwks', 'http://localhost:9/jwks', 'http://127.0.0.1/jwks', 'http://[::1]/jwks']) {
     const issuer = await issuerFor(t)

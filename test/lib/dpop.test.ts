@@ -188,3 +188,33 @@ t.test('RSA proof keys with a huge modulus or exponent are refused (verification
     t.equal(await reason(verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt, now })), 'invalid_dpop_proof:dpop.jwk', member)
   }
 })
+
+t.test('RFC 9449 §4.3 (7) / RFC 7517 §4: the proof jwk must be a verification key for the proof alg', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['use enc', { use: 'enc' }],
+    ['alg of another algorithm', { alg: 'ES384' }],
+    ['key_ops without verify', { key_ops: ['sign'] }],
+    ['key_ops not an array', { key_ops: 'verify' }],
+  ]
+  for (const [name, extra] of cases) {
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk: { ...key.publicJwk, ...extra } } })
+    t.equal(await reason(verifier(proof, 1, request)), 'invalid_dpop_proof:dpop.jwk', name)
+  }
+  const fine = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk: { ...key.publicJwk, use: 'sig', alg: 'ES256', key_ops: ['verify'] } } })
+  t.equal((await verifier(fine, 1, request)).jkt, key.jkt, 'consistent members are fine')
+})
+
+t.test('a proof signature in a non-canonical base64url form is malformed (one proof, one encoding)', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok' })
+  // An ES256 signature is 64 bytes: 86 characters whose last one carries 4 unused bits.
+  const last = proof.at(-1) as string
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const sibling = alphabet[alphabet.indexOf(last) ^ 1] as string
+  t.equal(await reason(verifier(proof.slice(0, -1) + sibling, 1, request)), 'invalid_dpop_proof:dpop.malformed')
+})
