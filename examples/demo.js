@@ -9,10 +9,9 @@
 //
 // Exits 0 only when every step behaved as expected. The client is oauth4webapi, a
 // general-purpose OAuth 2 / DPoP client; the MCP messages are plain JSON-RPC over POST.
-import { createServer } from 'node:net'
 import * as oauth from 'oauth4webapi'
 import { completeDevAuthorization, startAuthorizationServer } from './authorization-server.js'
-import { startMcpServer, NOTES_SCOPES } from './mcp-server.js'
+import { freePort, startMcpServer, NOTES_SCOPES } from './mcp-server.js'
 
 const quiet = process.argv.includes('--quiet')
 const REDIRECT_URI = 'http://127.0.0.1/callback' // never contacted: the code is read from the redirect
@@ -366,13 +365,4 @@ function tokenDetails (tokens, claims) {
     `token_type: ${tokens.token_type}, expires_in: ${tokens.expires_in}`,
     `access token claims: iss ${claims.iss}, aud ${claims.aud}, sub ${claims.sub}, client_id ${claims.client_id}, scope "${claims.scope}", cnf.jkt ${claims.cnf?.jkt}`,
   ]
-}
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    }).on('error', reject)
-  })
 }

@@ -36,3 +36,6 @@ export interface WhoamiResult {
 }
 
 export function startMcpServer (options: McpServerOptions): Promise<NotesMcpServer>
+
+/** A free port on `host` (default 127.0.0.1). */
+export function freePort (host?: string): Promise<number>

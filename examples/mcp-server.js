@@ -133,7 +133,8 @@ function createNotesServer (notes) {
   return server
 }
 
-function freePort (host) {
+/** A free port on `host` (the resource URI embeds the port, so it is chosen before listening). */
+export function freePort (host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const server = createServer().listen(0, host, () => {
       const { port } = server.address()

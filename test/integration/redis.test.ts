@@ -4,8 +4,6 @@
 // which need no server. CI installs redis-server, so these never skip there.
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -14,6 +12,7 @@ import type { RedisSetClient } from '../../lib/stores/redis-replay-store.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { DpopKey } from '../../testing.js'
 import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
+import { freePort } from '../helpers/net.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -24,14 +23,6 @@ const SKIP: false | string = hasRedis ? false : 'redis-server not found: install
 if (SKIP !== false) t.comment(`SKIPPING the Redis integration tests — ${SKIP}`)
 
 // ——— a real redis-server ———
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 class RedisServer {
   readonly port: number

@@ -7,8 +7,6 @@
 //
 // The example server imports the built package: run `npm run build` first.
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -20,6 +18,7 @@ import { completeDevAuthorization, startAuthorizationServer } from '../../exampl
 import { startMcpServer, NOTES_SCOPES } from '../../examples/mcp-server.js'
 import type { WhoamiResult } from '../../examples/mcp-server.js'
 import { parseChallenges } from '../helpers/app.js'
+import { freePort } from '../helpers/net.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -302,12 +301,3 @@ t.test('GET and DELETE /mcp: 401 without a token; 405 with one (stateless: no SS
 t.test('oidc-provider reported no server errors along the way', async (t) => {
   t.same(serverErrors.map(String), [])
 })
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    }).on('error', reject)
-  })
-}

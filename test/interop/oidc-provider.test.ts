@@ -3,8 +3,6 @@
 // and our plugin finds the signing keys by itself (no `jwks` option: jwks_uri is
 // discovered from the authorization server's metadata). Loopback only.
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import * as oauth from 'oauth4webapi'
@@ -14,6 +12,7 @@ import type { McpAuthOptions } from '../../index.js'
 import { completeDevAuthorization, startAuthorizationServer } from '../../examples/authorization-server.js'
 import type { DevAuthorizationServer } from '../../examples/authorization-server.js'
 import { parseChallenges } from '../helpers/app.js'
+import { freePort } from '../helpers/net.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -71,15 +70,6 @@ async function startApp (port: number, resource: string, as: DevAuthorizationSer
   })
   await app.listen({ port, host: '127.0.0.1' })
   return app
-}
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    }).on('error', reject)
-  })
 }
 
 /** oauth4webapi's view of the authorization server, found through the RFC 8414 well-known URL. */

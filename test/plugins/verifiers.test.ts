@@ -14,13 +14,14 @@ import mcpAuth, { McpAuthError, requireScopes } from '../../index.js'
 import type { McpAuthContext, McpAuthInfo, McpAuthOptions, VerifyTokenContext } from '../../index.js'
 import { createDpopKey, createDpopProof, startTestIssuer } from '../../testing.js'
 import type { ServedTestIssuer } from '../../testing.js'
-import { parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
+import { parseChallenges, RESOURCE } from '../helpers/app.js'
+import { assertRejected } from '../helpers/rejections.js'
+import type { Expected } from '../helpers/rejections.js'
 
 const ISS = 'https://auth.example.com'
 const R2 = 'https://mcp.example.com/tenants/acme/mcp'
 const PRM_R2 = 'https://mcp.example.com/.well-known/oauth-protected-resource/tenants/acme/mcp'
 const CLIENT = { clientId: 'rs:client', clientSecret: 'rs secret+Zq8#w!v%/é' }
-const DESCRIPTION_CHARS = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/
 
 interface Seen { readonly path: string, readonly mcp: McpAuthContext | null, readonly auth: McpAuthInfo | undefined }
 interface LogLine { readonly level: number, readonly msg: string, readonly reason?: string, readonly [field: string]: unknown }
@@ -65,45 +66,6 @@ async function setup (t: Test, options: Partial<McpAuthOptions>): Promise<Harnes
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 const opaque = (): string => randomBytes(24).toString('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)
-
-interface Expected {
-  status?: 401 | 403 | 503
-  error?: string
-  reason: string
-  prm?: string
-  scheme?: 'Bearer' | 'DPoP'
-  scope?: string
-}
-
-function assertRejected (t: Test, h: Harness, res: LightMyRequestResponse, expected: Expected): void {
-  const status = expected.status ?? 401
-  const error = expected.error ?? 'invalid_token'
-  t.equal(res.statusCode, status, 'status')
-  t.equal(res.headers['cache-control'], 'no-store', 'Cache-Control: no-store')
-  const body = res.json() as { error?: unknown, error_description?: unknown }
-  t.equal(body.error, error, 'body error')
-  t.type(body.error_description, 'string', 'body error_description')
-  t.equal(h.lastReason(), expected.reason, 'reason')
-  const header = res.headers['www-authenticate']
-  if (status === 503) {
-    t.equal(header, undefined, '503 has no WWW-Authenticate')
-    t.equal(res.headers['retry-after'], '5', 'Retry-After')
-    return
-  }
-  const challenges = parseChallenges(header)
-  t.same(challenges.map((c) => c.scheme), ['Bearer', 'DPoP'], 'Bearer first, then DPoP')
-  const scheme = expected.scheme ?? 'Bearer'
-  for (const c of challenges) {
-    t.equal(c.params.resource_metadata, expected.prm ?? PRM, `${c.scheme} resource_metadata`)
-    t.equal(c.params.scope, expected.scope, `${c.scheme} scope`)
-    if (c.scheme === scheme || error === 'insufficient_scope') {
-      t.equal(c.params.error, error, `${c.scheme} carries the error`)
-      t.match(c.params.error_description, DESCRIPTION_CHARS)
-    } else {
-      t.equal(c.params.error, undefined, `${c.scheme} carries no error`)
-    }
-  }
-}
 
 const unavailable = (reason: string): Expected => ({ status: 503, error: 'temporarily_unavailable', reason })
 
