@@ -2,6 +2,8 @@
 // message names the option, what was received (never a secret) and the fix.
 // The result is frozen and closed over by the hooks: no option work per request.
 import { KeyObject } from 'node:crypto'
+import { totalmem } from 'node:os'
+import { getHeapStatistics } from 'node:v8'
 import type { CryptoKey, JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { DpopNonceProvider } from './dpop/nonce.js'
 import { createHmacNonceProvider } from './dpop/nonce.js'
@@ -490,7 +492,21 @@ function resolveMtls (value: unknown): ResolvedOptions['certificate'] {
   return certificate as ResolvedOptions['certificate']
 }
 
-// Defaults that shed load well before a process falls over, and never on a healthy one.
+// Defaults that shed load well before a process falls over, and never on a healthy one:
+// a request that would wait a second for the event loop, or a heap (or the container's
+// memory) nearly full. Event-loop utilisation is not a default: a healthy process at full
+// throughput, or one that shares its loop with other work, reads close to 1.0.
+function defaultUnderPressure (): Record<string, number> {
+  const defaults: Record<string, number> = {
+    maxEventLoopDelay: 1000,
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+  }
+  // process.constrainedMemory(): the cgroup limit, or a huge sentinel when there is none.
+  const limit = process.constrainedMemory?.() ?? 0
+  if (limit > 0 && limit < totalmem()) defaults.maxRssBytes = Math.floor(limit * 0.9)
+  return defaults
+}
+
 function resolveUnderPressure (value: unknown): Readonly<Record<string, unknown>> | undefined {
   if (value === undefined || value === false) return undefined
   if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
@@ -500,7 +516,7 @@ function resolveUnderPressure (value: unknown): Readonly<Record<string, unknown>
   for (const key of ['pressureHandler', 'customError', 'message']) {
     if (key in custom) throw invalidOption(`"underPressure.${key}" is set by mcpAuth (overload answers are OAuth-style 503s); remove it`)
   }
-  return Object.freeze({ maxEventLoopDelay: 1000, maxEventLoopUtilization: 0.98, ...custom })
+  return Object.freeze({ ...defaultUnderPressure(), ...custom })
 }
 
 function resolveHealthRoute (value: unknown): string | undefined {

@@ -233,10 +233,10 @@ t.test('RedisReplayStore with ioredis: first claim true, second false', { skip: 
 t.test('RedisReplayStore: the record expires after the ttl', { skip: SKIP }, async (t) => {
   const client = await connected(t, await startRedis(t))
   const store = new RedisReplayStore({ client })
-  t.equal(await store.claim('short', 0.15), true)
-  t.equal(await store.claim('short', 0.15), false, 'a replay while recorded')
-  await sleep(250)
-  t.equal(await store.claim('short', 0.15), true, 'free again after PX elapsed')
+  t.equal(await store.claim('short', 0.5), true)
+  t.equal(await store.claim('short', 0.5), false, 'a replay while recorded')
+  await sleep(700)
+  t.equal(await store.claim('short', 0.5), true, 'free again after PX elapsed')
 })
 
 t.test('RedisReplayStore: prefixes keep stores apart', { skip: SKIP }, async (t) => {
@@ -330,7 +330,8 @@ t.test('Redis stopped with a default ioredis client (offline queue, retries) →
   const res = await send(app, client)
   const elapsed = Date.now() - started
   assertUnavailable(t, res, 'queued while Redis is down')
-  t.ok(elapsed < (timeout + 1) * 1000, `answered within timeout + 1 s (${elapsed} ms)`)
+  // Without the timeout the command would wait for a reconnect that never comes.
+  t.ok(elapsed < 4000, `answered well before a reconnect (${elapsed} ms)`)
 
   await server.start()
   await ready(redis)
@@ -345,16 +346,16 @@ t.test('a slow Redis hits the store timeout → 503 quickly, not a hang', { skip
   const client = await dpopClient()
   t.equal((await send(app, client)).statusCode, 200, 'responsive: accepted')
 
-  // Another connection holds every write for 3 s: SET NX waits on the server.
+  // Another connection holds every write for 6 s: SET NX waits on the server.
   const admin = await connected(t, server)
-  await admin.call('CLIENT', 'PAUSE', '3000', 'WRITE')
+  await admin.call('CLIENT', 'PAUSE', '6000', 'WRITE')
   t.teardown(() => admin.call('CLIENT', 'UNPAUSE').catch(() => {}))
   const started = Date.now()
   const res = await send(app, client)
   const elapsed = Date.now() - started
   assertUnavailable(t, res, 'write-paused Redis')
   t.ok(elapsed >= timeout * 1000 - 50, `waited for the timeout (${elapsed} ms)`)
-  t.ok(elapsed < (timeout + 1) * 1000, `answered within timeout + 1 s (${elapsed} ms)`)
+  t.ok(elapsed < 4000, `answered well before the 6 s pause ends (${elapsed} ms)`)
 
   await admin.call('CLIENT', 'UNPAUSE')
   t.equal((await send(app, client)).statusCode, 200, 'Redis responsive again: accepted')

@@ -263,14 +263,14 @@ t.test('a down issuer is not hammered: a stale document is refreshed at most onc
 t.test('a stale document is served without waiting for a hanging issuer (refresh off the request path)', async (t) => {
   const issuer = await issuerFor(t)
   const clock = { now: 1_000_000 }
-  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { maxAgeMs: 60_000, timeoutMs: 600 }))
+  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { maxAgeMs: 60_000, timeoutMs: 2000 }))
   const first = await cache.get(issuer.issuer)
   issuer.failure = 'hang'
   clock.now += 60_001
   const started = Date.now()
   t.equal(await cache.get(issuer.issuer), first)
   const elapsed = Date.now() - started
-  t.ok(elapsed < 300, `stale lookup took ${elapsed} ms (the refresh timeout is 600 ms)`)
+  t.ok(elapsed < 1000, `stale lookup took ${elapsed} ms (the refresh timeout is 2 s)`)
 })
 
 t.test('XC-06: issuer failures are outages (503)', async (t) => {

@@ -1,10 +1,13 @@
 // Production wiring: audit events (onEvent + diagnostics_channel), load
 // shedding before signature work, the health route, the clustered-store warning.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { totalmem } from 'node:os'
 import { Writable } from 'node:stream'
+import { getHeapStatistics } from 'node:v8'
 import Fastify from 'fastify'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
+import { resolveOptions } from '../../lib/options.js'
 import type { McpAuthEvent, McpAuthOptions, ReplayStore } from '../../index.js'
 import { createDpopKey, createDpopProof, createTestIssuer, startTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
@@ -88,6 +91,38 @@ t.test('underPressure: a healthy process passes; pressureHandler cannot be overr
   t.teardown(() => bad.close())
   await t.rejects(Promise.resolve(bad.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], underPressure: { pressureHandler: () => {} } }).then(() => bad.ready())),
     { code: 'FST_MCP_AUTH_INVALID_OPTION', message: /underPressure\.pressureHandler/ })
+})
+
+t.test('underPressure: true sheds on event-loop delay and a nearly full heap, never on a busy but responsive loop', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const app = await appWith(t, issuer, { underPressure: true })
+  await app.ready()
+  const memory = app.memoryUsage()
+  t.ok(memory.eventLoopUtilized >= 0, 'under-pressure is registered')
+  // A loop that never idles (ELU close to 1) yet answers within milliseconds: a healthy
+  // process at full throughput, or a test and its servers sharing one process.
+  const until = performance.now() + 1300
+  while (performance.now() < until) {
+    const slice = performance.now() + 20
+    while (performance.now() < slice);
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(app.memoryUsage().eventLoopUtilized > 0.9, `the loop was busy (ELU ${app.memoryUsage().eventLoopUtilized.toFixed(2)})`)
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:call' })}` } })
+  t.equal(res.statusCode, 200, 'a busy loop alone is not overload')
+})
+
+t.test('underPressure defaults: one second of event-loop delay, 90 % of the V8 heap limit, 90 % of a container memory limit', async (t) => {
+  const resolved = resolveOptions({ resource: RESOURCE, authorizationServers: ['https://as.example'], underPressure: true })
+  t.equal(resolved.underPressure?.maxEventLoopDelay, 1000)
+  t.equal(resolved.underPressure?.maxHeapUsedBytes, Math.floor(getHeapStatistics().heap_size_limit * 0.9))
+  t.equal(resolved.underPressure?.maxEventLoopUtilization, undefined, 'no utilisation threshold unless asked for')
+  const limit = process.constrainedMemory?.() ?? 0
+  t.equal(resolved.underPressure?.maxRssBytes, limit > 0 && limit < totalmem() ? Math.floor(limit * 0.9) : undefined)
+  const custom = resolveOptions({ resource: RESOURCE, authorizationServers: ['https://as.example'], underPressure: { maxEventLoopUtilization: 0.99, maxHeapUsedBytes: 5e8 } })
+  t.equal(custom.underPressure?.maxEventLoopUtilization, 0.99, 'yours are kept')
+  t.equal(custom.underPressure?.maxHeapUsedBytes, 5e8)
+  t.equal(custom.underPressure?.maxEventLoopDelay, 1000)
 })
 
 t.test('healthRoute: JWKS freshness and replay-store reachability', async (t) => {
