@@ -5,12 +5,14 @@
 // node:crypto (lib/jws.ts).
 import { errors } from 'jose'
 import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput, JWTVerifyGetKey, KeyObject } from 'jose'
-import { checkTimes, toVerifiedToken } from './claims.js'
+import { checkTimes, deepFreeze, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
 import { toKeyObject, verifyJws } from './jws.js'
 import type { KeyResolver } from './key-resolver.js'
+import { hasKnownKeys } from './local-key-set.js'
+import { memoize } from './memo.js'
 
 export interface JwtVerifierOptions {
   readonly algorithms: ReadonlySet<string>
@@ -45,6 +47,30 @@ export function decodeSegment (segment: string): Record<string, unknown> | undef
   }
 }
 
+// An issuer signs every token with one of a few headers: decode each once.
+// Shared between tokens, so frozen.
+const decodeHeader = memoize((segment: string) => {
+  const header = decodeSegment(segment)
+  return header === undefined ? undefined : deepFreeze(header)
+})
+
+const BASE64URL_VALUE = new Int8Array(128).fill(-1)
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL_VALUE[c.charCodeAt(0)] = i
+
+/**
+ * True when `encoded` (already known to be base64url characters) is the one
+ * canonical encoding of its bytes: a length that encodes whole bytes, and no
+ * stray bits in the last character. Same answer as re-encoding and comparing.
+ */
+export function isCanonicalBase64url (encoded: string): boolean {
+  const rest = encoded.length % 4
+  if (rest === 1) return false
+  if (rest === 0) return true
+  const last = BASE64URL_VALUE[encoded.charCodeAt(encoded.length - 1)] ?? -1
+  if (last < 0) return false
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
+}
+
 export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   const { algorithms, tokenTypes, issuers, clock, clockTolerance } = options
 
@@ -54,7 +80,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     }
     const dot1 = token.indexOf('.')
     const dot2 = token.indexOf('.', dot1 + 1)
-    const header = decodeSegment(token.slice(0, dot1))
+    const header = decodeHeader(token.slice(0, dot1))
     if (header === undefined) throw reject.invalidToken('token.malformed')
     const alg = header.alg
     if (typeof alg !== 'string' || !algorithms.has(alg)) throw reject.invalidToken('token.alg')
@@ -70,17 +96,26 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     if (typeof iss !== 'string' || !issuers.has(iss)) throw reject.invalidToken('token.issuer')
     checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
 
-    const key = alg.startsWith('HS') ? options.secret : await options.keys.keyFor(iss)
+    const found = alg.startsWith('HS') ? options.secret : options.keys.keyFor(iss)
+    const key = found instanceof Promise ? await found : found
     if (key === undefined) throw reject.invalidToken('token.alg')
-    await verifySignature(token, dot1, dot2, alg, header, key)
+    const verified = verifySignature(token, dot1, dot2, alg, header, key)
+    if (verified !== undefined) await verified
     return toVerifiedToken(claims, iss)
   }
 }
 
 type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey
 
-async function verifySignature (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> {
+/** Synchronous (undefined) when the key is at hand; a promise when a key function must be asked. */
+function verifySignature (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> | undefined {
   if (typeof source !== 'function') return checkSignature(token, dot2, alg, source)
+  const known = hasKnownKeys(source) ? source.known(token.slice(0, dot1)) : undefined
+  if (known !== undefined) return checkSignature(token, dot2, alg, known)
+  return verifyWithKeyFunction(token, dot1, dot2, alg, header, source)
+}
+
+async function verifyWithKeyFunction (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<void> {
   let key: unknown
   try {
     key = await source(header as CompactJWSHeaderParameters, {
@@ -109,14 +144,14 @@ async function verifyWithCandidates (token: string, dot2: number, alg: string, c
 }
 
 // node:crypto, synchronously (every configurable algorithm is covered by verifyJws).
-async function checkSignature (token: string, dot2: number, alg: string, key: unknown): Promise<void> {
+function checkSignature (token: string, dot2: number, alg: string, key: unknown): undefined {
   const encoded = token.slice(dot2 + 1)
-  const signature = Buffer.from(encoded, 'base64url')
   // Only the canonical encoding (no stray bits): one token, one signature.
-  if (signature.toString('base64url') !== encoded) throw reject.invalidToken('token.malformed')
+  if (!isCanonicalBase64url(encoded)) throw reject.invalidToken('token.malformed')
+  const signature = Buffer.from(encoded, 'base64url')
   const keyObject = key instanceof Uint8Array ? key : toKeyObject(key)
   const verdict = keyObject === undefined ? 'key-mismatch' : verifyJws(alg, keyObject, token.slice(0, dot2), signature)
-  if (verdict === 'valid') return
+  if (verdict === 'valid') return undefined
   if (verdict === 'invalid') throw reject.invalidToken('token.signature')
   throw reject.invalidToken('token.alg')
 }

@@ -7,7 +7,7 @@ import type { Clock } from './clock.js'
 import type { Credentials, CredentialInput } from './credentials.js'
 import { extractCredentials } from './credentials.js'
 import { createExpectedHtu } from './dpop/htu.js'
-import { createProofVerifier, hashToken, replayKey } from './dpop/proof.js'
+import { createProofVerifier, replayKey } from './dpop/proof.js'
 import type { ProofVerifier, VerifiedProof } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { Logger } from './logger.js'
@@ -134,8 +134,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   return async function authenticate (request, resource) {
     const credentials = extractCredentials(request, extractOptions)
     const { token } = credentials
-    const tokenHash = hashToken(token)
-    const verified = await verifyToken(token, tokenHash, { resource, request: request.request })
+    const pending = verifyToken(token, { resource, request: request.request })
+    const { verified, tokenHash } = pending instanceof Promise ? await pending : pending
 
     // Per resource, on every request (cache hits included).
     if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')

@@ -105,6 +105,11 @@ export function toVerifiedToken (claims: Record<string, unknown>, issuer: string
 
 /** `scope` (space-delimited string, RFC 9068 §2.2.3) and `scp` (array or string), merged. */
 export function readScopes (scope: unknown, scp: unknown): string[] | undefined {
+  // The usual token: a `scope` string of a few distinct scopes, one space apart.
+  if (scp === undefined && typeof scope === 'string') {
+    const parts = scope.split(' ')
+    if (parts.length <= 16 && distinctAndNonEmpty(parts)) return parts
+  }
   const out = new Set<string>()
   if (scope !== undefined) {
     if (typeof scope !== 'string') return undefined
@@ -123,6 +128,14 @@ export function readScopes (scope: unknown, scp: unknown): string[] | undefined 
     }
   }
   return [...out]
+}
+
+function distinctAndNonEmpty (parts: readonly string[]): boolean {
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '') return false
+    for (let j = 0; j < i; j++) if (parts[i] === parts[j]) return false
+  }
+  return true
 }
 
 const NO_BINDING: Binding = Object.freeze({ jkt: undefined, x5t: undefined })

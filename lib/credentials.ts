@@ -77,10 +77,14 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   return { scheme, token, proof: input.dpop, proofLines: input.dpopLines }
 }
 
-// The scheme is a token: it ends at the first whitespace.
+// The scheme is a token: it ends at the first whitespace (what /\s/ matches;
+// a loop, because this runs on every request and the scheme is a few characters).
 function schemeEnd (header: string): number {
-  const match = /[\s]/.exec(header)
-  return match === null ? header.length : match.index
+  for (let i = 0; i < header.length; i++) {
+    const c = header.charCodeAt(i)
+    if (c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || (c > 0xff && /\s/.test(header.charAt(i)))) return i
+  }
+  return header.length
 }
 
 function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | undefined {

@@ -1,9 +1,11 @@
 // Remote JWKS: fetched with a timeout, cached, refreshed in the background when
 // stale, refetched once (after a cooldown) when a token names an unknown `kid`.
 // Keys already held keep serving while the endpoint is down, for a bounded time.
-import { createLocalJWKSet, errors } from 'jose'
+import { errors } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
 import { reject } from './errors.js'
+import { createLocalKeySet } from './local-key-set.js'
+import type { KnownKeys, LocalKeySet } from './local-key-set.js'
 import { fetchJson, isJsonObject } from './http.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -28,12 +30,12 @@ export interface KeySetStatus {
 }
 
 export interface RemoteJwks {
-  readonly getKey: JWTVerifyGetKey
+  readonly getKey: JWTVerifyGetKey & KnownKeys
   status (): KeySetStatus
 }
 
 export function createRemoteJwks (uri: string, options: RemoteJwksOptions): RemoteJwks {
-  let local: JWTVerifyGetKey | undefined
+  let local: LocalKeySet | undefined
   let fetchedAt: number | undefined
   let attemptedAt = Number.NEGATIVE_INFINITY
   let lastError: string | undefined
@@ -47,7 +49,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
         const { status, json } = await fetchJson(uri, { timeoutMs: options.timeoutMs })
         if (status !== 200) throw new Error(`unexpected status ${status}`)
         if (!isJsonObject(json) || !Array.isArray(json.keys)) throw new Error('response is not a JSON Web Key Set')
-        local = createLocalJWKSet(json as never)
+        local = createLocalKeySet(json as never)
         fetchedAt = options.nowMs()
         lastError = undefined
       } catch (err) {
@@ -85,18 +87,25 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
       })
     }
     try {
-      return await (local as JWTVerifyGetKey)(header, token)
+      return await (local as LocalKeySet)(header, token)
     } catch (err) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err
       // Unknown kid: the issuer may have rotated. Refetch at most once per cooldown.
       if (options.nowMs() - attemptedAt < options.cooldownMs) throw err
       await load()
-      return (local as JWTVerifyGetKey)(header, token)
+      return (local as LocalKeySet)(header, token)
     }
   }
 
+  // The synchronous answer only while the keys are fresh: anything older takes
+  // the path above, which refreshes or drops them.
+  const known = (protectedHeader: string) => {
+    if (local === undefined || fetchedAt === undefined || options.nowMs() - fetchedAt > options.maxAgeMs) return undefined
+    return local.known(protectedHeader)
+  }
+
   return {
-    getKey,
+    getKey: Object.assign(getKey, { known }),
     status: () => ({ uri, fetchedAt, lastError }),
   }
 }

@@ -3,12 +3,12 @@
 // With discovery, keys are looked up per issuer, so one issuer's key never
 // verifies another issuer's token; a configured `jwks` is one key set shared by
 // every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
-import { createLocalJWKSet } from 'jose'
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { IssuerMetadataCache } from './discovery.js'
 import { reject } from './errors.js'
 import type { KeySetStatus, RemoteJwks, RemoteJwksOptions } from './jwks.js'
 import { createRemoteJwks } from './jwks.js'
+import { createLocalKeySet } from './local-key-set.js'
 
 export type KeySource =
   | { readonly kind: 'keys', readonly keys: JSONWebKeySet }
@@ -33,7 +33,7 @@ export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
   const { source } = options
   switch (source.kind) {
     case 'keys': {
-      const getKey = createLocalJWKSet(source.keys)
+      const getKey = createLocalKeySet(source.keys)
       return { keyFor: () => getKey, status: () => [] }
     }
     case 'function':

@@ -1,5 +1,6 @@
 // Resource URIs (RFC 8707 / MCP "canonical server URI"): validation at boot,
 // the audience comparison form, and picking the resource for a request path.
+import { memoize } from './memo.js'
 
 export interface ParsedResource {
   /** Canonical form: scheme and host lowercased, default port dropped, path and query verbatim. */
@@ -79,7 +80,10 @@ export function parseResource (value: unknown): ParsedResource | string {
  * compared exactly. Values that are not http(s) URIs compare verbatim. A value
  * with a fragment never matches anything (RFC 8707 §2).
  */
-export function audienceKey (value: string): string | undefined {
+// Tokens for one resource repeat the same few audiences: canonicalize each once.
+export const audienceKey: (value: string) => string | undefined = memoize(canonicalAudience)
+
+function canonicalAudience (value: string): string | undefined {
   if (value.includes('#')) return undefined
   const parts = splitHttpUri(value)
   if (parts === undefined || parts.rest.includes('\\')) return value

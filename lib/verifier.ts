@@ -3,12 +3,18 @@
 // immutable, keyed by the token's SHA-256, and never outlive `exp`; everything
 // request-specific (audience, issuer per resource, binding, scopes) is checked
 // after the cache, on every request.
+//
+// Hashing a token costs more than the rest of a cache hit (OpenSSL's code is cold
+// between requests), so the few hundred tokens in use right now are also found
+// by the token itself: a token seen twice skips the hash from then on. That
+// holds no more raw tokens than a few hundred requests in flight would.
 import { LRUCache } from 'lru-cache'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
+import { hashToken } from './token-hash.js'
 
 export interface VerifyContext {
   readonly resource: ResolvedResource
@@ -18,7 +24,18 @@ export interface VerifyContext {
 
 export type CustomVerifier = (token: string, context: { resource: string, request: never }) => unknown
 
-export type TokenVerifier = (token: string, tokenHash: string, context: VerifyContext) => Promise<VerifiedToken>
+/** A verified token and its SHA-256 (the DPoP `ath`), as cached. */
+export interface VerifiedEntry {
+  readonly verified: VerifiedToken
+  /** base64url(SHA-256(token)). */
+  readonly tokenHash: string
+}
+
+/** Synchronous on a cache hit, a promise otherwise. */
+export type TokenVerifier = (token: string, context: VerifyContext) => VerifiedEntry | Promise<VerifiedEntry>
+
+/** Tokens also found by their own value (see above). */
+const RECENT_TOKENS = 256
 
 export interface TokenVerifierOptions {
   readonly verify:
@@ -38,7 +55,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   if (verify.kind === 'custom') {
     // The user's verifier decides about caching (revocation may matter to it).
-    return async (token, _hash, context) => {
+    return async (token, context) => {
       let claims: unknown
       try {
         claims = await verify.verify(token, { resource: context.resource.uri, request: context.request as never })
@@ -57,25 +74,56 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       } catch (err) {
         throw reject.invalidToken('token.claims', err)
       }
-      return toVerifiedToken(copy, typeof iss === 'string' ? iss : undefined)
+      return { verified: toVerifiedToken(copy, typeof iss === 'string' ? iss : undefined), tokenHash: hashToken(token) }
     }
   }
 
-  if (options.cacheSize === 0 || options.cacheTtl === 0) return (token) => verify.verify(token)
+  const verifyFresh = verify.verify
+  if (options.cacheSize === 0 || options.cacheTtl === 0) {
+    return async (token) => ({ verified: await verifyFresh(token), tokenHash: hashToken(token) })
+  }
 
-  const cache = new LRUCache<string, VerifiedToken>({ max: options.cacheSize })
-  const maxTtlMs = Number.isFinite(options.cacheTtl) ? options.cacheTtl * 1000 : 0
-  return async (token, tokenHash) => {
+  // Expiry is ours (on the injectable clock), not lru-cache's TTL, which reads a
+  // timer-backed clock on every access.
+  const cache = new LRUCache<string, CacheEntry>({ max: options.cacheSize })
+  const recent = new Map<string, CacheEntry>()
+  const recentMax = Math.min(RECENT_TOKENS, options.cacheSize)
+
+  function rememberRecent (token: string, entry: CacheEntry): void {
+    if (recent.size >= recentMax) recent.delete(recent.keys().next().value as string)
+    recent.set(token, entry)
+  }
+
+  async function verifyAndRemember (token: string, tokenHash: string): Promise<VerifiedEntry> {
+    const verified = await verifyFresh(token)
+    const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
+    const entry: CacheEntry = { verified, tokenHash, until }
+    // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
+    if (until > clock() && Number.isFinite(until)) cache.set(tokenHash, entry)
+    return entry
+  }
+
+  return (token) => {
+    const now = clock()
+    const hot = recent.get(token)
+    if (hot !== undefined) {
+      if (hot.until > now) return hot
+      recent.delete(token)
+    }
+    const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
-      if (cached.expiresAt === undefined || cached.expiresAt > clock()) return cached
+      if (cached.until > now) {
+        rememberRecent(token, cached)
+        return cached
+      }
       cache.delete(tokenHash)
     }
-    const verified = await verify.verify(token)
-    const untilExpiry = verified.expiresAt === undefined ? Number.POSITIVE_INFINITY : (verified.expiresAt - clock()) * 1000
-    const ttl = Math.min(untilExpiry, maxTtlMs === 0 ? Number.POSITIVE_INFINITY : maxTtlMs)
-    // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
-    if (ttl > 0 && Number.isFinite(ttl)) cache.set(tokenHash, verified, { ttl })
-    return verified
+    return verifyAndRemember(token, tokenHash)
   }
+}
+
+interface CacheEntry extends VerifiedEntry {
+  /** Seconds since the epoch: exp, or sooner under cacheTtl. */
+  readonly until: number
 }

@@ -3,6 +3,8 @@
 // and host lowercased, default port dropped, dot segments removed, percent-
 // encodings uppercased and unreserved ones decoded — without query or fragment.
 
+import { memoize } from '../memo.js'
+
 const PERCENT = /%([0-9A-Fa-f]{2})/g
 const UNRESERVED = /[A-Za-z0-9\-._~]/
 
@@ -11,8 +13,13 @@ function normalizePercent (_match: string, hex: string): string {
   return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase()
 }
 
-/** Returns the comparison form, or undefined when `value` is not an absolute http(s) URI. */
-export function normalizeHttpUri (value: string): string | undefined {
+/**
+ * Returns the comparison form, or undefined when `value` is not an absolute
+ * http(s) URI. Memoized: a client sends the same `htu` with every proof.
+ */
+export const normalizeHttpUri: (value: string) => string | undefined = memoize(normalize, { maxKeyLength: 2048 })
+
+function normalize (value: string): string | undefined {
   let url: URL
   try {
     url = new URL(value)

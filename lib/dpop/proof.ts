@@ -5,7 +5,7 @@
 import { createPublicKey, hash } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { decodeSegment, JWS_COMPACT, normalizeMediaType } from '../access-token.js'
+import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType } from '../access-token.js'
 import { reject } from '../errors.js'
 import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
 import { thumbprintsEqual } from '../mtls/thumbprint.js'
@@ -140,20 +140,14 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 
     const encoded = proof.slice(dot2 + 1)
+    if (!isCanonicalBase64url(encoded)) throw reject.invalidProof('dpop.malformed')
     const signature = Buffer.from(encoded, 'base64url')
-    if (signature.toString('base64url') !== encoded) throw reject.invalidProof('dpop.malformed')
     const verdict = verifyJws(alg, key, proof.slice(0, dot2), signature)
     if (verdict === 'invalid') throw reject.invalidProof('dpop.signature')
     // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
     if (verdict !== 'valid') throw reject.invalidProof('dpop.jwk')
     return { jkt, jti, iat, nonce }
   }
-}
-
-/** base64url(SHA-256(ASCII(token))): the `ath` value and the verified-token cache key. */
-export function hashToken (token: string): string {
-  // One-shot hash: no Hash object per request (about half the cost of createHash).
-  return hash('sha256', token, 'base64url')
 }
 
 /**

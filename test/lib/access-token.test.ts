@@ -12,7 +12,8 @@ import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
 import type { KeyResolver } from '../../lib/key-resolver.js'
 import { createTokenVerifier } from '../../lib/verifier.js'
-import type { TokenVerifierOptions } from '../../lib/verifier.js'
+import type { TokenVerifierOptions, VerifiedEntry } from '../../lib/verifier.js'
+import { hashToken } from '../../lib/token-hash.js'
 import type { ResolvedResource } from '../../lib/options.js'
 import { createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
@@ -253,7 +254,10 @@ t.test('decodeSegment returns JSON objects only', async (t) => {
 
 const RESOURCE = { uri: AUD } as unknown as ResolvedResource
 
-function tokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock: () => number, overrides: Partial<TokenVerifierOptions> = {}): ReturnType<typeof createTokenVerifier> {
+type AsyncTokenVerifier = (...args: Parameters<ReturnType<typeof createTokenVerifier>>) => Promise<VerifiedToken>
+const ctx = { resource: RESOURCE, request: {} }
+
+function syncTokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock: () => number, overrides: Partial<TokenVerifierOptions> = {}): ReturnType<typeof createTokenVerifier> {
   return createTokenVerifier({
     verify: { kind: 'jwt', verify },
     cacheSize: 100,
@@ -265,6 +269,12 @@ function tokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock
   })
 }
 
+/** The verifier answers a cache hit synchronously; these tests await every answer alike. */
+function tokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock: () => number, overrides: Partial<TokenVerifierOptions> = {}): AsyncTokenVerifier {
+  const v = syncTokenVerifier(verify, clock, overrides)
+  return async (...args) => (await v(...args)).verified
+}
+
 t.test('verified-token cache: hits until exp, then re-verification (fixed clock, no sleeping)', async (t) => {
   const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
   let now = NOW
@@ -272,18 +282,18 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
   const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now })
   const cached = tokenVerifier(async (token) => { calls++; return jwt(token) }, () => now)
   const token = await issuer.mintAccessToken(claims({ exp: NOW + 60 }))
-  const first = await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
-  const second = await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
+  const first = await cached(token, { resource: RESOURCE, request: {} })
+  const second = await cached(token, { resource: RESOURCE, request: {} })
   t.equal(first, second, 'the same immutable entry')
   t.equal(calls, 1)
   now = NOW + 59
-  await cached(token, 'hash-1', { resource: RESOURCE, request: {} })
+  await cached(token, { resource: RESOURCE, request: {} })
   t.equal(calls, 1, 'still valid one second before exp')
   now = NOW + 60
-  await cached(token, 'hash-1', { resource: RESOURCE, request: {} }).catch(() => undefined)
+  await cached(token, { resource: RESOURCE, request: {} }).catch(() => undefined)
   t.equal(calls, 2, 'at exp the entry is dropped and the token verified again')
   now = NOW + 66
-  await t.rejects(cached(token, 'hash-1', { resource: RESOURCE, request: {} }), invalid('token.expired'))
+  await t.rejects(cached(token, { resource: RESOURCE, request: {} }), invalid('token.expired'))
   t.equal(calls, 3)
 })
 
@@ -291,40 +301,75 @@ t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token with
   const noExp = Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken
   let calls = 0
   const verify = async (): Promise<VerifiedToken> => { calls++; return noExp }
-  const ctx = { resource: RESOURCE, request: {} }
   for (const overrides of [{ cacheSize: 0 }, { cacheTtl: 0 }, {}]) {
     calls = 0
     const v = tokenVerifier(verify, () => NOW, overrides)
-    await v('t', 'h', ctx)
-    await v('t', 'h', ctx)
+    await v('t', ctx)
+    await v('t', ctx)
     t.equal(calls, 2, JSON.stringify(overrides))
   }
   calls = 0
   const capped = tokenVerifier(verify, () => NOW, { verify: { kind: 'introspection', verify }, cacheTtl: 60 })
-  await capped('t', 'h', ctx)
-  await capped('t', 'h', ctx)
+  await capped('t', ctx)
+  await capped('t', ctx)
   t.equal(calls, 1, 'introspection results without exp live for cacheTtl')
   calls = 0
   const expired = Object.freeze({ expiresAt: NOW - 1 }) as unknown as VerifiedToken
   const past = tokenVerifier(async () => { calls++; return expired }, () => NOW)
-  await past('t', 'h', ctx)
-  await past('t', 'h', ctx)
+  await past('t', ctx)
+  await past('t', ctx)
   t.equal(calls, 2, 'an entry already past exp (accepted inside the tolerance) is never stored')
 })
 
-t.test('verified-token cache: keyed by the hash it is given, failures are not stored', async (t) => {
+t.test('verified-token cache: a hit answers synchronously, a miss with a promise', async (t) => {
+  const entry = Object.freeze({ expiresAt: NOW + 60 }) as unknown as VerifiedToken
+  const v = syncTokenVerifier(async () => entry, () => NOW)
+  const miss = v('t', ctx)
+  t.ok(miss instanceof Promise)
+  t.equal((await miss).verified, entry)
+  const hit = v('t', ctx)
+  t.notOk(hit instanceof Promise, 'no promise, no microtask on the hot path')
+  t.equal((hit as VerifiedEntry).verified, entry)
+  t.equal((hit as VerifiedEntry).tokenHash, hashToken('t'), 'with the token\'s SHA-256 (the DPoP ath)')
+})
+
+t.test('verified-token cache: tokens in use are found by value, still never past exp, and those are bounded', async (t) => {
+  let now = NOW
+  let calls = 0
+  const v = tokenVerifier(async (token) => {
+    calls++
+    return Object.freeze({ expiresAt: token === 'short' ? NOW + 10 : NOW + 600 }) as unknown as VerifiedToken
+  }, () => now, { cacheSize: 1000 })
+  for (let i = 0; i < 5; i++) await v('short', ctx)
+  t.equal(calls, 1, 'verified once; later hits come from the hashed cache, then by value')
+  now = NOW + 10
+  await v('short', ctx)
+  t.equal(calls, 2, 'a token found by value is dropped at exp like any other entry')
+  // More distinct tokens than are kept by value: each keeps working through the hashed cache.
+  now = NOW
+  calls = 0
+  for (let round = 0; round < 3; round++) for (let i = 0; i < 600; i++) await v(`token-${i}`, ctx)
+  t.equal(calls, 600, 'every token verified once, whether or not it is still kept by value')
+  const second = syncTokenVerifier(async () => Object.freeze({ expiresAt: NOW + 600 }) as unknown as VerifiedToken, () => NOW)
+  const a = await second('a', ctx)
+  const b = await second('b', ctx)
+  t.not(a, b, 'distinct tokens, distinct entries')
+  t.equal(a.tokenHash, hashToken('a'))
+  t.equal(b.tokenHash, hashToken('b'))
+})
+
+t.test('verified-token cache: keyed by the token, failures are not stored', async (t) => {
   let calls = 0
   const v = tokenVerifier(async (token) => {
     calls++
     if (token === 'bad') throw reject.invalidToken('token.signature')
     return Object.freeze({ expiresAt: NOW + 60 }) as unknown as VerifiedToken
   }, () => NOW)
-  const ctx = { resource: RESOURCE, request: {} }
-  await t.rejects(v('bad', 'hb', ctx))
-  await t.rejects(v('bad', 'hb', ctx))
+  await t.rejects(v('bad', ctx))
+  await t.rejects(v('bad', ctx))
   t.equal(calls, 2)
-  await v('good', 'hg', ctx)
-  await v('good', 'hg', ctx)
+  await v('good', ctx)
+  await v('good', ctx)
   t.equal(calls, 3)
 })
 
@@ -339,7 +384,7 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     cyclic: (() => { const o: Record<string, unknown> = { aud: AUD }; o.self = o; return o })(),
     symbol: { aud: AUD, s: Symbol('x') },
   }
-  const v = createTokenVerifier({
+  const custom = createTokenVerifier({
     verify: { kind: 'custom', verify: (token) => { calls++; return answers[token] } },
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
@@ -347,16 +392,16 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     clockTolerance: 5,
     issuers: new Set([ISS]),
   })
-  const ctx = { resource: RESOURCE, request: {} }
-  t.equal((await v('ok', 'h', ctx)).issuer, ISS)
-  await v('ok', 'h', ctx)
+  const v: AsyncTokenVerifier = async (...args) => (await custom(...args)).verified
+  t.equal((await v('ok', ctx)).issuer, ISS)
+  await v('ok', ctx)
   t.equal(calls, 2, 'never cached')
-  t.equal((await v('noiss', 'h', ctx)).issuer, undefined)
-  await t.rejects(v('untrusted', 'h', ctx), invalid('token.issuer'))
-  await t.rejects(v('nonstring', 'h', ctx), invalid('token.issuer'))
-  await t.rejects(v('expired', 'h', ctx), invalid('token.expired'))
-  const cyclic = await v('cyclic', 'h', ctx)
+  t.equal((await v('noiss', ctx)).issuer, undefined)
+  await t.rejects(v('untrusted', ctx), invalid('token.issuer'))
+  await t.rejects(v('nonstring', ctx), invalid('token.issuer'))
+  await t.rejects(v('expired', ctx), invalid('token.expired'))
+  const cyclic = await v('cyclic', ctx)
   t.equal((cyclic.claims as Record<string, unknown>).self, cyclic.claims, 'a cyclic result is copied and frozen without looping')
-  await t.rejects(v('symbol', 'h', ctx), invalid('token.claims'), 'an uncloneable result')
-  await t.rejects(v('missing', 'h', ctx), invalid('token.rejected'))
+  await t.rejects(v('symbol', ctx), invalid('token.claims'), 'an uncloneable result')
+  await t.rejects(v('missing', ctx), invalid('token.rejected'))
 })

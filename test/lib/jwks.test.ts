@@ -519,3 +519,18 @@ t.test('isJsonObject', async (t) => {
   t.notOk(isJsonObject(null))
   t.notOk(isJsonObject('x'))
 })
+
+t.test('known(): the key found for a protected header answers synchronously only while the keys are fresh', async (t) => {
+  const issuer = await createTestIssuer()
+  const server = await serve(t, jwksHandler(issuer, { mode: 'ok' }))
+  const clock = { now: 1_000_000 }
+  const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { maxAgeMs: 60_000 }))
+  const token = await issuer.mintAccessToken()
+  const header = token.slice(0, token.indexOf('.'))
+  t.equal(remote.getKey.known(header), undefined, 'nothing before the first lookup')
+  await verify(token, remote.getKey)
+  t.ok(remote.getKey.known(header), 'after a lookup: the key, without the async key function')
+  t.equal(remote.getKey.known('eyJhbGciOiJFUzI1NiIsImtpZCI6Im90aGVyIn0'), undefined, 'another header: nothing')
+  clock.now += 60_001
+  t.equal(remote.getKey.known(header), undefined, 'past cacheMaxAge: the refreshing path decides, not the memo')
+})

@@ -1,0 +1,116 @@
+// The request-path shortcuts: each must give exactly the answer of the slow
+// path it replaces (memoized parsing, the canonical-base64url test, the key
+// found for a protected header), and stay bounded.
+import { Buffer } from 'node:buffer'
+import { createLocalJWKSet, errors } from 'jose'
+import fc from 'fast-check'
+import t from 'tap'
+import { createJwtVerifier, isCanonicalBase64url } from '../../lib/access-token.js'
+import { extractCredentials, schemeOf } from '../../lib/credentials.js'
+import { createKeyResolver } from '../../lib/key-resolver.js'
+import { createLocalKeySet } from '../../lib/local-key-set.js'
+import { memoize } from '../../lib/memo.js'
+import { createTestIssuer } from '../../testing.js'
+
+t.test('memoize: the same answers, computed once per input, bounded, long inputs never kept', async (t) => {
+  const calls: string[] = []
+  const upper = memoize((s: string) => { calls.push(s); return s === 'none' ? undefined : s.toUpperCase() }, { maxEntries: 3, maxKeyLength: 8 })
+  t.equal(upper('a'), 'A')
+  t.equal(upper('a'), 'A')
+  t.equal(upper('none'), undefined)
+  t.equal(upper('none'), undefined, 'an undefined answer is remembered too')
+  t.same(calls, ['a', 'none'])
+  upper('b')
+  upper('c') // full: forgets everything, then remembers 'c'
+  upper('a')
+  t.same(calls, ['a', 'none', 'b', 'c', 'a'])
+  upper('a-very-long-input')
+  upper('a-very-long-input')
+  t.equal(calls.filter((c) => c === 'a-very-long-input').length, 2, 'over maxKeyLength: computed every time')
+})
+
+t.test('isCanonicalBase64url: exactly "decoding then encoding gives the input back"', async () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const base64url = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 140 }).map((chars) => chars.join(''))
+  fc.assert(fc.property(base64url, (s) => isCanonicalBase64url(s) === (Buffer.from(s, 'base64url').toString('base64url') === s)), { numRuns: 5000 })
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 140 }), (bytes) => isCanonicalBase64url(Buffer.from(bytes).toString('base64url'))))
+})
+
+t.test('schemeOf / extractCredentials: the scheme ends at the first character /\\s/ matches, as the regular expression did', async (t) => {
+  const reference = (header: string) => {
+    const m = /[\s]/.exec(header)
+    const scheme = header.slice(0, m === null ? header.length : m.index).toLowerCase()
+    return scheme === 'bearer' || scheme === 'dpop' ? scheme : undefined
+  }
+  const spaces = fc.constantFrom(' ', '\t', '\n', '\v', '\f', '\r', '\u00a0', '\u1680', '\u2000', '\u2028', '\u3000', '\ufeff', '\u0085', 'x', '')
+  const header = fc.tuple(fc.constantFrom('Bearer', 'DPoP', 'bearer', 'dpop', 'Basic', ''), spaces, fc.string({ unit: 'binary', maxLength: 6 }))
+    .map(([scheme, space, rest]) => scheme + space + rest)
+  fc.assert(fc.property(header, (h) => schemeOf(h) === reference(h)), { numRuns: 5000 })
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 12 }), (h) => schemeOf(h) === reference(h)), { numRuns: 3000 })
+  const reason = (authorization: string) => {
+    try {
+      extractCredentials({ authorization, authorizationLines: 1, dpop: undefined, dpopLines: 0, queryToken: false }, { dpopEnabled: true, maxTokenLength: 8192 })
+      return 'accepted'
+    } catch (err) {
+      return (err as { reason?: string }).reason
+    }
+  }
+  t.equal(reason('Bearer\u00a0abc'), 'credentials.malformed', 'a scheme, then a space that is not SP: malformed (400), not an unknown scheme')
+  t.equal(reason('Bearer\tabc'), 'credentials.malformed')
+  t.equal(reason('Bearer abc'), 'accepted')
+})
+
+t.test('createLocalKeySet: remembers the key of a protected header only after a successful, unambiguous lookup', async (t) => {
+  const issuer = await createTestIssuer()
+  const set = createLocalKeySet(issuer.jwks)
+  const token = await issuer.mintAccessToken()
+  const [protectedHeader, payload, signature] = token.split('.') as [string, string, string]
+  const header = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString()) as { alg: string, kid: string }
+  t.equal(set.known(protectedHeader), undefined)
+  const key = await set(header, { protected: protectedHeader, payload, signature })
+  t.ok(key)
+  t.ok(set.known(protectedHeader), 'remembered')
+  // The same answer jose gives.
+  t.same(await createLocalJWKSet(issuer.jwks)(header, { protected: protectedHeader, payload, signature }), key)
+
+  const unknown = Buffer.from(JSON.stringify({ ...header, kid: 'nope' })).toString('base64url')
+  await t.rejects(Promise.resolve().then(() => set({ ...header, kid: 'nope' }, { protected: unknown, payload, signature })), errors.JWKSNoMatchingKey)
+  t.equal(set.known(unknown), undefined, 'a failed lookup is not remembered')
+
+  const twice = createLocalKeySet({ keys: [{ ...issuer.jwks.keys[0], kid: undefined }, { ...issuer.jwks.keys[0], kid: undefined }] as never })
+  const anyKid = Buffer.from(JSON.stringify({ alg: header.alg })).toString('base64url')
+  await t.rejects(Promise.resolve(twice({ alg: header.alg }, { protected: anyKid, payload, signature })), errors.JWKSMultipleMatchingKeys)
+  t.equal(twice.known(anyKid), undefined, 'an ambiguous lookup is not remembered')
+
+  const withUnprotected = Buffer.from(JSON.stringify({ alg: header.alg })).toString('base64url')
+  await set({ alg: header.alg, kid: header.kid }, { protected: withUnprotected, header: { kid: header.kid }, payload, signature })
+  t.equal(set.known(withUnprotected), undefined, 'a JWS with an unprotected header is not remembered')
+})
+
+t.test('JWT verification: a user key function sees a frozen header, so it cannot change what the next token gets', async (t) => {
+  const issuer = await createTestIssuer({ issuer: 'https://as.example' })
+  const local = createLocalJWKSet(issuer.jwks)
+  const seen: boolean[] = []
+  const verify = createJwtVerifier({
+    algorithms: new Set(['ES256']),
+    tokenTypes: new Set(['at+jwt']),
+    clockTolerance: 5,
+    clock: () => Math.floor(Date.now() / 1000),
+    issuers: new Set(['https://as.example']),
+    keys: createKeyResolver({
+      source: {
+        kind: 'function',
+        getKey: async (header, token) => {
+          seen.push(Object.isFrozen(header))
+          return local(header, token)
+        },
+      },
+      remote: {} as never,
+      discovery: {} as never,
+    }),
+    secret: undefined,
+  })
+  await verify(await issuer.mintAccessToken({ aud: 'x' }))
+  await verify(await issuer.mintAccessToken({ aud: 'x' }))
+  t.same(seen, [true, true], 'asked every time (a user function is never bypassed), with a frozen header')
+})
