@@ -27,7 +27,8 @@ export interface JwtVerifierOptions {
   readonly secret: CryptoKey | KeyObject | Uint8Array | undefined
 }
 
-export type JwtVerifier = (token: string) => Promise<VerifiedToken>
+/** Synchronous when the key is at hand (a known protected header); throws or rejects with McpAuthError. */
+export type JwtVerifier = (token: string) => VerifiedToken | Promise<VerifiedToken>
 
 /** Three non-empty base64url segments (JWS compact serialization). */
 export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
@@ -74,7 +75,7 @@ export function isCanonicalBase64url (encoded: string): boolean {
 export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   const { algorithms, tokenTypes, issuers, clock, clockTolerance } = options
 
-  return async function verifyJwt (token) {
+  return function verifyJwt (token) {
     if (!JWS_COMPACT.test(token)) {
       throw reject.invalidToken(token.split('.').length === 5 ? 'token.encrypted' : 'token.malformed')
     }
@@ -97,12 +98,17 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
 
     const found = alg.startsWith('HS') ? options.secret : options.keys.keyFor(iss)
-    const key = found instanceof Promise ? await found : found
-    if (key === undefined) throw reject.invalidToken('token.alg')
-    const verified = verifySignature(token, dot1, dot2, alg, header, key)
-    if (verified !== undefined) await verified
-    return toVerifiedToken(claims, iss)
+    if (found instanceof Promise) return found.then((key) => finish(token, dot1, dot2, alg, header, key, claims, iss))
+    return finish(token, dot1, dot2, alg, header, found, claims, iss)
   }
+}
+
+// No promise when the signature can be checked at once: a miss then costs no microtask hops.
+function finish (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, key: KeySource | undefined, claims: Record<string, unknown>, iss: string): VerifiedToken | Promise<VerifiedToken> {
+  if (key === undefined) throw reject.invalidToken('token.alg')
+  const pending = verifySignature(token, dot1, dot2, alg, header, key)
+  if (pending !== undefined) return pending.then(() => toVerifiedToken(claims, iss))
+  return toVerifiedToken(claims, iss)
 }
 
 type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey

@@ -159,7 +159,10 @@ export function deepFreeze<T> (value: T): T {
     const item = stack.pop()
     if (typeof item !== 'object' || item === null || Object.isFrozen(item)) continue
     Object.freeze(item)
-    for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+    for (const key of Object.keys(item)) {
+      const child = (item as Record<string, unknown>)[key]
+      if (typeof child === 'object' && child !== null) stack.push(child)
+    }
   }
   return value
 }

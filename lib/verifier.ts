@@ -31,7 +31,7 @@ export interface VerifiedEntry {
   readonly tokenHash: string
 }
 
-/** Synchronous on a cache hit, a promise otherwise. */
+/** Synchronous on a cache hit (and on a miss whose verification is); may throw or reject with McpAuthError. */
 export type TokenVerifier = (token: string, context: VerifyContext) => VerifiedEntry | Promise<VerifiedEntry>
 
 /** Tokens also found by their own value (see above). */
@@ -39,7 +39,7 @@ const RECENT_TOKENS = 256
 
 export interface TokenVerifierOptions {
   readonly verify:
-    | { readonly kind: 'jwt' | 'introspection', readonly verify: (token: string) => Promise<VerifiedToken> }
+    | { readonly kind: 'jwt' | 'introspection', readonly verify: (token: string) => VerifiedToken | Promise<VerifiedToken> }
     | { readonly kind: 'custom', readonly verify: CustomVerifier }
   /** Most cached entries; 0 disables caching. */
   readonly cacheSize: number
@@ -80,7 +80,11 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   const verifyFresh = verify.verify
   if (options.cacheSize === 0 || options.cacheTtl === 0) {
-    return async (token) => ({ verified: await verifyFresh(token), tokenHash: hashToken(token) })
+    return (token) => {
+      const pending = verifyFresh(token)
+      const entry = (verified: VerifiedToken): VerifiedEntry => ({ verified, tokenHash: hashToken(token) })
+      return pending instanceof Promise ? pending.then(entry) : entry(pending)
+    }
   }
 
   // Expiry is ours (on the injectable clock), not lru-cache's TTL, which reads a
@@ -94,8 +98,13 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     recent.set(token, entry)
   }
 
-  async function verifyAndRemember (token: string, tokenHash: string): Promise<VerifiedEntry> {
-    const verified = await verifyFresh(token)
+  // Synchronous when the verification is (a JWT whose key is at hand).
+  function verifyAndRemember (token: string, tokenHash: string): VerifiedEntry | Promise<VerifiedEntry> {
+    const pending = verifyFresh(token)
+    return pending instanceof Promise ? pending.then((verified) => remember(tokenHash, verified)) : remember(tokenHash, pending)
+  }
+
+  function remember (tokenHash: string, verified: VerifiedToken): VerifiedEntry {
     const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
     const entry: CacheEntry = { verified, tokenHash, until }
     // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.

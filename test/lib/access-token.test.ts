@@ -42,7 +42,15 @@ function resolver (getKey: JWTVerifyGetKey): KeyResolver & { asked: string[] } {
   }
 }
 
-function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> = {}): ReturnType<typeof createJwtVerifier> {
+type AsyncJwtVerifier = (token: string) => Promise<VerifiedToken>
+
+/** The verifier may answer synchronously (and throw); these tests await every answer alike. */
+function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> = {}): AsyncJwtVerifier {
+  const verify = syncVerifierFor(keys, overrides)
+  return async (token) => verify(token)
+}
+
+function syncVerifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> = {}): ReturnType<typeof createJwtVerifier> {
   return createJwtVerifier({
     algorithms: new Set(['ES256', 'RS256']),
     tokenTypes: new Set(['at+jwt']),
@@ -55,7 +63,7 @@ function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> 
   })
 }
 
-async function setup (overrides: Partial<JwtVerifierOptions> = {}): Promise<{ issuer: TestIssuer, keys: KeyResolver & { asked: string[] }, verify: ReturnType<typeof createJwtVerifier> }> {
+async function setup (overrides: Partial<JwtVerifierOptions> = {}): Promise<{ issuer: TestIssuer, keys: KeyResolver & { asked: string[] }, verify: AsyncJwtVerifier }> {
   const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
   const keys = resolver(createLocalJWKSet(issuer.jwks))
   return { issuer, keys, verify: verifierFor(keys, overrides) }

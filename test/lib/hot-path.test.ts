@@ -114,3 +114,25 @@ t.test('JWT verification: a user key function sees a frozen header, so it cannot
   await verify(await issuer.mintAccessToken({ aud: 'x' }))
   t.same(seen, [true, true], 'asked every time (a user function is never bypassed), with a frozen header')
 })
+
+t.test('JWT verification: no promise once the protected header\'s key is known; failures still throw McpAuthError', async (t) => {
+  const issuer = await createTestIssuer({ issuer: 'https://as.example' })
+  const verify = createJwtVerifier({
+    algorithms: new Set(['ES256']),
+    tokenTypes: new Set(['at+jwt']),
+    clockTolerance: 5,
+    clock: () => Math.floor(Date.now() / 1000),
+    issuers: new Set(['https://as.example']),
+    keys: createKeyResolver({ source: { kind: 'keys', keys: issuer.jwks }, remote: {} as never, discovery: {} as never }),
+    secret: undefined,
+  })
+  const first = verify(await issuer.mintAccessToken({ aud: 'x' }))
+  t.ok(first instanceof Promise, 'the first token of a header asks the key set')
+  await first
+  const second = verify(await issuer.mintAccessToken({ aud: 'x', sub: 'another' }))
+  t.notOk(second instanceof Promise, 'later tokens with that header: verified synchronously')
+  t.equal((second as { subject?: string }).subject, 'another')
+  const token = await issuer.mintAccessToken({ aud: 'x' })
+  const forged = token.slice(0, token.lastIndexOf('.') + 1) + 'A'.repeat(86)
+  t.throws(() => verify(forged), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.signature' })
+})
