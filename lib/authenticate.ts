@@ -16,7 +16,7 @@ import { thumbprintsEqual } from './mtls/thumbprint.js'
 import type { ResolvedDpop, ResolvedOptions, ResolvedResource } from './options.js'
 import { requestPath } from './resource.js'
 import { ReplayStoreFullError } from './stores/replay-store.js'
-import type { TokenVerifier } from './verifier.js'
+import type { TokenVerifier, VerifiedEntry } from './verifier.js'
 import type { McpSender } from '../types/index.js'
 
 export interface AuthRequest extends CredentialInput {
@@ -51,7 +51,8 @@ export interface AuthenticatorDeps {
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
 
-export type Authenticate = (request: AuthRequest, resource: ResolvedResource) => Promise<AuthResult>
+/** Synchronous for a cached bearer token; may throw or reject with McpAuthError. */
+export type Authenticate = (request: AuthRequest, resource: ResolvedResource) => AuthResult | Promise<AuthResult>
 
 export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { options, verifyToken, clock, logger } = deps
@@ -131,37 +132,40 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     return Object.freeze({ binding: 'mtls', x5t })
   }
 
-  return async function authenticate (request, resource) {
-    const credentials = extractCredentials(request, extractOptions)
+  // A bound token's checks are asynchronous; a cached bearer token's are not, so
+  // that path returns a plain result (no promise, no microtask hop per request).
+  function decide (request: AuthRequest, resource: ResolvedResource, credentials: Credentials, entry: VerifiedEntry): AuthResult | Promise<AuthResult> {
+    const { verified, tokenHash } = entry
     const { token } = credentials
-    const pending = verifyToken(token, { resource, request: request.request })
-    const { verified, tokenHash } = pending instanceof Promise ? await pending : pending
-
     // Per resource, on every request (cache hits included).
     if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')
     if (!hasAudience(verified, resource)) throw reject.invalidToken('token.audience')
 
     // Binding is driven by the token's cnf, whatever scheme the client used.
     const { jkt, x5t } = verified.binding
-    let sender = BEARER
-    let nonce: string | undefined
-    if (jkt !== undefined && x5t !== undefined) {
-      throw reject.invalidToken('binding.conflict')
-    } else if (jkt !== undefined) {
+    if (jkt !== undefined && x5t !== undefined) throw reject.invalidToken('binding.conflict')
+    if (jkt !== undefined) {
       // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
-      ;({ sender, nonce } = await checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt))
-    } else if (credentials.scheme === 'dpop') {
-      // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
-      throw reject.invalidToken('binding.unbound_dpop')
-    } else if (x5t !== undefined) {
-      sender = await checkCertificate(request, x5t)
-    } else if (dpop?.required === true) {
-      throw reject.invalidToken('binding.dpop_required')
+      return checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
+        .then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false }))
     }
-    const proofIgnored = sender === BEARER && credentials.proof !== undefined
-    return { token, verified, sender, nonce, proofIgnored }
+    // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
+    if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
+    if (x5t !== undefined) {
+      return checkCertificate(request, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false }))
+    }
+    if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
+    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined }
+  }
+
+  /** Throws (synchronously) or rejects with McpAuthError on every refusal. */
+  return function authenticate (request, resource) {
+    const credentials = extractCredentials(request, extractOptions)
+    const pending = verifyToken(credentials.token, { resource, request: request.request })
+    if (pending instanceof Promise) return pending.then((entry) => decide(request, resource, credentials, entry))
+    return decide(request, resource, credentials, pending)
   }
 }
 

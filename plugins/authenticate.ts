@@ -62,7 +62,8 @@ export function createAuthenticateHook (state: McpAuthState) {
       request,
     }
     try {
-      const result = await state.authenticate(authRequest, resource)
+      const pending = state.authenticate(authRequest, resource)
+      const result = pending instanceof Promise ? await pending : pending
       const value = principal === undefined
         ? undefined
         : await principal(result.verified.claims, result.sender as McpSender, request)
