@@ -162,6 +162,13 @@ Definitions, all from the same round:
   (server CPU above 100 %): req/s ratios reward that, CPU-based ratios do not. The CPU-based ratio is what a deployment
   with every core already busy (one process per core) would see.
 
+## What a microsecond costs here
+
+The \`busy-*\` calibration servers are bare Fastify plus a hook that does nothing but spin for a fixed time, driven
+with the same request: ${comparisons.filter((c) => c.id.startsWith('busy-')).map((c) => `${c.id.slice(5, c.id.indexOf('/'))} → **${n2(c.value)}**`).join(', ')}
+of bare Fastify's req/s in this run. On this 2-core machine, where the load generator takes the other core, a ratio
+of 0.85 leaves room for only a few microseconds of any work per request; compare the Bearer ratio with these.
+
 ## Why two ceilings
 
 One ES256 verification costs **${n0(verifyUs)} µs** in a tight loop on an idle core (median of the rounds), but

@@ -89,6 +89,15 @@ export function scenarios () {
       config: () => ({}),
       prepare: (fx) => repeatedBearer(fx, RESOURCE_HTTP),
     },
+    ...[5, 10, 20].map((spinUs) => ({
+      id: `busy-${spinUs}us`,
+      label: `Calibration: Fastify + a hook that only spins ${spinUs} µs, same request`,
+      server: 'busy-wait.js',
+      family: 'fastify',
+      calibration: spinUs,
+      config: () => ({ spinUs }),
+      prepare: (fx) => repeatedBearer(fx, RESOURCE_HTTP),
+    })),
     {
       id: 'mcp-bearer',
       label: 'fastify-mcp-auth, Bearer, repeated token (cache hit)',
@@ -238,6 +247,9 @@ export function scenarios () {
 export const comparisons = [
   { id: 'bearer/bare', kind: 'bare', subject: 'mcp-bearer', base: 'fastify-bare-token', target: 0.85, label: 'Bearer repeated ÷ bare Fastify (same request)' },
   { id: 'bearer/bare-empty', kind: 'bare', subject: 'mcp-bearer', base: 'fastify-bare', label: 'Bearer repeated ÷ bare Fastify (request without a token)' },
+  { id: 'busy-5us/bare', kind: 'bare', subject: 'busy-5us', base: 'fastify-bare-token', label: 'Calibration: 5 µs of work per request ÷ bare Fastify' },
+  { id: 'busy-10us/bare', kind: 'bare', subject: 'busy-10us', base: 'fastify-bare-token', label: 'Calibration: 10 µs of work per request ÷ bare Fastify' },
+  { id: 'busy-20us/bare', kind: 'bare', subject: 'busy-20us', base: 'fastify-bare-token', label: 'Calibration: 20 µs of work per request ÷ bare Fastify' },
   { id: 'mtls/bare-tls', kind: 'bare', subject: 'mcp-mtls', base: 'fastify-bare-tls', label: 'mTLS repeated ÷ bare Fastify (TLS)' },
   { id: 'fresh/floor', kind: 'bare', subject: 'mcp-bearer-fresh', base: 'floor-fresh', target: 0.85, label: 'Bearer fresh ÷ ceiling (measured)' },
   { id: 'dpop/floor', kind: 'bare', subject: 'mcp-dpop', base: 'floor-dpop', target: 0.85, label: 'DPoP ÷ ceiling (measured)' },
