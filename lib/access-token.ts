@@ -11,7 +11,7 @@ import type { Clock } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
 import { toKeyObject, verifyJws } from './jws.js'
 import type { KeyResolver } from './key-resolver.js'
-import { hasKnownKeys } from './local-key-set.js'
+import { knownKeysOf } from './local-key-set.js'
 import { memoize } from './memo.js'
 
 export interface JwtVerifierOptions {
@@ -116,7 +116,7 @@ type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey
 /** Synchronous (undefined) when the key is at hand; a promise when a key function must be asked. */
 function verifySignature (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> | undefined {
   if (typeof source !== 'function') return checkSignature(token, dot2, alg, source)
-  const known = hasKnownKeys(source) ? source.known(token.slice(0, dot1)) : undefined
+  const known = knownKeysOf(source)?.known(token.slice(0, dot1))
   if (known !== undefined) return checkSignature(token, dot2, alg, known)
   return verifyWithKeyFunction(token, dot1, dot2, alg, header, source)
 }
@@ -124,7 +124,8 @@ function verifySignature (token: string, dot1: number, dot2: number, alg: string
 async function verifyWithKeyFunction (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<void> {
   let key: unknown
   try {
-    key = await source(header as CompactJWSHeaderParameters, {
+    // A copy: the decoded header is shared by every token that carries it.
+    key = await source({ ...header } as CompactJWSHeaderParameters, {
       protected: token.slice(0, dot1),
       payload: token.slice(dot1 + 1, dot2),
       signature: token.slice(dot2 + 1),
@@ -133,7 +134,9 @@ async function verifyWithKeyFunction (token: string, dot1: number, dot2: number,
     if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, dot2, alg, err)
     throw classifyKeyError(err)
   }
-  return checkSignature(token, dot2, alg, key)
+  checkSignature(token, dot2, alg, key)
+  // Verified: from now on this header's key is found without asking.
+  knownKeysOf(source)?.confirm(token.slice(0, dot1))
 }
 
 // Several JWKS entries match the header: one of them must verify (jose ≥ 6 leaves this to the caller).

@@ -4,8 +4,8 @@
 import { errors } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
 import { reject } from './errors.js'
-import { createLocalKeySet } from './local-key-set.js'
-import type { KnownKeys, LocalKeySet } from './local-key-set.js'
+import { createLocalKeySet, knownKeysOf, withKnownKeys } from './local-key-set.js'
+import type { LocalKeySet, WithKnownKeys } from './local-key-set.js'
 import { fetchJson, isJsonObject } from './http.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -30,7 +30,7 @@ export interface KeySetStatus {
 }
 
 export interface RemoteJwks {
-  readonly getKey: JWTVerifyGetKey & KnownKeys
+  readonly getKey: WithKnownKeys<JWTVerifyGetKey>
   status (): KeySetStatus
 }
 
@@ -101,11 +101,13 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   // the path above, which refreshes or drops them.
   const known = (protectedHeader: string) => {
     if (local === undefined || fetchedAt === undefined || options.nowMs() - fetchedAt > options.maxAgeMs) return undefined
-    return local.known(protectedHeader)
+    return knownKeysOf(local)?.known(protectedHeader)
   }
+  // Into the current set: a key found in a set replaced since is not among its candidates.
+  const confirm = (protectedHeader: string) => knownKeysOf(local)?.confirm(protectedHeader)
 
   return {
-    getKey: Object.assign(getKey, { known }),
+    getKey: withKnownKeys(getKey, { known, confirm }),
     status: () => ({ uri, fetchedAt, lastError }),
   }
 }

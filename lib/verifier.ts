@@ -12,6 +12,7 @@ import { LRUCache } from 'lru-cache'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
+import { monotonicNowMs } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
 import { hashToken } from './token-hash.js'
@@ -106,7 +107,10 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   function remember (tokenHash: string, verified: VerifiedToken): VerifiedEntry {
     const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
-    const entry: CacheEntry = { verified, tokenHash, until }
+    // cacheTtl bounds how long a revoked token can still pass (introspection): also
+    // on the monotonic clock, so a wall clock stepping back cannot stretch it.
+    const untilMonotonic = Number.isFinite(options.cacheTtl) ? monotonicNowMs() + options.cacheTtl * 1000 : Number.POSITIVE_INFINITY
+    const entry: CacheEntry = Object.freeze({ verified, tokenHash, until, untilMonotonic })
     // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
     if (until > clock() && Number.isFinite(until)) cache.set(tokenHash, entry)
     return entry
@@ -116,13 +120,13 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     const now = clock()
     const hot = recent.get(token)
     if (hot !== undefined) {
-      if (hot.until > now) return hot
+      if (isLive(hot, now)) return hot
       recent.delete(token)
     }
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
-      if (cached.until > now) {
+      if (isLive(cached, now)) {
         rememberRecent(token, cached)
         return cached
       }
@@ -135,4 +139,10 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 interface CacheEntry extends VerifiedEntry {
   /** Seconds since the epoch: exp, or sooner under cacheTtl. */
   readonly until: number
+  /** monotonicNowMs() deadline under cacheTtl (Infinity without one). */
+  readonly untilMonotonic: number
+}
+
+function isLive (entry: CacheEntry, now: number): boolean {
+  return entry.until > now && (entry.untilMonotonic === Number.POSITIVE_INFINITY || entry.untilMonotonic > monotonicNowMs())
 }

@@ -413,3 +413,14 @@ t.test('custom verifier (lib): results are checked like token claims and never c
   await t.rejects(v('symbol', ctx), invalid('token.claims'), 'an uncloneable result')
   await t.rejects(v('missing', ctx), invalid('token.rejected'))
 })
+
+t.test('verified-token cache: cacheTtl also runs on the monotonic clock (a wall clock that stands still or steps back cannot stretch it)', async (t) => {
+  let calls = 0
+  const v = tokenVerifier(async () => { calls++; return Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken }, () => NOW, { verify: { kind: 'introspection', verify: async () => { calls++; return Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken } }, cacheTtl: 0.05 })
+  await v('t', ctx)
+  await v('t', ctx)
+  t.equal(calls, 1, 'cached')
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  await v('t', ctx)
+  t.equal(calls, 2, 'past cacheTtl in real time: asked again, although the injected wall clock never moved')
+})

@@ -3,13 +3,15 @@
 // found for a protected header), and stay bounded.
 import { Buffer } from 'node:buffer'
 import { createLocalJWKSet, errors } from 'jose'
+import Fastify from 'fastify'
 import fc from 'fast-check'
 import t from 'tap'
 import { createJwtVerifier, isCanonicalBase64url } from '../../lib/access-token.js'
 import { extractCredentials, schemeOf } from '../../lib/credentials.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
-import { createLocalKeySet } from '../../lib/local-key-set.js'
+import { createLocalKeySet, knownKeysOf } from '../../lib/local-key-set.js'
 import { memoize } from '../../lib/memo.js'
+import mcpAuth from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
 
 t.test('memoize: the same answers, computed once per input, bounded, long inputs never kept', async (t) => {
@@ -66,31 +68,38 @@ t.test('createLocalKeySet: remembers the key of a protected header only after a 
   const token = await issuer.mintAccessToken()
   const [protectedHeader, payload, signature] = token.split('.') as [string, string, string]
   const header = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString()) as { alg: string, kid: string }
-  t.equal(set.known(protectedHeader), undefined)
+  t.equal(knownKeysOf(set)?.known(protectedHeader), undefined)
   const key = await set(header, { protected: protectedHeader, payload, signature })
   t.ok(key)
-  t.ok(set.known(protectedHeader), 'remembered')
+  t.equal(knownKeysOf(set)?.known(protectedHeader), undefined, 'found, but not remembered before a signature verified with it')
+  knownKeysOf(set)?.confirm(protectedHeader)
+  t.ok(knownKeysOf(set)?.known(protectedHeader), 'remembered once confirmed')
   // The same answer jose gives.
   t.same(await createLocalJWKSet(issuer.jwks)(header, { protected: protectedHeader, payload, signature }), key)
 
   const unknown = Buffer.from(JSON.stringify({ ...header, kid: 'nope' })).toString('base64url')
   await t.rejects(Promise.resolve().then(() => set({ ...header, kid: 'nope' }, { protected: unknown, payload, signature })), errors.JWKSNoMatchingKey)
-  t.equal(set.known(unknown), undefined, 'a failed lookup is not remembered')
+  knownKeysOf(set)?.confirm(unknown)
+  t.equal(knownKeysOf(set)?.known(unknown), undefined, 'a failed lookup is not remembered')
 
   const twice = createLocalKeySet({ keys: [{ ...issuer.jwks.keys[0], kid: undefined }, { ...issuer.jwks.keys[0], kid: undefined }] as never })
   const anyKid = Buffer.from(JSON.stringify({ alg: header.alg })).toString('base64url')
   await t.rejects(Promise.resolve(twice({ alg: header.alg }, { protected: anyKid, payload, signature })), errors.JWKSMultipleMatchingKeys)
-  t.equal(twice.known(anyKid), undefined, 'an ambiguous lookup is not remembered')
+  knownKeysOf(twice)?.confirm(anyKid)
+  t.equal(knownKeysOf(twice)?.known(anyKid), undefined, 'an ambiguous lookup is not remembered')
 
   const withUnprotected = Buffer.from(JSON.stringify({ alg: header.alg })).toString('base64url')
   await set({ alg: header.alg, kid: header.kid }, { protected: withUnprotected, header: { kid: header.kid }, payload, signature })
-  t.equal(set.known(withUnprotected), undefined, 'a JWS with an unprotected header is not remembered')
+  knownKeysOf(set)?.confirm(withUnprotected)
+  t.equal(knownKeysOf(set)?.known(withUnprotected), undefined, 'a JWS with an unprotected header is not remembered')
+  t.equal(knownKeysOf(async () => key), undefined, 'a user key function has no synchronous answers')
+  t.equal(knownKeysOf(Object.assign(async () => key, { known: () => key })), undefined, 'not even one with a "known" property')
 })
 
-t.test('JWT verification: a user key function sees a frozen header, so it cannot change what the next token gets', async (t) => {
+t.test('JWT verification: a user key function is always asked, with its own copy of the header', async (t) => {
   const issuer = await createTestIssuer({ issuer: 'https://as.example' })
   const local = createLocalJWKSet(issuer.jwks)
-  const seen: boolean[] = []
+  const kids: unknown[] = []
   const verify = createJwtVerifier({
     algorithms: new Set(['ES256']),
     tokenTypes: new Set(['at+jwt']),
@@ -101,8 +110,10 @@ t.test('JWT verification: a user key function sees a frozen header, so it cannot
       source: {
         kind: 'function',
         getKey: async (header, token) => {
-          seen.push(Object.isFrozen(header))
-          return local(header, token)
+          kids.push(header.kid)
+          const key = await local(header, token)
+          header.kid = 'written by the key function' // its copy: the next token must not see this
+          return key
         },
       },
       remote: {} as never,
@@ -112,7 +123,22 @@ t.test('JWT verification: a user key function sees a frozen header, so it cannot
   })
   await verify(await issuer.mintAccessToken({ aud: 'x' }))
   await verify(await issuer.mintAccessToken({ aud: 'x' }))
-  t.same(seen, [true, true], 'asked every time (a user function is never bypassed), with a frozen header')
+  t.same(kids, [issuer.kid, issuer.kid], 'asked for every token, with the header as sent')
+})
+
+t.test('JWT verification: a forged signature under a header whose key is known → 401 invalid_token through the plugin', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
+  app.get('/mcp', async () => 'ok')
+  const good = await issuer.mintAccessToken()
+  t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${good}` } })).statusCode, 200, 'the header\'s key is now known')
+  const other = await issuer.mintAccessToken({ sub: 'someone-else' })
+  const forged = other.slice(0, other.lastIndexOf('.') + 1) + good.slice(good.lastIndexOf('.') + 1)
+  const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${forged}` } })
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], /error="invalid_token"/)
 })
 
 t.test('JWT verification: no promise once the protected header\'s key is known; failures still throw McpAuthError', async (t) => {

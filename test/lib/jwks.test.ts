@@ -11,6 +11,7 @@ import t from 'tap'
 import { McpAuthError } from '../../lib/errors.js'
 import { fetchJson, HttpError, isJsonObject } from '../../lib/http.js'
 import { createRemoteJwks } from '../../lib/jwks.js'
+import { knownKeysOf } from '../../lib/local-key-set.js'
 import type { RemoteJwksOptions } from '../../lib/jwks.js'
 import type { Logger } from '../../lib/logger.js'
 import { createTestIssuer } from '../../testing.js'
@@ -527,10 +528,19 @@ t.test('known(): the key found for a protected header answers synchronously only
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { maxAgeMs: 60_000 }))
   const token = await issuer.mintAccessToken()
   const header = token.slice(0, token.indexOf('.'))
-  t.equal(remote.getKey.known(header), undefined, 'nothing before the first lookup')
+  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'nothing before the first lookup')
   await verify(token, remote.getKey)
-  t.ok(remote.getKey.known(header), 'after a lookup: the key, without the async key function')
-  t.equal(remote.getKey.known('eyJhbGciOiJFUzI1NiIsImtpZCI6Im90aGVyIn0'), undefined, 'another header: nothing')
+  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'looked up, not yet confirmed by a verified signature')
+  knownKeysOf(remote.getKey)?.confirm(header)
+  t.ok(knownKeysOf(remote.getKey)?.known(header), 'confirmed: the key, without the async key function')
+  t.equal(knownKeysOf(remote.getKey)?.known('eyJhbGciOiJFUzI1NiIsImtpZCI6Im90aGVyIn0'), undefined, 'another header: nothing')
   clock.now += 60_001
-  t.equal(remote.getKey.known(header), undefined, 'past cacheMaxAge: the refreshing path decides, not the memo')
+  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'past cacheMaxAge: the refreshing path decides, not the memo')
+  // A refetch that no longer lists the kid: the new set knows nothing, the token is refused.
+  await issuer.rotateKey({ keepOld: false })
+  await verify(token, remote.getKey) // stale keys still serve, and a refresh starts
+  await waitFor(() => server.hits.length >= 2)
+  await settle()
+  await t.rejects(verify(token, remote.getKey), 'the refreshed set no longer has the kid')
+  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'a refreshed set starts with no remembered keys')
 })
