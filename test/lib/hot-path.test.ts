@@ -9,10 +9,24 @@ import t from 'tap'
 import { createJwtVerifier, isCanonicalBase64url } from '../../lib/access-token.js'
 import { extractCredentials, schemeOf } from '../../lib/credentials.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
+import type { KeySource } from '../../lib/key-resolver.js'
 import { createLocalKeySet, knownKeysOf } from '../../lib/local-key-set.js'
 import { memoize } from '../../lib/memo.js'
 import mcpAuth from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
+
+/** A JWT verifier for ES256 tokens from https://as.example with the given key source. */
+function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
+  return createJwtVerifier({
+    algorithms: new Set(['ES256']),
+    tokenTypes: new Set(['at+jwt']),
+    clockTolerance: 5,
+    clock: () => Math.floor(Date.now() / 1000),
+    issuers: new Set(['https://as.example']),
+    keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never }),
+    secret: undefined,
+  })
+}
 
 t.test('memoize: the same answers, computed once per input, bounded, long inputs never kept', async (t) => {
   const calls: string[] = []
@@ -100,26 +114,14 @@ t.test('JWT verification: a user key function is always asked, with its own copy
   const issuer = await createTestIssuer({ issuer: 'https://as.example' })
   const local = createLocalJWKSet(issuer.jwks)
   const kids: unknown[] = []
-  const verify = createJwtVerifier({
-    algorithms: new Set(['ES256']),
-    tokenTypes: new Set(['at+jwt']),
-    clockTolerance: 5,
-    clock: () => Math.floor(Date.now() / 1000),
-    issuers: new Set(['https://as.example']),
-    keys: createKeyResolver({
-      source: {
-        kind: 'function',
-        getKey: async (header, token) => {
-          kids.push(header.kid)
-          const key = await local(header, token)
-          header.kid = 'written by the key function' // its copy: the next token must not see this
-          return key
-        },
-      },
-      remote: {} as never,
-      discovery: {} as never,
-    }),
-    secret: undefined,
+  const verify = jwtVerifier({
+    kind: 'function',
+    getKey: async (header, token) => {
+      kids.push(header.kid)
+      const key = await local(header, token)
+      header.kid = 'written by the key function' // its copy: the next token must not see this
+      return key
+    },
   })
   await verify(await issuer.mintAccessToken({ aud: 'x' }))
   await verify(await issuer.mintAccessToken({ aud: 'x' }))
@@ -143,15 +145,7 @@ t.test('JWT verification: a forged signature under a header whose key is known â
 
 t.test('JWT verification: no promise once the protected header\'s key is known; failures still throw McpAuthError', async (t) => {
   const issuer = await createTestIssuer({ issuer: 'https://as.example' })
-  const verify = createJwtVerifier({
-    algorithms: new Set(['ES256']),
-    tokenTypes: new Set(['at+jwt']),
-    clockTolerance: 5,
-    clock: () => Math.floor(Date.now() / 1000),
-    issuers: new Set(['https://as.example']),
-    keys: createKeyResolver({ source: { kind: 'keys', keys: issuer.jwks }, remote: {} as never, discovery: {} as never }),
-    secret: undefined,
-  })
+  const verify = jwtVerifier({ kind: 'keys', keys: issuer.jwks })
   const first = verify(await issuer.mintAccessToken({ aud: 'x' }))
   t.ok(first instanceof Promise, 'the first token of a header asks the key set')
   await first
