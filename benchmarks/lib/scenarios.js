@@ -94,7 +94,6 @@ export function scenarios () {
       label: `Calibration: Fastify + a hook that only spins ${spinUs} µs, same request`,
       server: 'busy-wait.js',
       family: 'fastify',
-      calibration: spinUs,
       config: () => ({ spinUs }),
       prepare: (fx) => repeatedBearer(fx, RESOURCE_HTTP),
     })),
