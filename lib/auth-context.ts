@@ -42,14 +42,17 @@ export function createAuthContext (token: string, verified: VerifiedToken, resou
   return new AuthContext(token, verified, resource, sender, principal) as McpAuthContext
 }
 
-/** The MCP SDK's AuthInfo shape, read by its transports from `req.auth`. */
-export function createAuthInfo (context: McpAuthContext): McpAuthInfo {
+/**
+ * The MCP SDK's AuthInfo shape, read by its transports from `req.auth`.
+ * `resourceUrl` is the resource's shared read-only URL (see readonly-url.ts).
+ */
+export function createAuthInfo (context: McpAuthContext, resourceUrl: URL): McpAuthInfo {
   return {
     token: context.token,
     clientId: context.clientId ?? '',
     scopes: [...context.scopes],
     expiresAt: context.expiresAt,
-    resource: new URL(context.resource),
+    resource: resourceUrl,
     extra: {
       subject: context.subject,
       issuer: context.issuer,

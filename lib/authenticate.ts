@@ -15,6 +15,7 @@ import { describeError } from './logger.js'
 import { thumbprintsEqual } from './mtls/thumbprint.js'
 import type { ResolvedDpop, ResolvedOptions, ResolvedResource } from './options.js'
 import { requestPath } from './resource.js'
+import { hashToken } from './token-hash.js'
 import { ReplayStoreFullError } from './stores/replay-store.js'
 import type { TokenVerifier, VerifiedEntry } from './verifier.js'
 import type { McpSender } from '../types/index.js'
@@ -67,14 +68,14 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     credentials: Credentials,
     request: AuthRequest,
     resource: ResolvedResource,
-    tokenHash: string,
+    tokenHash: string | undefined,
     jkt: string
   ): Promise<{ sender: McpSender, nonce: string | undefined }> {
     const now = clock()
     const proof = await verifyProof(credentials.proof, credentials.proofLines, {
       method: request.method,
       htu: expectedHtu(resource.parsed.origin, requestPath(request.url)),
-      ath: tokenHash,
+      ath: tokenHash ?? hashToken(credentials.token),
       jkt,
       now,
     })

@@ -16,6 +16,7 @@ import type { ParsedResource } from './resource.js'
 import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
+import { ReadonlyURL } from './readonly-url.js'
 import { protectedResourceMetadataPath, protectedResourceMetadataUrl } from './well-known.js'
 import type { McpAuthOptions, ResourceOptions } from '../types/index.js'
 
@@ -23,6 +24,8 @@ export interface ResolvedResource {
   readonly parsed: ParsedResource
   /** Canonical URI, as advertised in metadata and on request.mcp.resource. */
   readonly uri: string
+  /** The same as a read-only URL, shared by every request's AuthInfo.resource. */
+  readonly url: URL
   readonly audienceKeys: ReadonlySet<string>
   readonly authorizationServers: readonly string[]
   readonly issuers: ReadonlySet<string>
@@ -232,6 +235,7 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
     return Object.freeze({
       parsed,
       uri: parsed.uri,
+      url: new ReadonlyURL(parsed.uri),
       audienceKeys: keys,
       authorizationServers: Object.freeze([...servers]),
       issuers: new Set(servers),

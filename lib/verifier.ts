@@ -6,8 +6,13 @@
 //
 // Hashing a token costs more than the rest of a cache hit (OpenSSL's code is cold
 // between requests), so the few hundred tokens in use right now are also found
-// by the token itself: a token seen twice skips the hash from then on. That
-// holds no more raw tokens than a few hundred requests in flight would.
+// by the token itself, without hashing. That holds no more raw tokens than a
+// few hundred requests in flight would.
+//
+// Admission: a token enters the hashed cache on its second miss, not its first.
+// Tokens in use repeat, so this costs at most one more verification per token;
+// a flood of one-shot tokens then costs no hashing and no insertion, and cannot
+// push the tokens in use out of the cache.
 import { LRUCache } from 'lru-cache'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
@@ -25,11 +30,11 @@ export interface VerifyContext {
 
 export type CustomVerifier = (token: string, context: { resource: string, request: never }) => unknown
 
-/** A verified token and its SHA-256 (the DPoP `ath`), as cached. */
+/** A verified token and, when known, its SHA-256 (the DPoP `ath`), as cached. */
 export interface VerifiedEntry {
   readonly verified: VerifiedToken
-  /** base64url(SHA-256(token)). */
-  readonly tokenHash: string
+  /** base64url(SHA-256(token)); always present for a DPoP-bound token. */
+  readonly tokenHash: string | undefined
 }
 
 /** Synchronous on a cache hit (and on a miss whose verification is); may throw or reject with McpAuthError. */
@@ -83,7 +88,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   if (options.cacheSize === 0 || options.cacheTtl === 0) {
     return (token) => {
       const pending = verifyFresh(token)
-      const entry = (verified: VerifiedToken): VerifiedEntry => ({ verified, tokenHash: hashToken(token) })
+      const entry = (verified: VerifiedToken): VerifiedEntry => ({ verified, tokenHash: athOf(token, verified) })
       return pending instanceof Promise ? pending.then(entry) : entry(pending)
     }
   }
@@ -91,43 +96,71 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   // Expiry is ours (on the injectable clock), not lru-cache's TTL, which reads a
   // timer-backed clock on every access.
   const cache = new LRUCache<string, CacheEntry>({ max: options.cacheSize })
-  const recent = new Map<string, CacheEntry>()
+  // Keyed by fingerprint (hashing a long string key costs a pass over all of it),
+  // and a hit is only a hit when the whole token is equal.
+  const recent = new Map<number, { readonly token: string, readonly entry: CacheEntry }>()
   const recentMax = Math.min(RECENT_TOKENS, options.cacheSize)
 
-  function rememberRecent (token: string, entry: CacheEntry): void {
-    if (recent.size >= recentMax) recent.delete(recent.keys().next().value as string)
-    recent.set(token, entry)
+  function rememberRecent (token: string, mark: number, entry: CacheEntry): void {
+    if (recent.size >= recentMax && !recent.has(mark)) recent.delete(recent.keys().next().value as number)
+    recent.set(mark, { token, entry })
   }
 
-  // Synchronous when the verification is (a JWT whose key is at hand).
-  function verifyAndRemember (token: string, tokenHash: string): VerifiedEntry | Promise<VerifiedEntry> {
-    const pending = verifyFresh(token)
-    return pending instanceof Promise ? pending.then((verified) => remember(tokenHash, verified)) : remember(tokenHash, pending)
-  }
+  // Fingerprints of tokens verified once (see Admission above). Bounded: when
+  // full it forgets them all, which costs at most one more verification each;
+  // twice the cache size, so it always remembers at least as many tokens as the
+  // cache could hold.
+  const seen = new Set<number>()
+  const seenMax = 2 * Math.max(options.cacheSize, RECENT_TOKENS)
 
-  function remember (tokenHash: string, verified: VerifiedToken): VerifiedEntry {
+  function entryFor (verified: VerifiedToken, tokenHash: string | undefined): CacheEntry {
     const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
     // cacheTtl bounds how long a revoked token can still pass (introspection): also
     // on the monotonic clock, so a wall clock stepping back cannot stretch it.
     const untilMonotonic = Number.isFinite(options.cacheTtl) ? monotonicNowMs() + options.cacheTtl * 1000 : Number.POSITIVE_INFINITY
-    const entry: CacheEntry = Object.freeze({ verified, tokenHash, until, untilMonotonic })
-    // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
-    if (until > clock() && Number.isFinite(until)) cache.set(tokenHash, entry)
-    return entry
+    return Object.freeze({ verified, tokenHash, until, untilMonotonic })
+  }
+
+  // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
+  const cacheable = (entry: CacheEntry): boolean => entry.until > clock() && Number.isFinite(entry.until)
+
+  // Synchronous when the verification is (a JWT whose key is at hand).
+  function verifyFirst (token: string, mark: number): VerifiedEntry | Promise<VerifiedEntry> {
+    const admit = (verified: VerifiedToken): VerifiedEntry => {
+      if (seen.size >= seenMax) seen.clear()
+      seen.add(mark)
+      const entry = entryFor(verified, athOf(token, verified))
+      if (cacheable(entry)) rememberRecent(token, mark, entry)
+      return entry
+    }
+    const pending = verifyFresh(token)
+    return pending instanceof Promise ? pending.then(admit) : admit(pending)
+  }
+
+  function verifyAndRemember (token: string, tokenHash: string): VerifiedEntry | Promise<VerifiedEntry> {
+    const remember = (verified: VerifiedToken): VerifiedEntry => {
+      const entry = entryFor(verified, tokenHash)
+      if (cacheable(entry)) cache.set(tokenHash, entry)
+      return entry
+    }
+    const pending = verifyFresh(token)
+    return pending instanceof Promise ? pending.then(remember) : remember(pending)
   }
 
   return (token) => {
     const now = clock()
-    const hot = recent.get(token)
-    if (hot !== undefined) {
-      if (isLive(hot, now)) return hot
-      recent.delete(token)
+    const mark = fingerprint(token)
+    const hot = recent.get(mark)
+    if (hot !== undefined && hot.token === token) {
+      if (isLive(hot.entry, now)) return hot.entry
+      recent.delete(mark)
     }
+    if (!seen.has(mark)) return verifyFirst(token, mark)
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
       if (isLive(cached, now)) {
-        rememberRecent(token, cached)
+        rememberRecent(token, mark, cached)
         return cached
       }
       cache.delete(tokenHash)
@@ -145,4 +178,22 @@ interface CacheEntry extends VerifiedEntry {
 
 function isLive (entry: CacheEntry, now: number): boolean {
   return entry.until > now && (entry.untilMonotonic === Number.POSITIVE_INFINITY || entry.untilMonotonic > monotonicNowMs())
+}
+
+/** The DPoP `ath` is needed only for a DPoP-bound token; bearer tokens skip the hash. */
+function athOf (token: string, verified: VerifiedToken): string | undefined {
+  return verified.binding.jkt === undefined ? undefined : hashToken(token)
+}
+
+/**
+ * 30 bits (a small integer key) of FNV-1a over the token's last 16 characters,
+ * which for a JWT are signature bytes. A collision only admits a token to the
+ * cache one miss early; lookups always use the full SHA-256.
+ */
+export function fingerprint (token: string): number {
+  let h = 0x811c9dc5
+  for (let i = Math.max(0, token.length - 16); i < token.length; i++) {
+    h = Math.imul(h ^ token.charCodeAt(i), 0x01000193)
+  }
+  return h >>> 2
 }

@@ -69,7 +69,7 @@ export function createAuthenticateHook (state: McpAuthState) {
         : await principal(result.verified.claims, result.sender as McpSender, request)
       const context = createAuthContext(result.token, result.verified, resource, result.sender, value)
       request.mcp = context
-      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context)
+      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, resource.url)
       emitAuthenticated(state, request, context)
       if (result.proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')
       if (result.nonce !== undefined) {

@@ -11,7 +11,7 @@ import type { JwtVerifierOptions } from '../../lib/access-token.js'
 import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
 import type { KeyResolver } from '../../lib/key-resolver.js'
-import { createTokenVerifier } from '../../lib/verifier.js'
+import { createTokenVerifier, fingerprint } from '../../lib/verifier.js'
 import type { TokenVerifierOptions, VerifiedEntry } from '../../lib/verifier.js'
 import { hashToken } from '../../lib/token-hash.js'
 import type { ResolvedResource } from '../../lib/options.js'
@@ -306,7 +306,7 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
 })
 
 t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token without exp is cached only under a finite TTL', async (t) => {
-  const noExp = Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken
+  const noExp = Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken
   let calls = 0
   const verify = async (): Promise<VerifiedToken> => { calls++; return noExp }
   for (const overrides of [{ cacheSize: 0 }, { cacheTtl: 0 }, {}]) {
@@ -322,7 +322,7 @@ t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token with
   await capped('t', ctx)
   t.equal(calls, 1, 'introspection results without exp live for cacheTtl')
   calls = 0
-  const expired = Object.freeze({ expiresAt: NOW - 1 }) as unknown as VerifiedToken
+  const expired = Object.freeze({ binding: {}, expiresAt: NOW - 1 }) as unknown as VerifiedToken
   const past = tokenVerifier(async () => { calls++; return expired }, () => NOW)
   await past('t', ctx)
   await past('t', ctx)
@@ -330,7 +330,7 @@ t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token with
 })
 
 t.test('verified-token cache: a hit answers synchronously, a miss with a promise', async (t) => {
-  const entry = Object.freeze({ expiresAt: NOW + 60 }) as unknown as VerifiedToken
+  const entry = Object.freeze({ binding: {}, expiresAt: NOW + 60 }) as unknown as VerifiedToken
   const v = syncTokenVerifier(async () => entry, () => NOW)
   const miss = v('t', ctx)
   t.ok(miss instanceof Promise)
@@ -338,7 +338,11 @@ t.test('verified-token cache: a hit answers synchronously, a miss with a promise
   const hit = v('t', ctx)
   t.notOk(hit instanceof Promise, 'no promise, no microtask on the hot path')
   t.equal((hit as VerifiedEntry).verified, entry)
-  t.equal((hit as VerifiedEntry).tokenHash, hashToken('t'), 'with the token\'s SHA-256 (the DPoP ath)')
+  t.equal((hit as VerifiedEntry).tokenHash, undefined, 'a bearer token seen once is not hashed')
+  const bound = Object.freeze({ binding: { jkt: 'key' }, expiresAt: NOW + 60 }) as unknown as VerifiedToken
+  const dpop = syncTokenVerifier(async () => bound, () => NOW)
+  t.equal((await dpop('d', ctx)).tokenHash, hashToken('d'), 'a DPoP-bound token carries its SHA-256 (the ath) from its first sighting')
+  t.equal((dpop('d', ctx) as VerifiedEntry).tokenHash, hashToken('d'))
 })
 
 t.test('verified-token cache: tokens in use are found by value, still never past exp, and those are bounded', async (t) => {
@@ -346,24 +350,87 @@ t.test('verified-token cache: tokens in use are found by value, still never past
   let calls = 0
   const v = tokenVerifier(async (token) => {
     calls++
-    return Object.freeze({ expiresAt: token === 'short' ? NOW + 10 : NOW + 600 }) as unknown as VerifiedToken
+    return Object.freeze({ binding: {}, expiresAt: token === 'short' ? NOW + 10 : NOW + 600 }) as unknown as VerifiedToken
   }, () => now, { cacheSize: 1000 })
   for (let i = 0; i < 5; i++) await v('short', ctx)
-  t.equal(calls, 1, 'verified once; later hits come from the hashed cache, then by value')
+  t.equal(calls, 1, 'verified once; later requests find it by value')
   now = NOW + 10
   await v('short', ctx)
   t.equal(calls, 2, 'a token found by value is dropped at exp like any other entry')
   // More distinct tokens than are kept by value: each keeps working through the hashed cache.
   now = NOW
   calls = 0
-  for (let round = 0; round < 3; round++) for (let i = 0; i < 600; i++) await v(`token-${i}`, ctx)
-  t.equal(calls, 600, 'every token verified once, whether or not it is still kept by value')
-  const second = syncTokenVerifier(async () => Object.freeze({ expiresAt: NOW + 600 }) as unknown as VerifiedToken, () => NOW)
+  const perToken = new Map<string, number>()
+  const counting = tokenVerifier(async (token) => {
+    perToken.set(token, (perToken.get(token) ?? 0) + 1)
+    return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
+  }, () => now, { cacheSize: 1000 })
+  for (let round = 0; round < 4; round++) for (let i = 0; i < 600; i++) await counting(`token-${i}`, ctx)
+  t.equal(perToken.size, 600)
+  t.ok([...perToken.values()].every((n) => n <= 2), 'each token verified at most twice: its first miss, and the miss that admits it to the hashed cache')
+  const settled = [...perToken.values()].reduce((a, b) => a + b, 0)
+  for (let round = 0; round < 3; round++) for (let i = 0; i < 600; i++) await counting(`token-${i}`, ctx)
+  t.equal([...perToken.values()].reduce((a, b) => a + b, 0), settled, 'from then on every token is found in the hashed cache or by value')
+  const second = syncTokenVerifier(async () => Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken, () => NOW)
   const a = await second('a', ctx)
   const b = await second('b', ctx)
   t.not(a, b, 'distinct tokens, distinct entries')
-  t.equal(a.tokenHash, hashToken('a'))
-  t.equal(b.tokenHash, hashToken('b'))
+  t.not(a.verified, undefined)
+})
+
+t.test('verified-token cache: admission on the second miss, so one-shot tokens cannot flush the tokens in use', async (t) => {
+  let calls = 0
+  const v = syncTokenVerifier(async () => {
+    calls++
+    return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
+  }, () => NOW, { cacheSize: 300 })
+  // A token in use: seen, pushed out of the by-value tier, seen again → admitted.
+  await v('in-use', ctx)
+  for (let i = 0; i < 260; i++) await v(`filler-${i}`, ctx)
+  await v('in-use', ctx)
+  t.equal(calls, 262, 'verified on its first and second miss')
+  // More one-shot tokens than the cache holds: none is admitted, so none evicts it.
+  for (let i = 0; i < 310; i++) await v(`one-shot-${i}`, ctx)
+  calls = 0
+  const entry = await v('in-use', ctx)
+  t.equal(calls, 0, 'still cached after the flood')
+  t.equal(entry.tokenHash, hashToken('in-use'), 'admitted entries carry the SHA-256 they are keyed by')
+  // Ten times the cache size: the admission filter forgets (it is bounded), which
+  // costs the token in use one verification, and it is found again after that.
+  for (let i = 0; i < 3000; i++) await v(`flood-${i}`, ctx)
+  calls = 0
+  for (let i = 0; i < 5; i++) await v('in-use', ctx)
+  t.ok(calls <= 1, 'at most one more verification after a long flood')
+})
+
+t.test('verified-token cache: tokens sharing a fingerprint never answer for each other', async (t) => {
+  const tail = '.same-last-16-chars'
+  const first = 'first-token' + tail
+  const other = 'other-token' + tail
+  t.equal(fingerprint(first), fingerprint(other), 'a deliberate collision')
+  const verifiedFor = new Map<string, VerifiedToken>()
+  let calls = 0
+  const v = syncTokenVerifier(async (token) => {
+    calls++
+    const verified = Object.freeze({ binding: {}, expiresAt: NOW + 600, token }) as unknown as VerifiedToken
+    verifiedFor.set(token, verified)
+    return verified
+  }, () => NOW, { cacheSize: 300 })
+  for (let round = 0; round < 4; round++) {
+    t.equal((await v(first, ctx)).verified, verifiedFor.get(first), `round ${round}: the first token's own entry`)
+    t.equal((await v(other, ctx)).verified, verifiedFor.get(other), `round ${round}: the other token's own entry`)
+  }
+  t.ok(calls >= 2 && calls <= 4, 'each verified, at most twice')
+})
+
+t.test('verified-token cache: fingerprint() is a small integer of the token\'s last 16 characters', async (t) => {
+  const a = fingerprint('x'.repeat(100) + 'abcdefghijklmnop')
+  t.equal(a, fingerprint('y'.repeat(10) + 'abcdefghijklmnop'), 'only the tail counts')
+  t.not(a, fingerprint('x'.repeat(100) + 'abcdefghijklmnoq'))
+  for (const token of ['', 'a', 'eyJhbGciOiJFUzI1NiJ9.e30.' + 'A'.repeat(86)]) {
+    const f = fingerprint(token)
+    t.ok(Number.isInteger(f) && f >= 0 && f < 2 ** 30, `in [0, 2^30) for ${JSON.stringify(token.slice(0, 12))}`)
+  }
 })
 
 t.test('verified-token cache: keyed by the token, failures are not stored', async (t) => {
@@ -371,7 +438,7 @@ t.test('verified-token cache: keyed by the token, failures are not stored', asyn
   const v = tokenVerifier(async (token) => {
     calls++
     if (token === 'bad') throw reject.invalidToken('token.signature')
-    return Object.freeze({ expiresAt: NOW + 60 }) as unknown as VerifiedToken
+    return Object.freeze({ binding: {}, expiresAt: NOW + 60 }) as unknown as VerifiedToken
   }, () => NOW)
   await t.rejects(v('bad', ctx))
   await t.rejects(v('bad', ctx))
@@ -416,7 +483,7 @@ t.test('custom verifier (lib): results are checked like token claims and never c
 
 t.test('verified-token cache: cacheTtl also runs on the monotonic clock (a wall clock that stands still or steps back cannot stretch it)', async (t) => {
   let calls = 0
-  const v = tokenVerifier(async () => { calls++; return Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken }, () => NOW, { verify: { kind: 'introspection', verify: async () => { calls++; return Object.freeze({ expiresAt: undefined }) as unknown as VerifiedToken } }, cacheTtl: 0.05 })
+  const v = tokenVerifier(async () => { calls++; return Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken }, () => NOW, { verify: { kind: 'introspection', verify: async () => { calls++; return Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken } }, cacheTtl: 0.05 })
   await v('t', ctx)
   await v('t', ctx)
   t.equal(calls, 1, 'cached')

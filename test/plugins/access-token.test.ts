@@ -767,6 +767,18 @@ t.test('MCP SDK: request.raw.auth has the AuthInfo shape', async (t) => {
   t.equal(info.expiresAt, mcp?.expiresAt)
   t.ok(info.resource instanceof URL)
   t.equal(info.resource?.href, RESOURCE)
+  // One URL per resource, shared by every request: nothing may change it for the next one.
+  const url = info.resource as URL
+  for (const part of ['href', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const) {
+    t.throws(() => { (url as unknown as Record<string, string>)[part] = 'https://evil.example/x?y#z' }, TypeError, `${part} cannot be set`)
+  }
+  url.searchParams.set('tampered', '1')
+  t.throws(() => { (url as unknown as Record<string, unknown>).extra = 1 }, TypeError, 'frozen')
+  t.equal((await h.get('/mcp', bearer(token))).statusCode, 200)
+  const again = h.seen[1]?.auth as McpAuthInfo
+  t.equal(again.resource, url, 'the same shared instance')
+  t.equal(again.resource?.href, RESOURCE, 'unchanged for the next request')
+  t.equal(new URL(url.href).href, RESOURCE, 'a mutable copy is one constructor away')
   t.same(info.extra, { subject: 'user-123', issuer: h.issuer.issuer, sender: { binding: 'bearer' }, claims: mcp?.claims, principal: undefined })
 })
 
