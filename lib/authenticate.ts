@@ -58,7 +58,7 @@ export type Authenticate = (request: AuthRequest, resource: ResolvedResource) =>
 export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { options, verifyToken, clock, logger } = deps
   const dpop = options.dpop
-  const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength }
+  const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength, knownToken: verifyToken.knows }
   const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
   const expectedHtu = createExpectedHtu()
 

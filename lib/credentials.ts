@@ -29,6 +29,11 @@ export interface Credentials {
 export interface ExtractOptions {
   readonly dpopEnabled: boolean
   readonly maxTokenLength: number
+  /**
+   * True for a token that, as this exact string, already passed extraction (the
+   * verified-token cache's by-value tier): its syntax is not scanned again.
+   */
+  readonly knownToken?: (token: string) => boolean
 }
 
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -72,7 +77,7 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   const token = header.slice(start)
   if (token.length === 0) throw reject.invalidRequest('credentials.malformed')
   if (token.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
-  if (!B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
+  if (options.knownToken?.(token) !== true && !B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
 
   return { scheme, token, proof: input.dpop, proofLines: input.dpopLines }
 }

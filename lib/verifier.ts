@@ -38,7 +38,15 @@ export interface VerifiedEntry {
 }
 
 /** Synchronous on a cache hit (and on a miss whose verification is); may throw or reject with McpAuthError. */
-export type TokenVerifier = (token: string, context: VerifyContext) => VerifiedEntry | Promise<VerifiedEntry>
+export interface TokenVerifier {
+  (token: string, context: VerifyContext): VerifiedEntry | Promise<VerifiedEntry>
+  /**
+   * True when this exact token is in the by-value tier. Only tokens handed to the
+   * verifier are, so (as the verifier is only handed extracted tokens) it has
+   * passed credential extraction before.
+   */
+  readonly knows?: (token: string) => boolean
+}
 
 /** Tokens also found by their own value (see above). */
 const RECENT_TOKENS = 256
@@ -147,7 +155,9 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return pending instanceof Promise ? pending.then(remember) : remember(pending)
   }
 
-  return (token) => {
+  const knows = (token: string): boolean => recent.get(fingerprint(token))?.token === token
+
+  return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {
     const now = clock()
     const mark = fingerprint(token)
     const hot = recent.get(mark)
@@ -166,7 +176,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       cache.delete(tokenHash)
     }
     return verifyAndRemember(token, tokenHash)
-  }
+  }, { knows })
 }
 
 interface CacheEntry extends VerifiedEntry {

@@ -12,6 +12,7 @@ import { createKeyResolver } from '../../lib/key-resolver.js'
 import type { KeySource } from '../../lib/key-resolver.js'
 import { createLocalKeySet, knownKeysOf } from '../../lib/local-key-set.js'
 import { memoize } from '../../lib/memo.js'
+import { fingerprint } from '../../lib/verifier.js'
 import mcpAuth from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
 
@@ -141,6 +142,29 @@ t.test('JWT verification: a forged signature under a header whose key is known â
   const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${forged}` } })
   t.equal(res.statusCode, 401)
   t.match(res.headers['www-authenticate'], /error="invalid_token"/)
+})
+
+t.test('credentials: a token found by value skips the syntax scan; any other string is still scanned', async (t) => {
+  const malformed = 'not*a!token'
+  const input = { authorization: `Bearer ${malformed}`, authorizationLines: 1, dpop: undefined, dpopLines: 0, queryToken: false }
+  t.throws(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100 }), { reason: 'credentials.malformed' })
+  t.equal(extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token === malformed }).token, malformed, 'known: not scanned')
+  t.throws(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => false }), { reason: 'credentials.malformed' })
+  t.throws(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => true }), { reason: 'credentials.too_large' }, 'the length limit still applies')
+
+  // Through the plugin: a malformed string sharing the fingerprint of a token in use is still a 400.
+  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
+  app.get('/mcp', async () => 'ok')
+  const good = await issuer.mintAccessToken()
+  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${good}` } })).statusCode, 200)
+  const lookalike = 'a*b!' + good.slice(-16)
+  t.equal(fingerprint(lookalike), fingerprint(good), 'same fingerprint as the token in use')
+  const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${lookalike}` } })
+  t.equal(res.statusCode, 400, 'scanned, and refused as malformed')
+  t.equal(res.json().error, 'invalid_request')
 })
 
 t.test('JWT verification: no promise once the protected header\'s key is known; failures still throw McpAuthError', async (t) => {
