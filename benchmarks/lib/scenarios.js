@@ -11,8 +11,10 @@ import { PATH, RESOURCE_HTTP, RESOURCE_TLS, NONCE_SECRET } from '../fixtures.js'
  * Fresh-token Bearer: distinct tokens handed out round-robin from a pool
  * larger than any verified-token cache (plugin 10000 entries, fast-jwt 1000):
  * a token comes back only after more than 10000 others, so every request is a
- * cache miss and still pays the cache's lookup, insert and eviction, as a real
- * miss does (tokenCache: false would skip those). 25000 (12500 in quick mode).
+ * cache miss and pays what a real miss pays with the cache on (tokenCache: false
+ * would skip it): for fast-jwt a lookup, insert and eviction; for this plugin a
+ * token's first miss is verified and kept by value only, a later miss is hashed,
+ * looked up and inserted. 25000 (12500 in quick mode).
  */
 export const FRESH_TOKEN_POOL = 25_000
 
