@@ -10,6 +10,7 @@ import { createExpectedHtu } from './dpop/htu.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
 import type { ProofVerifier, VerifiedProof } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
+import type { McpAuthError } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
 import { thumbprintsEqual } from './mtls/thumbprint.js'
@@ -52,6 +53,16 @@ export interface AuthenticatorDeps {
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
 
+interface DpopOutcome {
+  readonly sender: McpSender
+  readonly nonce: string | undefined
+}
+
+/** A replay store's answer: anything but true is a replay (fails closed). */
+function requireFresh (fresh: boolean): void {
+  if (fresh !== true) throw reject.invalidProof('dpop.replay')
+}
+
 /** Synchronous for a cached bearer token; may throw or reject with McpAuthError. */
 export type Authenticate = (request: AuthRequest, resource: ResolvedResource) => AuthResult | Promise<AuthResult>
 
@@ -62,7 +73,9 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
   const expectedHtu = createExpectedHtu()
 
-  async function checkDpop (
+  // Synchronous with no nonce provider and a store that answers synchronously
+  // (MemoryReplayStore): the usual DPoP request then costs no microtask hops.
+  function checkDpop (
     dpop: ResolvedDpop,
     verifyProof: ProofVerifier,
     credentials: Credentials,
@@ -70,18 +83,24 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     resource: ResolvedResource,
     tokenHash: string | undefined,
     jkt: string
-  ): Promise<{ sender: McpSender, nonce: string | undefined }> {
+  ): DpopOutcome | Promise<DpopOutcome> {
     const now = clock()
-    const proof = await verifyProof(credentials.proof, credentials.proofLines, {
+    const proof = verifyProof(credentials.proof, credentials.proofLines, {
       method: request.method,
       htu: expectedHtu(resource.parsed.origin, requestPath(request.url)),
       ath: tokenHash ?? hashToken(credentials.token),
       jkt,
       now,
     })
-    const nonce = await checkNonce(dpop, proof)
-    await recordProof(dpop, proof, now)
-    return { sender: Object.freeze({ binding: 'dpop', jkt }), nonce }
+    const sender: McpSender = Object.freeze({ binding: 'dpop', jkt })
+    if (dpop.nonce === undefined) {
+      const recorded = recordProof(dpop, proof, now)
+      return recorded === undefined ? { sender, nonce: undefined } : recorded.then(() => ({ sender, nonce: undefined }))
+    }
+    return checkNonce(dpop, proof).then(async (nonce) => {
+      await recordProof(dpop, proof, now)
+      return { sender, nonce }
+    })
   }
 
   async function checkNonce (config: ResolvedDpop, proof: VerifiedProof): Promise<string | undefined> {
@@ -100,23 +119,32 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     throw reject.useNonce('dpop.nonce_invalid')
   }
 
-  async function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): Promise<void> {
+  /** Undefined when recorded synchronously; a promise when the store answers with one. Throws or rejects with McpAuthError. */
+  function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): Promise<void> | undefined {
     const store = config.replayStore
-    if (store === undefined) return
+    if (store === undefined) return undefined
     // Remember the jti for as long as the proof could still be accepted.
     const ttl = Math.max(1, proof.iat + config.iatWindow - now + 1)
-    let fresh: boolean
+    let answer: boolean | PromiseLike<boolean>
     try {
-      fresh = await store.claim(replayKey(proof.jkt, proof.jti), ttl)
+      answer = store.claim(replayKey(proof.jkt, proof.jti), ttl)
     } catch (err) {
-      if (err instanceof ReplayStoreFullError) {
-        logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire')
-        throw reject.unavailable('replay_store.full', err)
-      }
-      logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store failed')
-      throw reject.unavailable('replay_store.failed', err)
+      throw storeFailure(err)
     }
-    if (fresh !== true) throw reject.invalidProof('dpop.replay')
+    if (typeof (answer as PromiseLike<boolean> | null)?.then === 'function') {
+      return Promise.resolve(answer).then(requireFresh, (err: unknown) => { throw storeFailure(err) })
+    }
+    requireFresh(answer as boolean)
+    return undefined
+  }
+
+  function storeFailure (err: unknown): McpAuthError {
+    if (err instanceof ReplayStoreFullError) {
+      logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire')
+      return reject.unavailable('replay_store.full', err)
+    }
+    logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store failed')
+    return reject.unavailable('replay_store.failed', err)
   }
 
   async function checkCertificate (request: AuthRequest, x5t: string): Promise<McpSender> {
@@ -149,8 +177,9 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
-      return checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
-        .then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false }))
+      const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
+      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false }))
+      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false }
     }
     // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
     if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')

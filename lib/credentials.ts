@@ -45,10 +45,11 @@ export function countCredentialLines (rawHeaders: readonly string[]): { authoriz
   let dpop = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
+    // The usual spellings first: toLowerCase() would allocate on every request.
     if (name.length === 13) {
-      if (name.toLowerCase() === 'authorization') authorization++
+      if (name === 'Authorization' || name === 'authorization' || name.toLowerCase() === 'authorization') authorization++
     } else if (name.length === 4) {
-      if (name.toLowerCase() === 'dpop') dpop++
+      if (name === 'DPoP' || name === 'dpop' || name.toLowerCase() === 'dpop') dpop++
     }
   }
   return { authorization, dpop }
@@ -93,8 +94,8 @@ function schemeEnd (header: string): number {
 }
 
 function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | undefined {
-  if (text.length === 6 && text.toLowerCase() === 'bearer') return 'bearer'
-  if (dpopEnabled && text.length === 4 && text.toLowerCase() === 'dpop') return 'dpop'
+  if (text === 'Bearer' || (text.length === 6 && text.toLowerCase() === 'bearer')) return 'bearer'
+  if (dpopEnabled && (text === 'DPoP' || (text.length === 4 && text.toLowerCase() === 'dpop'))) return 'dpop'
   return undefined
 }
 

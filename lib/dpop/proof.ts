@@ -54,7 +54,8 @@ interface CheckedHeader {
   readonly jkt: string
 }
 
-export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => Promise<VerifiedProof>
+/** Synchronous: throws McpAuthError on every refusal. */
+export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
 
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
   // Imported public keys by thumbprint: a client reuses one key for many proofs.
@@ -111,7 +112,7 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     return checked
   }
 
-  return async function verifyDpopProof (proof, proofLines, request) {
+  return function verifyDpopProof (proof, proofLines, request) {
     if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
     if (proofLines > 1 || proof.includes(',')) throw reject.invalidProof('dpop.duplicate')
     if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) throw reject.invalidProof('dpop.malformed')

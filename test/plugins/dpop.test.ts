@@ -623,6 +623,14 @@ t.test('a store answering something other than true fails closed → 401', async
   assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof' })
 })
 
+t.test('a store answering with a non-native thenable is awaited like a promise', async (t) => {
+  const thenable = (value: boolean) => ({ then (resolve: (v: boolean) => void) { resolve(value) } }) as unknown as Promise<boolean>
+  const answers = [true, false]
+  const { app, key, token } = await setup(t, { dpop: { replayStore: { claim: () => thenable(answers.shift() as boolean) } } })
+  assertAccepted(t, await send(app, { token, proof: await proofFor(key, token) }), key, 'thenable true → fresh')
+  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof', description: /already used/ }, 'thenable false → replay')
+})
+
 t.test('EDGE-16: a full MemoryReplayStore → 503, never forgetting a jti', async (t) => {
   const { app, key, token } = await setup(t, { dpop: { replayStore: new MemoryReplayStore({ maxEntries: 1 }) } })
   const first = await proofFor(key, token)
