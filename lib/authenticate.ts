@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import type { Credentials, CredentialInput } from './credentials.js'
 import { extractCredentials } from './credentials.js'
 import { createExpectedHtu } from './dpop/htu.js'
+import type { NonceVerdict } from './dpop/nonce.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
 import type { ProofVerifier, VerifiedProof } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
@@ -58,6 +59,13 @@ interface DpopOutcome {
   readonly nonce: string | undefined
 }
 
+/** 'valid' → nothing to send; 'rotate' → a fresh nonce to send; anything else → use_dpop_nonce. */
+function applyVerdict (config: ResolvedDpop, verdict: NonceVerdict): undefined | Promise<string | undefined> {
+  if (verdict === 'valid') return undefined
+  if (verdict === 'rotate') return issueNonce(config)
+  throw reject.useNonce('dpop.nonce_invalid')
+}
+
 /** A replay store's answer: anything but true is a replay (fails closed). */
 function requireFresh (fresh: boolean): void {
   if (fresh !== true) throw reject.invalidProof('dpop.replay')
@@ -93,30 +101,38 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       now,
     })
     const sender: McpSender = Object.freeze({ binding: 'dpop', jkt })
-    if (dpop.nonce === undefined) {
-      const recorded = recordProof(dpop, proof, now)
-      return recorded === undefined ? { sender, nonce: undefined } : recorded.then(() => ({ sender, nonce: undefined }))
+    // The nonce is checked before the proof is recorded: a refused proof takes no store entry.
+    const nonce = checkNonce(dpop, proof)
+    if (nonce instanceof Promise) {
+      return nonce.then(async (next) => {
+        await recordProof(dpop, proof, now)
+        return { sender, nonce: next }
+      })
     }
-    return checkNonce(dpop, proof).then(async (nonce) => {
-      await recordProof(dpop, proof, now)
-      return { sender, nonce }
-    })
+    const recorded = recordProof(dpop, proof, now)
+    return recorded === undefined ? { sender, nonce } : recorded.then(() => ({ sender, nonce }))
   }
 
-  async function checkNonce (config: ResolvedDpop, proof: VerifiedProof): Promise<string | undefined> {
+  /** The nonce to send back (a rotation), or undefined; a promise only for an asynchronous provider or a rotation. */
+  function checkNonce (config: ResolvedDpop, proof: VerifiedProof): string | undefined | Promise<string | undefined> {
     const provider = config.nonce
     if (provider === undefined) return undefined
     if (proof.nonce === undefined) throw reject.useNonce('dpop.nonce_missing')
-    let verdict
+    let verdict: NonceVerdict | PromiseLike<NonceVerdict>
     try {
-      verdict = await provider.check(proof.nonce)
+      verdict = provider.check(proof.nonce)
     } catch (err) {
-      logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
-      throw reject.unavailable('nonce.failed', err)
+      throw nonceFailure(err)
     }
-    if (verdict === 'valid') return undefined
-    if (verdict === 'rotate') return issueNonce(config)
-    throw reject.useNonce('dpop.nonce_invalid')
+    if (typeof (verdict as PromiseLike<NonceVerdict> | null)?.then === 'function') {
+      return Promise.resolve(verdict).then((v) => applyVerdict(config, v), (err: unknown) => { throw nonceFailure(err) })
+    }
+    return applyVerdict(config, verdict as NonceVerdict)
+  }
+
+  function nonceFailure (err: unknown): McpAuthError {
+    logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
+    return reject.unavailable('nonce.failed', err)
   }
 
   /** Undefined when recorded synchronously; a promise when the store answers with one. Throws or rejects with McpAuthError. */

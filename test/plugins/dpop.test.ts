@@ -992,6 +992,21 @@ t.test('a custom nonce provider { issue, check } drives use_dpop_nonce and rotat
   t.same(checked, ['server-nonce-2', 'server-nonce-1', 'server-nonce-0'])
 })
 
+t.test('an asynchronous nonce provider (check returns a promise) gives the same answers; its rejection → 503', async (t) => {
+  const provider: DpopNonceProvider = {
+    issue: async () => 'server-nonce-2',
+    check: async (nonce: string): Promise<NonceVerdict> => nonce === 'server-nonce-2' ? 'valid' : nonce === 'server-nonce-1' ? 'rotate' : 'invalid',
+  }
+  const { app, key, token } = await setup(t, { dpop: { nonce: provider } })
+  assertAccepted(t, await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-2' }) }), key, 'valid')
+  const rotated = await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-1' }) })
+  assertAccepted(t, rotated, key, 'rotate')
+  t.equal(rotated.headers['dpop-nonce'], 'server-nonce-2')
+  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-0' }) }), { error: 'use_dpop_nonce' }, 'invalid')
+  const rejects = await setup(t, { dpop: { nonce: { issue: () => 'n', check: async () => { throw new Error('down') } } } })
+  assertUnavailable(t, await send(rejects.app, { token: rejects.token, proof: await proofFor(rejects.key, rejects.token, { nonce: 'n' }) }), 'check rejects')
+})
+
 t.test('XC-06: a nonce provider that throws → 503, never 401 or 200', async (t) => {
   const checkThrows = await setup(t, { dpop: { nonce: { issue: () => 'n', check: () => { throw new Error('down') } } } })
   assertUnavailable(t, await send(checkThrows.app, { token: checkThrows.token, proof: await proofFor(checkThrows.key, checkThrows.token, { nonce: 'n' }) }), 'check throws')
