@@ -65,9 +65,17 @@ export function createHmacNonceProvider (options: HmacNonceOptions): DpopNoncePr
       if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return 'invalid'
       const stepBytes = raw.subarray(0, STEP_BYTES)
       if (!timingSafeEqual(mac(stepBytes), raw.subarray(STEP_BYTES))) return 'invalid'
-      const age = currentStep() - stepBytes.readUInt32BE(0)
+      const now = currentStep()
+      const age = now - stepBytes.readUInt32BE(0)
+      if (age === 0) {
+        // The one nonce of the current step, issued by another instance or checked
+        // before this one issued any: later checks of it need no HMAC.
+        cachedStep = now
+        cachedNonce = nonce
+        return 'valid'
+      }
       // age -1 tolerates an instance whose clock runs slightly ahead.
-      if (age === 0 || age === -1) return 'valid'
+      if (age === -1) return 'valid'
       if (age > 0 && age <= ACCEPTED_PAST_STEPS) return 'rotate'
       return 'invalid'
     },

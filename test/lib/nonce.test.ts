@@ -37,6 +37,21 @@ t.test('RFC 9449 §8: the current step is valid; the next step is valid (a peer 
   t.equal(await provider.check(nonce), 'invalid', 'two steps ahead is not accepted')
 })
 
+t.test('a nonce another instance issued is remembered once checked: same answers, forgeries still refused, the next step still rotates', async (t) => {
+  const time = clockAt(T0)
+  const issuer = createHmacNonceProvider({ secret: SECRET, clock: time.clock })
+  const checker = createHmacNonceProvider({ secret: SECRET, clock: time.clock })
+  const nonce = await issuer.issue()
+  const forged = nonce.slice(0, -2) + (nonce.endsWith('AA') ? 'AB' : 'AA')
+  t.equal(await checker.check(forged), 'invalid')
+  for (let i = 0; i < 3; i++) t.equal(await checker.check(nonce), 'valid', `check ${i}`)
+  t.equal(await checker.check(forged), 'invalid', 'a forgery is not accepted after the real nonce was remembered')
+  t.equal(await checker.issue(), nonce, 'the remembered nonce is the one this instance would issue')
+  time.now = T0 + 60
+  t.equal(await checker.check(nonce), 'rotate', 'a remembered nonce ages like any other')
+  t.not(await checker.issue(), nonce)
+})
+
 t.test('RFC 9449 §8.2: the previous two steps are accepted with rotation; older is invalid (use_dpop_nonce)', async (t) => {
   const time = clockAt(T0)
   const provider = createHmacNonceProvider({ secret: SECRET, clock: time.clock })
