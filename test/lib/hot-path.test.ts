@@ -188,3 +188,26 @@ t.test('JWT verification: no promise once the protected header\'s key is known; 
   const forged = token.slice(0, token.lastIndexOf('.') + 1) + 'A'.repeat(86)
   t.throws(() => verify(forged), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.signature' })
 })
+
+t.test('request.mcp and AuthInfo name the resource of each request, for a token valid for two', async (t) => {
+  const R1 = 'https://mcp.example.com/mcp'
+  const R2 = 'https://mcp.example.com/other/mcp'
+  const issuer = await createTestIssuer({ audience: R1 })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: [R1, R2], authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
+  const seen: Array<{ mcp: unknown, resource: unknown, auth: unknown }> = []
+  const capture = async (request: import('fastify').FastifyRequest) => {
+    seen.push({ mcp: request.mcp, resource: request.mcp?.resource, auth: (request.raw as { auth?: { resource?: URL } }).auth?.resource?.href })
+    return 'ok'
+  }
+  app.get('/mcp', capture)
+  app.get('/other/mcp', capture)
+  const token = await issuer.mintAccessToken({ aud: [R1, R2] })
+  for (const path of ['/mcp', '/other/mcp', '/mcp', '/other/mcp']) {
+    t.equal((await app.inject({ url: path, headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  }
+  t.same(seen.map((s) => s.resource), [R1, R2, R1, R2], 'each request names its own resource')
+  t.same(seen.map((s) => s.auth), [R1, R2, R1, R2], 'and so does AuthInfo')
+  t.equal(new Set(seen.map((s) => s.mcp)).size, 4, 'one request.mcp per request')
+})
