@@ -165,7 +165,8 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       if (isLive(hot.entry, now)) return hot.entry
       recent.delete(mark)
     }
-    if (!seen.has(mark)) return verifyFirst(token, mark)
+    // Introspection answers cost an HTTP call each: admitted on their first miss.
+    if (verify.kind === 'jwt' && !seen.has(mark)) return verifyFirst(token, mark)
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
