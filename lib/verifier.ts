@@ -106,7 +106,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   const cache = new LRUCache<string, CacheEntry>({ max: options.cacheSize })
   // Keyed by fingerprint (hashing a long string key costs a pass over all of it),
   // and a hit is only a hit when the whole token is equal.
-  const recent = new Map<number, { readonly token: string, readonly entry: CacheEntry }>()
+  const recent = new Map<number, HotRecord>()
   const recentMax = Math.min(RECENT_TOKENS, options.cacheSize)
 
   function rememberRecent (token: string, mark: number, entry: CacheEntry): void {
@@ -155,13 +155,34 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return pending instanceof Promise ? pending.then(remember) : remember(pending)
   }
 
-  const knows = (token: string): boolean => recent.get(fingerprint(token))?.token === token
+  // knows() runs during extraction, right before the verifier is called with the
+  // same token: its answer is kept for that call, so the full-token comparison
+  // runs once per request.
+  let askedToken: string | undefined
+  let askedRecord: HotRecord | undefined
+
+  function hotRecord (token: string, mark: number): HotRecord | undefined {
+    if (askedToken === token) {
+      const record = askedRecord
+      askedToken = undefined
+      askedRecord = undefined
+      return record
+    }
+    const record = recent.get(mark)
+    return record !== undefined && record.token === token ? record : undefined
+  }
+
+  const knows = (token: string): boolean => {
+    askedRecord = hotRecord(token, fingerprint(token))
+    askedToken = token
+    return askedRecord !== undefined
+  }
 
   return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {
     const now = clock()
     const mark = fingerprint(token)
-    const hot = recent.get(mark)
-    if (hot !== undefined && hot.token === token) {
+    const hot = hotRecord(token, mark)
+    if (hot !== undefined) {
       if (isLive(hot.entry, now)) return hot.entry
       recent.delete(mark)
     }
@@ -178,6 +199,11 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     }
     return verifyAndRemember(token, tokenHash)
   }, { knows })
+}
+
+interface HotRecord {
+  readonly token: string
+  readonly entry: CacheEntry
 }
 
 interface CacheEntry extends VerifiedEntry {
@@ -199,7 +225,8 @@ function athOf (token: string, verified: VerifiedToken): string | undefined {
 /**
  * 30 bits (a small integer key) of FNV-1a over the token's last 16 characters,
  * which for a JWT are signature bytes. A collision only admits a token to the
- * cache one miss early; lookups always use the full SHA-256.
+ * cache one miss early; by-value lookups compare the whole token, hashed ones
+ * use the full SHA-256.
  */
 export function fingerprint (token: string): number {
   let h = 0x811c9dc5
