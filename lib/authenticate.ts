@@ -66,6 +66,25 @@ function applyVerdict (config: ResolvedDpop, verdict: NonceVerdict): undefined |
   throw reject.useNonce('dpop.nonce_invalid')
 }
 
+/**
+ * Calls a store or provider method that answers with a value or a promise (any
+ * thenable): `next` gets the value at once when it is one, so a synchronous
+ * store keeps the request synchronous. A throw or rejection of the call becomes
+ * `failure(err)`; what `next` throws is passed on as it is.
+ */
+function settle<T, R> (call: () => T | PromiseLike<T>, next: (value: T) => R, failure: (err: unknown) => McpAuthError): R | Promise<Awaited<R>> {
+  let answer: T | PromiseLike<T>
+  let deferred: boolean
+  try {
+    answer = call()
+    deferred = typeof (answer as PromiseLike<T> | null)?.then === 'function'
+  } catch (err) {
+    throw failure(err)
+  }
+  if (deferred) return Promise.resolve(answer).then(next, (err: unknown) => { throw failure(err) }) as Promise<Awaited<R>>
+  return next(answer as T)
+}
+
 /** A replay store's answer: anything but true is a replay (fails closed). */
 function requireFresh (fresh: boolean): void {
   if (fresh !== true) throw reject.invalidProof('dpop.replay')
@@ -110,7 +129,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       })
     }
     const recorded = recordProof(dpop, proof, now)
-    return recorded === undefined ? { sender, nonce } : recorded.then(() => ({ sender, nonce }))
+    return recorded instanceof Promise ? recorded.then(() => ({ sender, nonce })) : { sender, nonce }
   }
 
   /** The nonce to send back (a rotation), or undefined; a promise only for an asynchronous provider or a rotation. */
@@ -118,16 +137,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     const provider = config.nonce
     if (provider === undefined) return undefined
     if (proof.nonce === undefined) throw reject.useNonce('dpop.nonce_missing')
-    let verdict: NonceVerdict | PromiseLike<NonceVerdict>
-    try {
-      verdict = provider.check(proof.nonce)
-    } catch (err) {
-      throw nonceFailure(err)
-    }
-    if (typeof (verdict as PromiseLike<NonceVerdict> | null)?.then === 'function') {
-      return Promise.resolve(verdict).then((v) => applyVerdict(config, v), (err: unknown) => { throw nonceFailure(err) })
-    }
-    return applyVerdict(config, verdict as NonceVerdict)
+    const nonce = proof.nonce
+    return settle(() => provider.check(nonce), (verdict) => applyVerdict(config, verdict), nonceFailure)
   }
 
   function nonceFailure (err: unknown): McpAuthError {
@@ -136,22 +147,12 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   }
 
   /** Undefined when recorded synchronously; a promise when the store answers with one. Throws or rejects with McpAuthError. */
-  function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): Promise<void> | undefined {
+  function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): void | Promise<void> {
     const store = config.replayStore
     if (store === undefined) return undefined
     // Remember the jti for as long as the proof could still be accepted.
     const ttl = Math.max(1, proof.iat + config.iatWindow - now + 1)
-    let answer: boolean | PromiseLike<boolean>
-    try {
-      answer = store.claim(replayKey(proof.jkt, proof.jti), ttl)
-    } catch (err) {
-      throw storeFailure(err)
-    }
-    if (typeof (answer as PromiseLike<boolean> | null)?.then === 'function') {
-      return Promise.resolve(answer).then(requireFresh, (err: unknown) => { throw storeFailure(err) })
-    }
-    requireFresh(answer as boolean)
-    return undefined
+    return settle(() => store.claim(replayKey(proof.jkt, proof.jti), ttl), requireFresh, storeFailure)
   }
 
   function storeFailure (err: unknown): McpAuthError {
