@@ -481,6 +481,30 @@ t.test('custom verifier (lib): results are checked like token claims and never c
   await t.rejects(v('missing', ctx), invalid('token.rejected'))
 })
 
+t.test('verified-token cache: an entry of the hashed cache is not served past exp (JWT after admission, introspection at once)', async (t) => {
+  for (const kind of ['jwt', 'introspection'] as const) {
+    let now = NOW
+    let calls = 0
+    const verify = async (token: string) => {
+      calls++
+      return Object.freeze({ binding: {}, expiresAt: token === 'target' ? NOW + 10 : NOW + 600 }) as unknown as VerifiedToken
+    }
+    const v = tokenVerifier(verify, () => now, { verify: { kind, verify }, cacheSize: 300 })
+    // Into the hashed cache: a JWT on its second miss (pushed out of the by-value tier in between).
+    await v('target', ctx)
+    for (let i = 0; i < 260; i++) await v(`filler-${i}`, ctx)
+    await v('target', ctx)
+    calls = 0
+    for (let i = 0; i < 260; i++) await v(`other-${i}`, ctx)
+    await v('target', ctx)
+    t.equal(calls, 260, `${kind}: still served from the cache before exp`)
+    now = NOW + 10
+    calls = 0
+    await v('target', ctx)
+    t.equal(calls, 1, `${kind}: verified again at exp`)
+  }
+})
+
 t.test('verified-token cache: cacheTtl also runs on the monotonic clock (a wall clock that stands still or steps back cannot stretch it)', async (t) => {
   let calls = 0
   const v = tokenVerifier(async () => { calls++; return Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken }, () => NOW, { verify: { kind: 'introspection', verify: async () => { calls++; return Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken } }, cacheTtl: 0.05 })

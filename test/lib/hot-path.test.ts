@@ -4,8 +4,10 @@
 import { Buffer } from 'node:buffer'
 import { createLocalJWKSet, errors } from 'jose'
 import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fc from 'fast-check'
 import t from 'tap'
+import type { Test } from 'tap'
 import { createJwtVerifier, isCanonicalBase64url } from '../../lib/access-token.js'
 import { extractCredentials, schemeOf } from '../../lib/credentials.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
@@ -15,6 +17,7 @@ import { memoize } from '../../lib/memo.js'
 import { fingerprint } from '../../lib/verifier.js'
 import mcpAuth from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
+import type { TestIssuer } from '../../testing.js'
 
 /** A JWT verifier for ES256 tokens from https://as.example with the given key source. */
 function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
@@ -27,6 +30,16 @@ function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
     keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never }),
     secret: undefined,
   })
+}
+
+/** The plugin for https://mcp.example.com/mcp, trusting a fresh test issuer, with GET /mcp. */
+async function pluginApp (t: Test): Promise<{ app: FastifyInstance, issuer: TestIssuer }> {
+  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
+  app.get('/mcp', async () => 'ok')
+  return { app, issuer }
 }
 
 t.test('memoize: the same answers, computed once per input, bounded, long inputs never kept', async (t) => {
@@ -130,11 +143,7 @@ t.test('JWT verification: a user key function is always asked, with its own copy
 })
 
 t.test('JWT verification: a forged signature under a header whose key is known → 401 invalid_token through the plugin', async (t) => {
-  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
-  app.get('/mcp', async () => 'ok')
+  const { app, issuer } = await pluginApp(t)
   const good = await issuer.mintAccessToken()
   t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${good}` } })).statusCode, 200, 'the header\'s key is now known')
   const other = await issuer.mintAccessToken({ sub: 'someone-else' })
@@ -161,11 +170,7 @@ t.test('credentials: a token found by value skips the syntax scan; any other str
   t.equal(reasonOf(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => true })), 'credentials.too_large', 'the length limit still applies')
 
   // Through the plugin: a malformed string sharing the fingerprint of a token in use is still a 400.
-  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
-  app.get('/mcp', async () => 'ok')
+  const { app, issuer } = await pluginApp(t)
   const good = await issuer.mintAccessToken()
   for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${good}` } })).statusCode, 200)
   const lookalike = 'a*b!' + good.slice(-16)
