@@ -114,12 +114,22 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     recent.set(mark, { token, entry })
   }
 
-  // Fingerprints of tokens verified once (see Admission above). Bounded: when
-  // full it forgets them all, which costs at most one more verification each;
-  // twice the cache size, so it always remembers at least as many tokens as the
-  // cache could hold.
-  const seen = new Set<number>()
-  const seenMax = 2 * Math.max(options.cacheSize, RECENT_TOKENS)
+  // Fingerprints of tokens verified once (see Admission above), in two
+  // generations of up to max(cache size, 256) each: when the current one fills
+  // it becomes the previous one and the oldest is dropped, so the filter always
+  // remembers at least as many recent tokens as the cache could hold, and a
+  // flood never makes it forget the tokens in use all at once.
+  const generationMax = Math.max(options.cacheSize, RECENT_TOKENS)
+  let seenNow = new Set<number>()
+  let seenBefore = new Set<number>()
+  const seen = (mark: number): boolean => seenNow.has(mark) || seenBefore.has(mark)
+  function markSeen (mark: number): void {
+    if (seenNow.size >= generationMax) {
+      seenBefore = seenNow
+      seenNow = new Set()
+    }
+    seenNow.add(mark)
+  }
 
   function entryFor (verified: VerifiedToken, tokenHash: string | undefined): CacheEntry {
     const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
@@ -135,8 +145,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   // Synchronous when the verification is (a JWT whose key is at hand).
   function verifyFirst (token: string, mark: number): VerifiedEntry | Promise<VerifiedEntry> {
     const admit = (verified: VerifiedToken): VerifiedEntry => {
-      if (seen.size >= seenMax) seen.clear()
-      seen.add(mark)
+      markSeen(mark)
       const entry = entryFor(verified, athOf(token, verified))
       if (cacheable(entry)) rememberRecent(token, mark, entry)
       return entry
@@ -145,14 +154,17 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return pending instanceof Promise ? pending.then(admit) : admit(pending)
   }
 
-  function verifyAndRemember (token: string, tokenHash: string): VerifiedEntry | Promise<VerifiedEntry> {
-    const remember = (verified: VerifiedToken): VerifiedEntry => {
+  function verifyAndRemember (token: string, tokenHash: string, mark: number): VerifiedEntry | Promise<VerifiedEntry> {
+    const store = (verified: VerifiedToken): VerifiedEntry => {
       const entry = entryFor(verified, tokenHash)
-      if (cacheable(entry)) cache.set(tokenHash, entry)
+      if (cacheable(entry)) {
+        cache.set(tokenHash, entry)
+        if (verify.kind === 'jwt') markSeen(mark)
+      }
       return entry
     }
     const pending = verifyFresh(token)
-    return pending instanceof Promise ? pending.then(remember) : remember(pending)
+    return pending instanceof Promise ? pending.then(store) : store(pending)
   }
 
   // knows() runs during extraction, right before the verifier is called with the
@@ -187,17 +199,21 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       recent.delete(mark)
     }
     // Introspection answers cost an HTTP call each: admitted on their first miss.
-    if (verify.kind === 'jwt' && !seen.has(mark)) return verifyFirst(token, mark)
+    if (verify.kind === 'jwt' && !seen(mark)) return verifyFirst(token, mark)
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
       if (isLive(cached, now)) {
         rememberRecent(token, mark, cached)
+        // Still in use: keep it in the current generation, so a flood of one-shot
+        // tokens cannot age it out of the filter while it keeps coming back
+        // (forgotten there, it would be verified again though it is cached).
+        if (verify.kind === 'jwt') markSeen(mark)
         return cached
       }
       cache.delete(tokenHash)
     }
-    return verifyAndRemember(token, tokenHash)
+    return verifyAndRemember(token, tokenHash, mark)
   }, { knows })
 }
 
@@ -223,14 +239,20 @@ function athOf (token: string, verified: VerifiedToken): string | undefined {
 }
 
 /**
- * 30 bits (a small integer key) of FNV-1a over the token's last 16 characters,
- * which for a JWT are signature bytes. A collision only admits a token to the
- * cache one miss early; by-value lookups compare the whole token, hashed ones
- * use the full SHA-256.
+ * 30 bits (a small integer key) of FNV-1a over the token's length, its last 16
+ * characters (for a JWT, signature bytes) and 8 from its middle (so opaque
+ * tokens that share a suffix still spread). A collision only admits a token to
+ * the cache one miss early or shares a by-value slot; by-value lookups compare
+ * the whole token, hashed ones use the full SHA-256.
  */
 export function fingerprint (token: string): number {
-  let h = 0x811c9dc5
-  for (let i = Math.max(0, token.length - 16); i < token.length; i++) {
+  const length = token.length
+  let h = Math.imul(0x811c9dc5 ^ length, 0x01000193)
+  for (let i = Math.max(0, length - 16); i < length; i++) {
+    h = Math.imul(h ^ token.charCodeAt(i), 0x01000193)
+  }
+  const middle = Math.max(0, (length >> 1) - 4)
+  for (let i = middle; i < Math.min(length, middle + 8); i++) {
     h = Math.imul(h ^ token.charCodeAt(i), 0x01000193)
   }
   return h >>> 2

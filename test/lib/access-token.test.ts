@@ -395,18 +395,54 @@ t.test('verified-token cache: admission on the second miss, so one-shot tokens c
   const entry = await v('in-use', ctx)
   t.equal(calls, 0, 'still cached after the flood')
   t.equal(entry.tokenHash, hashToken('in-use'), 'admitted entries carry the SHA-256 they are keyed by')
-  // Ten times the cache size: the admission filter forgets (it is bounded), which
-  // costs the token in use one verification, and it is found again after that.
-  for (let i = 0; i < 3000; i++) await v(`flood-${i}`, ctx)
+  // Ten times the cache size, with the token in use coming back after every 280
+  // one-shot tokens (past the 256 of the by-value tier, within the 300 the filter
+  // surely remembers): each return refreshes it in the two-generation admission
+  // filter, so it is never verified again.
+  for (let i = 0; i < 3000; i++) {
+    await v(`flood-${i}`, ctx)
+    if (i % 280 === 279) {
+      calls = 0
+      await v('in-use', ctx)
+      t.equal(calls, 0, `found in the cache while the flood goes on (${i + 1} one-shot tokens)`)
+    }
+  }
+  // Unused during a flood longer than both generations: forgotten by the filter,
+  // which costs it one verification; then it is found again.
+  for (let i = 0; i < 3000; i++) await v(`long-flood-${i}`, ctx)
   calls = 0
   for (let i = 0; i < 5; i++) await v('in-use', ctx)
-  t.ok(calls <= 1, 'at most one more verification after a long flood')
+  t.ok(calls <= 1, 'at most one more verification after a long flood without it')
+})
+
+t.test('verified-token cache: the admission filter forgets its oldest generation, not everything at once', async (t) => {
+  let calls = 0
+  const v = syncTokenVerifier(async () => {
+    calls++
+    return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
+  }, () => NOW, { cacheSize: 300 })
+  // Two generations of 300: the 600th token fills both, the 601st retires the older one.
+  for (let i = 0; i < 599; i++) await v(`early-${i}`, ctx)
+  await v('last-before-rollover', ctx)
+  for (let i = 0; i < 260; i++) await v(`late-${i}`, ctx) // also out of the by-value tier
+  calls = 0
+  const entry = await v('last-before-rollover', ctx)
+  t.equal(calls, 1, 'verified on its second miss')
+  t.equal(entry.tokenHash, hashToken('last-before-rollover'), 'remembered across the rollover, so admitted to the hashed cache')
+  const early = await v('early-10', ctx)
+  t.equal(early.tokenHash, undefined, 'a token from the retired generation counts as a first miss again')
+  // Admission put it in the current generation: past the by-value tier, it is found in the hashed cache.
+  for (let i = 0; i < 280; i++) await v(`later-${i}`, ctx)
+  calls = 0
+  await v('last-before-rollover', ctx)
+  t.equal(calls, 0, 'found in the hashed cache, not verified again')
 })
 
 t.test('verified-token cache: tokens sharing a fingerprint never answer for each other', async (t) => {
-  const tail = '.same-last-16-chars'
-  const first = 'first-token' + tail
-  const other = 'other-token' + tail
+  // Only the first character differs: outside the fingerprinted length, middle and tail.
+  const rest = '-token-with-a-long-middle.same-last-16-chars'
+  const first = 'f' + rest
+  const other = 'o' + rest
   t.equal(fingerprint(first), fingerprint(other), 'a deliberate collision')
   const verifiedFor = new Map<string, VerifiedToken>()
   let calls = 0
@@ -423,10 +459,16 @@ t.test('verified-token cache: tokens sharing a fingerprint never answer for each
   t.ok(calls >= 2 && calls <= 4, 'each verified, at most twice')
 })
 
-t.test('verified-token cache: fingerprint() is a small integer of the token\'s last 16 characters', async (t) => {
+t.test('verified-token cache: fingerprint() is a small integer of the length, the middle and the last 16 characters', async (t) => {
   const a = fingerprint('x'.repeat(100) + 'abcdefghijklmnop')
-  t.equal(a, fingerprint('y'.repeat(10) + 'abcdefghijklmnop'), 'only the tail counts')
-  t.not(a, fingerprint('x'.repeat(100) + 'abcdefghijklmnoq'))
+  t.equal(a, fingerprint('y' + 'x'.repeat(99) + 'abcdefghijklmnop'), 'the head does not count')
+  t.not(a, fingerprint('x'.repeat(100) + 'abcdefghijklmnoq'), 'the tail counts')
+  t.not(a, fingerprint('x'.repeat(54) + 'z' + 'x'.repeat(45) + 'abcdefghijklmnop'), 'the middle counts')
+  t.not(a, fingerprint('x'.repeat(101) + 'abcdefghijklmnop'), 'the length counts')
+  // Opaque tokens that share a suffix spread over many fingerprints.
+  const suffix = '.tenant-42.prod.v1'
+  const marks = new Set(Array.from({ length: 1000 }, () => fingerprint(randomBytes(24).toString('base64url') + suffix)))
+  t.ok(marks.size > 990, `a shared suffix does not collide (${marks.size} of 1000 distinct)`)
   for (const token of ['', 'a', 'eyJhbGciOiJFUzI1NiJ9.e30.' + 'A'.repeat(86)]) {
     const f = fingerprint(token)
     t.ok(Number.isInteger(f) && f >= 0 && f < 2 ** 30, `in [0, 2^30) for ${JSON.stringify(token.slice(0, 12))}`)

@@ -173,7 +173,7 @@ t.test('credentials: a token found by value skips the syntax scan; any other str
   const { app, issuer } = await pluginApp(t)
   const good = await issuer.mintAccessToken()
   for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${good}` } })).statusCode, 200)
-  const lookalike = 'a*b!' + good.slice(-16)
+  const lookalike = '*' + good.slice(1)
   t.equal(fingerprint(lookalike), fingerprint(good), 'same fingerprint as the token in use')
   const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${lookalike}` } })
   t.equal(res.statusCode, 400, 'scanned, and refused as malformed')
