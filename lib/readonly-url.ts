@@ -1,7 +1,8 @@
 // AuthInfo.resource must be a URL (the MCP SDK's type), but building one per
 // request costs more than the rest of a cache hit. One instance per resource is
-// shared instead, so it must not be mutable: every setter throws and
-// `searchParams` is a detached copy (URLSearchParams would write through).
+// shared instead, so it must not be mutable: every setter throws, and so does
+// every mutating method of `searchParams` (a detached copy each time, since the
+// real URLSearchParams writes through to the URL).
 export class ReadonlyURL extends URL {
   constructor (href: string) {
     super(href)
@@ -18,8 +19,15 @@ for (const name of ['href', 'protocol', 'username', 'password', 'host', 'hostnam
   const inherited = Object.getOwnPropertyDescriptor(URL.prototype, name)
   Object.defineProperty(ReadonlyURL.prototype, name, { get: inherited?.get, set: readOnly, enumerable: true, configurable: true })
 }
+class ReadonlySearchParams extends URLSearchParams {
+  override append (): never { return readOnly() }
+  override delete (): never { return readOnly() }
+  override set (): never { return readOnly() }
+  override sort (): never { return readOnly() }
+}
+
 Object.defineProperty(ReadonlyURL.prototype, 'searchParams', {
-  get (this: URL) { return new URLSearchParams(this.search) },
+  get (this: URL) { return new ReadonlySearchParams(this.search) },
   enumerable: true,
   configurable: true,
 })
