@@ -997,12 +997,15 @@ t.test('an asynchronous nonce provider (check returns a promise) gives the same 
     issue: async () => 'server-nonce-2',
     check: async (nonce: string): Promise<NonceVerdict> => nonce === 'server-nonce-2' ? 'valid' : nonce === 'server-nonce-1' ? 'rotate' : 'invalid',
   }
-  const { app, key, token } = await setup(t, { dpop: { nonce: provider } })
+  const store = countingStore()
+  const { app, key, token } = await setup(t, { dpop: { nonce: provider, replayStore: store } })
   assertAccepted(t, await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-2' }) }), key, 'valid')
   const rotated = await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-1' }) })
   assertAccepted(t, rotated, key, 'rotate')
   t.equal(rotated.headers['dpop-nonce'], 'server-nonce-2')
-  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-0' }) }), { error: 'use_dpop_nonce' }, 'invalid')
+  t.equal(store.calls.length, 2, 'each accepted proof recorded once')
+  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token, { nonce: 'server-nonce-0', jti: 'refused-jti' }) }), { error: 'use_dpop_nonce' }, 'invalid')
+  t.equal(store.calls.length, 2, 'a proof refused by the asynchronous nonce check does not consume its jti')
   const rejects = await setup(t, { dpop: { nonce: { issue: () => 'n', check: async () => { throw new Error('down') } } } })
   assertUnavailable(t, await send(rejects.app, { token: rejects.token, proof: await proofFor(rejects.key, rejects.token, { nonce: 'n' }) }), 'check rejects')
 })
