@@ -1,12 +1,15 @@
 // Benchmark orchestrator: fastify-mcp-auth against bare Fastify, the crypto
 // ceiling and the peers, every scenario in the same run.
 //
-//   node benchmarks/run.js            full: N rounds (default 5), writes RESULTS.md and ratios.svg
-//   node benchmarks/run.js --quick    every scenario ~2.5 s, one round, prints the table and only
-//                                     checks that every scenario answered 2xx (smoke test)
+//   node benchmarks/run.js            full: N rounds (default 3) of every scenario, then every judged
+//                                     comparison again interleaved (default 10 pairs of 1.5 s windows);
+//                                     writes RESULTS.md and ratios.svg
+//   node benchmarks/run.js --quick    every scenario ~2.5 s, one round, one comparison interleaved
+//                                     briefly; prints the table and only checks that every scenario
+//                                     answered 2xx (smoke test)
 //   node benchmarks/run.js --report-only   rewrites RESULTS.md and ratios.svg from results.json
 //
-// Options: --rounds N, --duration S, --warmup S, --connections C,
+// Options: --rounds N, --duration S, --warmup S, --connections C, --pairs N (0: no interleaved phase),
 //          --only id,id (a subset; never writes RESULTS.md), --no-write.
 // Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
 import { execFileSync, fork } from 'node:child_process'
@@ -15,8 +18,8 @@ import { cpus, release, totalmem, type } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createFixtures } from './fixtures.js'
-import { measureCeiling, runScenario } from './lib/runner.js'
-import { scenarios as allScenarios } from './lib/scenarios.js'
+import { measureCeiling, runPaired, runScenario } from './lib/runner.js'
+import { comparisons as allComparisons, scenarios as allScenarios } from './lib/scenarios.js'
 import { aggregate, ratios } from './lib/stats.js'
 import { consoleReport, resultsMarkdown, ratiosSvg } from './lib/report.js'
 
@@ -27,6 +30,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string', default: '50' },
+    pairs: { type: 'string' },
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     'report-only': { type: 'boolean', default: false },
@@ -36,7 +40,7 @@ const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 
 if (args['report-only']) {
   const saved = JSON.parse(readFileSync(here('./results.json'), 'utf8'))
-  const input = { ...saved, startedAt: new Date(saved.startedAt), rows: aggregate(saved.rounds, allScenarios()), comparisons: ratios(saved.rounds) }
+  const input = { ...saved, startedAt: new Date(saved.startedAt), rows: aggregate(saved.rounds, allScenarios()), comparisons: ratios(saved.rounds, saved.paired) }
   writeFileSync(here('./ratios.svg'), ratiosSvg(input))
   writeFileSync(here('./RESULTS.md'), resultsMarkdown(input))
   process.stderr.write('rewrote benchmarks/RESULTS.md and benchmarks/ratios.svg from results.json\n')
@@ -46,11 +50,11 @@ if (args['report-only']) {
 const quick = args.quick
 const settings = {
   mode: quick ? 'quick' : 'full',
-  // Five short rounds rather than three long ones: the median of per-round ratios
-  // then survives two rounds spoiled by the shared machine.
-  rounds: Number(args.rounds ?? (quick ? 1 : 5)),
-  duration: Number(args.duration ?? (quick ? 1.5 : 5)),
-  warmup: Number(args.warmup ?? (quick ? 0.5 : 2)),
+  // The sequential rounds give every scenario's figures; the judged ratios come
+  // from the interleaved pairs below, which cancel the shared machine's drift.
+  rounds: Number(args.rounds ?? (quick ? 1 : 3)),
+  duration: Number(args.duration ?? (quick ? 1.2 : 5)),
+  warmup: Number(args.warmup ?? (quick ? 0.3 : 2)),
   connections: Number(args.connections),
   ceilingSeconds: quick ? 0.3 : 2,
   // Full runs wait (up to 30 s) for other processes on the box to go quiet before each
@@ -58,6 +62,9 @@ const settings = {
   quietWaitMs: quick ? 0 : 30_000,
   noisyRetry: quick ? 0 : 1,
   freshTokenPool: quick ? 12_500 : 25_000,
+  pairs: Number(args.pairs ?? (quick ? 1 : 10)),
+  pairDuration: quick ? 0.5 : 1.5,
+  pairWarmup: quick ? 0.2 : 1,
 }
 const only = args.only?.split(',')
 const scenarioList = allScenarios().filter((s) => only === undefined || only.includes(s.id))
@@ -88,18 +95,37 @@ for (let r = 1; r <= settings.rounds; r++) {
   rounds.push({ round: r, ceiling, results })
 }
 
+// Interleaved: every judged comparison between two servers (a smoke-test pair in quick mode).
+const byId = Object.fromEntries(scenarioList.map((s) => [s.id, s]))
+const pairedList = allComparisons
+  .filter((c) => c.target !== undefined && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
+  .filter((c) => !quick || c.id === 'bearer/bare')
+const paired = {}
+if (settings.pairs > 0 && pairedList.length > 0) {
+  const verifyRate = rounds.at(-1).ceiling.nodeCrypto.perSecond
+  log(`interleaved: ${pairedList.length} comparisons × ${settings.pairs} pair(s) of ${settings.pairDuration} s windows`)
+  for (const c of pairedList) {
+    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: settings.pairs, duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
+    paired[c.id] = record
+    if (record.failure === undefined) log(`  ${c.id.padEnd(22)} ${record.pairs.map((p) => p.ratio.toFixed(2)).join(' ')}`)
+  }
+}
+
 const rows = aggregate(rounds, scenarioList)
-const comparisons = ratios(rounds)
+const comparisons = ratios(rounds, paired)
 process.stdout.write(consoleReport({ rows, comparisons, rounds, settings }) + '\n')
 
-const failures = rows.filter((row) => row.failures.length > 0 || row.runs === 0 || row.non2xx > 0 || row.errors > 0 || row.timeouts > 0)
+const failures = [
+  ...rows.filter((row) => row.failures.length > 0 || row.runs === 0 || row.non2xx > 0 || row.errors > 0 || row.timeouts > 0),
+  ...Object.entries(paired).filter(([, record]) => record.failure !== undefined).map(([id]) => ({ id: `${id} (interleaved)` })),
+]
 if (write) {
   log('MemoryReplayStore bytes per entry at 1M entries…')
   const replayStore = await replayStoreMemory()
   const machine = machineInfo()
-  const input = { rows, comparisons, rounds, settings, machine, replayStore, startedAt: new Date(started), minutes: (Date.now() - started) / 60_000 }
+  const input = { rows, comparisons, rounds, paired, settings, machine, replayStore, startedAt: new Date(started), minutes: (Date.now() - started) / 60_000 }
   // The raw measurements, so the report can be re-rendered (--report-only) without re-running.
-  writeFileSync(here('./results.json'), JSON.stringify({ rounds, settings, machine, replayStore, startedAt: input.startedAt, minutes: input.minutes }, null, 1) + '\n')
+  writeFileSync(here('./results.json'), JSON.stringify({ rounds, paired, settings, machine, replayStore, startedAt: input.startedAt, minutes: input.minutes }, null, 1) + '\n')
   writeFileSync(here('./ratios.svg'), ratiosSvg(input))
   writeFileSync(here('./RESULTS.md'), resultsMarkdown(input))
   log('wrote benchmarks/RESULTS.md, ratios.svg and results.json')

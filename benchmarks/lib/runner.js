@@ -175,3 +175,57 @@ export async function runScenario (scenario, fx, options) {
     await server.stop()
   }
 }
+
+/**
+ * Interleaved A/B for one comparison: both servers up at once, warmed, then
+ * `pairs` pairs of short windows, the two servers alternating (base first,
+ * then subject first, and so on), so slow drift of a shared machine hits
+ * both sides alike. Each pair gives one ratio; the caller takes their median.
+ *
+ * @param base, subject  scenarios()
+ * @param options  { pairs, duration, warmup, connections, ceilingRps, log }
+ */
+export async function runPaired (base, subject, fx, options) {
+  const { pairs, duration, warmup, connections, ceilingRps, log = () => {} } = options
+  const sides = []
+  const record = { base: base.id, subject: subject.id, pairs: [] }
+  try {
+    for (const scenario of [base, subject]) {
+      const server = await startServer(scenario.server, scenario.config(fx))
+      const side = { scenario, server, target: { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }, estimate: Math.max(1000, ceilingRps) }
+      sides.push(side)
+      side.prepared = await scenario.prepare(fx, { port: server.port })
+      const answer = await probe({ ...side.target, headers: await side.prepared.probe() })
+      if (answer.status < 200 || answer.status > 299) throw new Error(`${scenario.id}: sanity request answered ${answer.status}`)
+    }
+    const window = async (side, seconds) => {
+      for (let attempt = 0; ; attempt++) {
+        const source = requestSource(side.prepared, seconds, side.estimate)
+        await side.server.mark()
+        const s = summarize(await load({ ...side.target, ...source, duration: seconds, connections, maxOverallRequests: source.cap }))
+        const stats = await side.server.stats()
+        if (source.cap !== undefined && s.sent >= source.cap && attempt < 3) {
+          side.estimate *= 2
+          continue
+        }
+        if (failed(s)) throw new Error(`${side.scenario.id}: ${s.non2xx} non-2xx ${JSON.stringify(s.statusCodes)}, ${s.errors} errors, ${s.timeouts} timeouts`)
+        side.estimate = Math.max(s.rps, 500)
+        return { rps: s.rps, cpuUsPerRequest: (stats.cpuMs * 1000) / Math.max(1, s.requests) }
+      }
+    }
+    if (warmup > 0) for (const side of sides) await window(side, warmup)
+    for (let p = 0; p < pairs; p++) {
+      const order = p % 2 === 0 ? sides : [...sides].reverse()
+      const measured = new Map()
+      for (const side of order) measured.set(side, await window(side, duration))
+      const [b, s] = sides.map((side) => measured.get(side))
+      record.pairs.push({ baseRps: b.rps, subjectRps: s.rps, ratio: s.rps / b.rps, cpu: b.cpuUsPerRequest / s.cpuUsPerRequest })
+    }
+  } catch (err) {
+    record.failure = err.message ?? String(err)
+    log(`  ${subject.id} ÷ ${base.id}: FAILED: ${record.failure}`)
+  } finally {
+    for (const side of sides) await side.server.stop()
+  }
+  return record
+}

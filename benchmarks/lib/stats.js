@@ -44,8 +44,22 @@ export function aggregate (rounds, scenarioList) {
   })
 }
 
-/** Per comparison: the value in each round, the median, the verdict. */
-export function ratios (rounds) {
+/** The q-quantile (0..1) by linear interpolation. */
+export function quantile (values, q) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return undefined
+  const at = (v.length - 1) * q
+  const lo = Math.floor(at)
+  return v[lo] + (v[Math.min(lo + 1, v.length - 1)] - v[lo]) * (at - lo)
+}
+
+/**
+ * Per comparison: the value in each round, the median, the verdict. When the
+ * comparison was also measured interleaved (`paired`, by comparison id), the
+ * judged value is the median of its pairs' ratios and the sequential median is
+ * kept beside it.
+ */
+export function ratios (rounds, paired = {}) {
   return comparisons.map((c) => {
     const perRound = rounds.map((round) => {
       const subject = round.results[c.subject]
@@ -63,10 +77,24 @@ export function ratios (rounds) {
       }
       return { value: subject.rps / base.rps, cpu: base.serverCpuUsPerRequest / subject.serverCpuUsPerRequest }
     })
-    const value = median(perRound.map((r) => r?.value))
+    const sequential = median(perRound.map((r) => r?.value))
+    const pairs = paired[c.id]?.failure === undefined ? paired[c.id]?.pairs : undefined
+    const interleaved = pairs === undefined || pairs.length === 0
+      ? undefined
+      : {
+          value: median(pairs.map((p) => p.ratio)),
+          q1: quantile(pairs.map((p) => p.ratio), 0.25),
+          q3: quantile(pairs.map((p) => p.ratio), 0.75),
+          cpu: median(pairs.map((p) => p.cpu)),
+          pairs: pairs.length,
+        }
+    const value = interleaved?.value ?? sequential
     return {
       ...c,
       perRound: perRound.map((r) => r?.value),
+      sequential,
+      interleaved,
+      pairedFailure: paired[c.id]?.failure,
       value,
       jose: median(perRound.map((r) => r?.jose)),
       cpu: median(perRound.map((r) => r?.cpu)),
