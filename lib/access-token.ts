@@ -81,7 +81,9 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     }
     const dot1 = token.indexOf('.')
     const dot2 = token.indexOf('.', dot1 + 1)
-    const header = decodeHeader(token.slice(0, dot1))
+    // One string for both lookups keyed by it (its hash is computed once).
+    const protectedHeader = token.slice(0, dot1)
+    const header = decodeHeader(protectedHeader)
     if (header === undefined) throw reject.invalidToken('token.malformed')
     const alg = header.alg
     if (typeof alg !== 'string' || !algorithms.has(alg)) throw reject.invalidToken('token.alg')
@@ -98,15 +100,15 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
 
     const found = alg.startsWith('HS') ? options.secret : options.keys.keyFor(iss)
-    if (found instanceof Promise) return found.then((key) => finish(token, dot1, dot2, alg, header, key, claims, iss))
-    return finish(token, dot1, dot2, alg, header, found, claims, iss)
+    if (found instanceof Promise) return found.then((key) => finish(token, protectedHeader, dot2, alg, header, key, claims, iss))
+    return finish(token, protectedHeader, dot2, alg, header, found, claims, iss)
   }
 }
 
 // No promise when the signature can be checked at once: a miss then costs no microtask hops.
-function finish (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, key: KeySource | undefined, claims: Record<string, unknown>, iss: string): VerifiedToken | Promise<VerifiedToken> {
+function finish (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, key: KeySource | undefined, claims: Record<string, unknown>, iss: string): VerifiedToken | Promise<VerifiedToken> {
   if (key === undefined) throw reject.invalidToken('token.alg')
-  const pending = verifySignature(token, dot1, dot2, alg, header, key)
+  const pending = verifySignature(token, protectedHeader, dot2, alg, header, key)
   if (pending !== undefined) return pending.then(() => toVerifiedToken(claims, iss))
   return toVerifiedToken(claims, iss)
 }
@@ -114,19 +116,20 @@ function finish (token: string, dot1: number, dot2: number, alg: string, header:
 type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey
 
 /** Synchronous (undefined) when the key is at hand; a promise when a key function must be asked. */
-function verifySignature (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> | undefined {
+function verifySignature (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> | undefined {
   if (typeof source !== 'function') return checkSignature(token, dot2, alg, source)
-  const known = knownKeysOf(source)?.known(token.slice(0, dot1))
+  const known = knownKeysOf(source)?.known(protectedHeader)
   if (known !== undefined) return checkSignature(token, dot2, alg, known)
-  return verifyWithKeyFunction(token, dot1, dot2, alg, header, source)
+  return verifyWithKeyFunction(token, protectedHeader, dot2, alg, header, source)
 }
 
-async function verifyWithKeyFunction (token: string, dot1: number, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<void> {
+async function verifyWithKeyFunction (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<void> {
+  const dot1 = protectedHeader.length
   let key: unknown
   try {
     // A copy: the decoded header is shared by every token that carries it.
     key = await source({ ...header } as CompactJWSHeaderParameters, {
-      protected: token.slice(0, dot1),
+      protected: protectedHeader,
       payload: token.slice(dot1 + 1, dot2),
       signature: token.slice(dot2 + 1),
     } satisfies FlattenedJWSInput)
@@ -136,7 +139,7 @@ async function verifyWithKeyFunction (token: string, dot1: number, dot2: number,
   }
   checkSignature(token, dot2, alg, key)
   // Verified: from now on this header's key is found without asking.
-  knownKeysOf(source)?.confirm(token.slice(0, dot1))
+  knownKeysOf(source)?.confirm(protectedHeader)
 }
 
 // Several JWKS entries match the header: one of them must verify (jose ≥ 6 leaves this to the caller).
