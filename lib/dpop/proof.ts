@@ -50,8 +50,9 @@ const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 
 interface CheckedHeader {
   readonly alg: string
-  readonly jwk: Readonly<Record<string, unknown>>
   readonly jkt: string
+  /** The imported public key of the header's jwk. */
+  readonly key: KeyObject
 }
 
 /** Synchronous: throws McpAuthError on every refusal. */
@@ -78,8 +79,9 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
   }
 
   // A client sends the same header (typ, alg, its public jwk) with every proof:
-  // the checked outcome is kept by the exact header segment, so the parse and the
-  // thumbprint happen once per client key. Only successes are kept.
+  // the checked outcome, with the imported key, is kept by the exact header
+  // segment, so the parse, the thumbprint and the import happen once per client
+  // key and a proof costs one lookup. Only successes are kept.
   const headers = new LRUCache<string, CheckedHeader>({ max: 1000 })
 
   function checkHeader (segment: string): CheckedHeader {
@@ -107,7 +109,8 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (jwkObject.kty === 'RSA' && ((jwkObject.n as string).length > MAX_RSA_N_CHARS || (jwkObject.e as string).length > MAX_RSA_E_CHARS)) {
       throw reject.invalidProof('dpop.jwk')
     }
-    const checked: CheckedHeader = Object.freeze({ alg, jwk: jwkObject, jkt })
+    // A key that is not a usable public key is a bad proof (imported once per key).
+    const checked: CheckedHeader = Object.freeze({ alg, jkt, key: importKey(jwkObject, jkt) })
     headers.set(segment, checked)
     return checked
   }
@@ -119,9 +122,7 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
 
     const dot1 = proof.indexOf('.')
     const dot2 = proof.indexOf('.', dot1 + 1)
-    const { alg, jwk: jwkObject, jkt } = checkHeader(proof.slice(0, dot1))
-    // A key that is not a usable public key is a bad proof (imported once per key, cached).
-    const key = importKey(jwkObject, jkt)
+    const { alg, jkt, key } = checkHeader(proof.slice(0, dot1))
     // RFC 9449 §6.1: the key must be the one the token is bound to — checked before the
     // signature, so a stranger's key costs no verification (constant-time compare).
     if (!thumbprintsEqual(jkt, request.jkt)) throw reject.invalidToken('binding.jkt')
