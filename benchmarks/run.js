@@ -2,14 +2,16 @@
 // ceiling and the peers, every scenario in the same run.
 //
 //   node benchmarks/run.js            full: N rounds (default 3) of every scenario, then every judged
-//                                     comparison again interleaved (default 10 pairs of 1.5 s windows);
+//                                     comparison again interleaved (pairs of 1.5 s windows: 24 for the
+//                                     targets against bare Fastify and the ceilings, 6 against peers);
 //                                     writes RESULTS.md and ratios.svg
 //   node benchmarks/run.js --quick    every scenario ~2.5 s, one round, one comparison interleaved
 //                                     briefly; prints the table and only checks that every scenario
 //                                     answered 2xx (smoke test)
 //   node benchmarks/run.js --report-only   rewrites RESULTS.md and ratios.svg from results.json
 //
-// Options: --rounds N, --duration S, --warmup S, --connections C, --pairs N (0: no interleaved phase),
+// Options: --rounds N, --duration S, --warmup S, --connections C,
+//          --pairs N, --peer-pairs N (interleaved pairs; 0 skips those comparisons),
 //          --only id,id (a subset; never writes RESULTS.md), --no-write.
 // Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
 import { execFileSync, fork } from 'node:child_process'
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string', default: '50' },
     pairs: { type: 'string' },
+    'peer-pairs': { type: 'string' },
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     'report-only': { type: 'boolean', default: false },
@@ -62,9 +65,18 @@ const settings = {
   quietWaitMs: quick ? 0 : 30_000,
   noisyRetry: quick ? 0 : 1,
   freshTokenPool: quick ? 12_500 : 25_000,
-  pairs: Number(args.pairs ?? (quick ? 1 : 10)),
+  pairs: Number(args.pairs ?? (quick ? 1 : 24)),
+  peerPairs: Number(args['peer-pairs'] ?? (quick ? 0 : 6)),
   pairDuration: quick ? 0.5 : 1.5,
   pairWarmup: quick ? 0.2 : 1,
+}
+for (const name of ['rounds', 'duration', 'connections', 'pairs', 'peerPairs']) {
+  const value = settings[name]
+  const least = name === 'pairs' || name === 'peerPairs' ? 0 : name === 'duration' ? 0.1 : 1
+  if (!Number.isFinite(value) || value < least || (name !== 'duration' && !Number.isInteger(value))) {
+    process.stderr.write(`benchmarks/run.js: --${name.replace('peerPairs', 'peer-pairs')} must be ${name === 'duration' ? 'a number of seconds ≥ 0.1' : `an integer ≥ ${least}`}\n`)
+    process.exit(2)
+  }
 }
 const only = args.only?.split(',')
 const scenarioList = allScenarios().filter((s) => only === undefined || only.includes(s.id))
@@ -100,12 +112,13 @@ const byId = Object.fromEntries(scenarioList.map((s) => [s.id, s]))
 const pairedList = allComparisons
   .filter((c) => c.target !== undefined && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
   .filter((c) => !quick || c.id === 'bearer/bare')
+const pairsFor = (c) => (c.kind === 'peer' ? settings.peerPairs : settings.pairs)
 const paired = {}
-if (settings.pairs > 0 && pairedList.length > 0) {
+if (pairedList.some((c) => pairsFor(c) > 0)) {
   const verifyRate = rounds.at(-1).ceiling.nodeCrypto.perSecond
-  log(`interleaved: ${pairedList.length} comparisons × ${settings.pairs} pair(s) of ${settings.pairDuration} s windows`)
-  for (const c of pairedList) {
-    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: settings.pairs, duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
+  log(`interleaved: ${settings.pairs} pair(s) per target against bare Fastify or a ceiling, ${settings.peerPairs} per peer, ${settings.pairDuration} s windows`)
+  for (const c of pairedList.filter((c) => pairsFor(c) > 0)) {
+    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: pairsFor(c), duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
     paired[c.id] = record
     if (record.failure === undefined) log(`  ${c.id.padEnd(22)} ${record.pairs.map((p) => p.ratio.toFixed(2)).join(' ')}`)
   }
@@ -132,7 +145,7 @@ if (write) {
 }
 log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`)
 if (failures.length > 0) {
-  log(`FAIL: ${failures.map((f) => f.id).join(', ')} did not answer 2xx to every request`)
+  log(`FAIL: ${failures.map((f) => f.id).join(', ')}: a run failed (a non-2xx answer, a socket error or timeout, or a server that did not start or pass its sanity request; see above)`)
   process.exitCode = 1
 }
 

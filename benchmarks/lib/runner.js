@@ -79,6 +79,7 @@ function summarize (result) {
 }
 
 const failed = (s) => s.non2xx > 0 || s.errors > 0 || s.timeouts > 0 || s.mismatches > 0 || s.ok === 0
+const describeFailure = (s) => `${s.non2xx} non-2xx ${JSON.stringify(s.statusCodes)}, ${s.errors} errors, ${s.timeouts} timeouts, ${s.mismatches} mismatches`
 
 /**
  * A request source for one run. Pools are sized from the expected rate and
@@ -91,6 +92,19 @@ function requestSource (prepared, seconds, estimatedRps) {
     return { next, cap: size }
   }
   return { next: prepared.next, headers: prepared.headers, cap: undefined }
+}
+
+/**
+ * One measured window against a running server: a request source sized from
+ * `estimate`, the server's CPU figures around it. `ranOut` is true when a pool
+ * was used up before the time was (the run is then too short to count).
+ */
+async function measureWindow ({ server, target, prepared, seconds, estimate, connections }) {
+  const source = requestSource(prepared, seconds, estimate)
+  await server.mark()
+  const summary = summarize(await load({ ...target, ...source, duration: seconds, connections, maxOverallRequests: source.cap }))
+  const stats = await server.stats()
+  return { summary, stats, pool: source.cap, ranOut: source.cap !== undefined && summary.sent >= source.cap }
 }
 
 /**
@@ -117,30 +131,26 @@ export async function runScenario (scenario, fx, options) {
     // the warm-up pool still runs out, the estimate doubles.
     let estimate = Math.max(1000, ceilingRps)
     if (warmup > 0) {
-      const source = requestSource(prepared, warmup, estimate)
-      const w = summarize(await load({ ...target, ...source, duration: warmup, connections, maxOverallRequests: source.cap }))
-      if (failed(w)) {
-        record.failure = `warm-up: ${w.non2xx} non-2xx ${JSON.stringify(w.statusCodes)}, ${w.errors} errors, ${w.timeouts} timeouts`
+      const w = await measureWindow({ server, target, prepared, seconds: warmup, estimate, connections })
+      if (failed(w.summary)) {
+        record.failure = `warm-up: ${describeFailure(w.summary)}`
         return record
       }
-      estimate = source.cap !== undefined && w.sent >= source.cap ? estimate * 2 : Math.max(w.rps, 500)
+      estimate = w.ranOut ? estimate * 2 : Math.max(w.summary.rps, 500)
     }
 
     let best
     for (let attempt = 0, noisy = 0; ; attempt++) {
-      const source = requestSource(prepared, duration, estimate)
       const quiet = quietWaitMs > 0 ? await quietGate({ maxWaitMs: quietWaitMs }) : undefined
       const machine0 = machineTicks()
       const parent0 = process.cpuUsage()
       const t0 = performance.now()
-      await server.mark()
-      const s = summarize(await load({ ...target, ...source, duration, connections, maxOverallRequests: source.cap }))
-      const stats = await server.stats()
+      const { summary: s, stats, pool, ranOut } = await measureWindow({ server, target, prepared, seconds: duration, estimate, connections })
       const wall = performance.now() - t0
       const parent = process.cpuUsage(parent0)
       const machine = busyMs(machine0, machineTicks(), wall)
-      if (source.cap !== undefined && s.sent >= source.cap && attempt < 3) {
-        log(`  ${scenario.id}: the pool of ${source.cap} ran out before ${duration} s; again with a larger one`)
+      if (ranOut && attempt < 3) {
+        log(`  ${scenario.id}: the pool of ${pool} ran out before ${duration} s; again with a larger one`)
         estimate *= 2
         continue
       }
@@ -154,10 +164,10 @@ export async function runScenario (scenario, fx, options) {
         // Whatever else ran on the machine meanwhile, in cores (noise indicator).
         otherLoadCores: machine === undefined ? undefined : Math.max(0, (machine - stats.cpuMs - (parent.user + parent.system) / 1000) / wall),
         quietBeforeCores: quiet,
-        pool: source.cap,
+        pool,
         attempts: attempt + 1,
       }
-      if (failed(s)) run.failure = `${s.non2xx} non-2xx ${JSON.stringify(s.statusCodes)}, ${s.errors} errors, ${s.timeouts} timeouts, ${s.mismatches} mismatches`
+      if (failed(s)) run.failure = describeFailure(s)
       if (best === undefined || (run.failure === undefined && (best.failure !== undefined || (run.otherLoadCores ?? 0) < (best.otherLoadCores ?? 0)))) best = run
       // Someone else's job took a core during the run: once more, keep the quieter run.
       if (run.failure === undefined && noisyRetry > 0 && noisy < noisyRetry && (run.otherLoadCores ?? 0) > 0.5) {
@@ -200,17 +210,14 @@ export async function runPaired (base, subject, fx, options) {
     }
     const window = async (side, seconds) => {
       for (let attempt = 0; ; attempt++) {
-        const source = requestSource(side.prepared, seconds, side.estimate)
-        await side.server.mark()
-        const s = summarize(await load({ ...side.target, ...source, duration: seconds, connections, maxOverallRequests: source.cap }))
-        const stats = await side.server.stats()
-        if (source.cap !== undefined && s.sent >= source.cap && attempt < 3) {
+        const { summary, stats, ranOut } = await measureWindow({ ...side, seconds, connections })
+        if (ranOut && attempt < 3) {
           side.estimate *= 2
           continue
         }
-        if (failed(s)) throw new Error(`${side.scenario.id}: ${s.non2xx} non-2xx ${JSON.stringify(s.statusCodes)}, ${s.errors} errors, ${s.timeouts} timeouts`)
-        side.estimate = Math.max(s.rps, 500)
-        return { rps: s.rps, cpuUsPerRequest: (stats.cpuMs * 1000) / Math.max(1, s.requests) }
+        if (failed(summary)) throw new Error(`${side.scenario.id}: ${describeFailure(summary)}`)
+        side.estimate = Math.max(summary.rps, 500)
+        return { rps: summary.rps, cpuUsPerRequest: (stats.cpuMs * 1000) / Math.max(1, summary.requests) }
       }
     }
     if (warmup > 0) for (const side of sides) await window(side, warmup)

@@ -88,18 +88,20 @@ export function ratios (rounds, paired = {}) {
           cpu: median(pairs.map((p) => p.cpu)),
           pairs: pairs.length,
         }
+    const pairedFailure = paired[c.id]?.failure
     const value = interleaved?.value ?? sequential
     return {
       ...c,
       perRound: perRound.map((r) => r?.value),
       sequential,
       interleaved,
-      pairedFailure: paired[c.id]?.failure,
+      pairedFailure,
       value,
       jose: median(perRound.map((r) => r?.jose)),
       cpu: median(perRound.map((r) => r?.cpu)),
       ceiling: median(perRound.map((r) => r?.ceiling)),
-      pass: c.target === undefined || value === undefined ? undefined : value >= c.target,
+      // A judged comparison whose interleaved measurement failed is not met.
+      pass: c.target === undefined ? undefined : pairedFailure !== undefined || value === undefined ? false : value >= c.target,
     }
   })
 }

@@ -59,7 +59,9 @@ interface CheckedHeader {
 export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
 
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
-  // Imported public keys by thumbprint: a client reuses one key for many proofs.
+  // Imported public keys by thumbprint, for the header cache's misses: the same key
+  // sent in a header spelled differently (member order, extra members) is not
+  // imported again.
   const keys = new LRUCache<string, KeyObject>({ max: 1000 })
 
   function importKey (jwk: Readonly<Record<string, unknown>>, jkt: string): KeyObject {
