@@ -2,8 +2,9 @@
 // ceiling and the peers, every scenario in the same run.
 //
 //   node benchmarks/run.js            full: N rounds (default 3) of every scenario, then every judged
-//                                     comparison again interleaved (pairs of 1.5 s windows: 24 for the
-//                                     targets against bare Fastify and the ceilings, 6 against peers);
+//                                     comparison again interleaved (pairs of 1.5 s windows: 24 over 4
+//                                     server processes for the targets against bare Fastify and the
+//                                     ceilings, 6 over 2 against peers);
 //                                     writes RESULTS.md and ratios.svg
 //   node benchmarks/run.js --quick    every scenario ~2.5 s, one round, one comparison interleaved
 //                                     briefly; prints the table and only checks that every scenario
@@ -69,6 +70,9 @@ const settings = {
   peerPairs: Number(args['peer-pairs'] ?? (quick ? 0 : 6)),
   pairDuration: quick ? 0.5 : 1.5,
   pairWarmup: quick ? 0.2 : 1,
+  // Fresh server processes per comparison, the pairs spread over them (see runPaired).
+  pairProcesses: quick ? 1 : 4,
+  peerPairProcesses: quick ? 1 : 2,
 }
 for (const name of ['rounds', 'duration', 'connections', 'pairs', 'peerPairs']) {
   const value = settings[name]
@@ -118,7 +122,7 @@ if (pairedList.some((c) => pairsFor(c) > 0)) {
   const verifyRate = rounds.at(-1).ceiling.nodeCrypto.perSecond
   log(`interleaved: ${settings.pairs} pair(s) per target against bare Fastify or a ceiling, ${settings.peerPairs} per peer, ${settings.pairDuration} s windows`)
   for (const c of pairedList.filter((c) => pairsFor(c) > 0)) {
-    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: pairsFor(c), duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
+    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: pairsFor(c), processes: c.kind === 'peer' ? settings.peerPairProcesses : settings.pairProcesses, duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
     paired[c.id] = record
     if (record.failure === undefined) log(`  ${c.id.padEnd(22)} ${record.pairs.map((p) => p.ratio.toFixed(2)).join(' ')}`)
   }

@@ -117,10 +117,12 @@ forked process on 127.0.0.1; autocannon drives it from the parent process. Scena
 ? ''
 : `
 Then every judged comparison is measured again **interleaved**: its two servers up at once, pairs of ${settings.pairDuration} s
-windows alternating between them (base first, then subject first, …; ${settings.pairs} pairs for the targets against bare
-Fastify and the ceilings, ${settings.peerPairs ?? settings.pairs} against each peer), one ratio per pair; the judged figure is the median of those
-ratios (q1–q3 beside it). Drift of the shared machine then hits both sides of a ratio alike, where sequential runs
-seconds apart can differ by ±20 % on this box; the sequential median is shown beside it.`}
+windows alternating between them (base first, then subject first, …; ${settings.pairs} pairs over ${settings.pairProcesses ?? 1} fresh pairs of server
+processes for the targets against bare Fastify and the ceilings, ${settings.peerPairs ?? settings.pairs} over ${settings.peerPairProcesses ?? 1} against each peer), one ratio per
+pair; the judged figure is the median of those ratios (q1–q3 beside it). Drift of the shared machine then hits both
+sides of a ratio alike, where sequential runs seconds apart can differ by ±20 % on this box, and fresh processes
+average out the few per cent by which one server process of the same code can run slower than another for its whole
+life; the sequential median is shown beside it.`}
 
 ## Machine
 

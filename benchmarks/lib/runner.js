@@ -188,17 +188,36 @@ export async function runScenario (scenario, fx, options) {
 
 /**
  * Interleaved A/B for one comparison: both servers up at once, warmed, then
- * `pairs` pairs of short windows, the two servers alternating (base first,
- * then subject first, and so on), so slow drift of a shared machine hits
- * both sides alike. Each pair gives one ratio; the caller takes their median.
+ * pairs of short windows, the two servers alternating (base first, then
+ * subject first, and so on), so slow drift of a shared machine hits both sides
+ * alike. Each pair gives one ratio; the caller takes their median.
+ *
+ * The pairs are spread over `processes` fresh pairs of server processes: one
+ * process can run a few per cent slower than another of the same code for its
+ * whole life (heap layout, JIT decisions), a bias interleaving cannot cancel.
  *
  * @param base, subject  scenarios()
- * @param options  { pairs, duration, warmup, connections, ceilingRps, log }
+ * @param options  { pairs, processes, duration, warmup, connections, ceilingRps, log }
  */
 export async function runPaired (base, subject, fx, options) {
-  const { pairs, duration, warmup, connections, ceilingRps, log = () => {} } = options
+  const { pairs, processes = 1, log = () => {} } = options
+  const record = { base: base.id, subject: subject.id, processes: 0, pairs: [] }
+  try {
+    for (let p = 0; p < processes; p++) {
+      // Pairs per process: as even as the division allows.
+      const count = Math.floor(pairs * (p + 1) / processes) - Math.floor(pairs * p / processes)
+      if (count > 0) await pairsInFreshProcesses(base, subject, fx, count, options, record.pairs)
+      record.processes++
+    }
+  } catch (err) {
+    record.failure = err.message ?? String(err)
+    log(`  ${subject.id} ÷ ${base.id}: FAILED: ${record.failure}`)
+  }
+  return record
+}
+
+async function pairsInFreshProcesses (base, subject, fx, count, { duration, warmup, connections, ceilingRps }, out) {
   const sides = []
-  const record = { base: base.id, subject: subject.id, pairs: [] }
   try {
     for (const scenario of [base, subject]) {
       const server = await startServer(scenario.server, scenario.config(fx))
@@ -221,18 +240,14 @@ export async function runPaired (base, subject, fx, options) {
       }
     }
     if (warmup > 0) for (const side of sides) await window(side, warmup)
-    for (let p = 0; p < pairs; p++) {
+    for (let p = 0; p < count; p++) {
       const order = p % 2 === 0 ? sides : [...sides].reverse()
       const measured = new Map()
       for (const side of order) measured.set(side, await window(side, duration))
       const [b, s] = sides.map((side) => measured.get(side))
-      record.pairs.push({ baseRps: b.rps, subjectRps: s.rps, ratio: s.rps / b.rps, cpu: b.cpuUsPerRequest / s.cpuUsPerRequest })
+      out.push({ baseRps: b.rps, subjectRps: s.rps, ratio: s.rps / b.rps, cpu: b.cpuUsPerRequest / s.cpuUsPerRequest })
     }
-  } catch (err) {
-    record.failure = err.message ?? String(err)
-    log(`  ${subject.id} ÷ ${base.id}: FAILED: ${record.failure}`)
   } finally {
     for (const side of sides) await side.server.stop()
   }
-  return record
 }
