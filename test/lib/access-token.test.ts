@@ -278,6 +278,18 @@ function syncTokenVerifier (verify: (token: string) => Promise<VerifiedToken>, c
 }
 
 /** The verifier answers a cache hit synchronously; these tests await every answer alike. */
+/** A verifier (cache of 300) over a stub verification that counts its calls. */
+function countingVerifier (): { verifier: ReturnType<typeof createTokenVerifier>, calls: number } {
+  const counter = {
+    calls: 0,
+    verifier: syncTokenVerifier(async () => {
+      counter.calls++
+      return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
+    }, () => NOW, { cacheSize: 300 }),
+  }
+  return counter
+}
+
 function tokenVerifier (verify: (token: string) => Promise<VerifiedToken>, clock: () => number, overrides: Partial<TokenVerifierOptions> = {}): AsyncTokenVerifier {
   const v = syncTokenVerifier(verify, clock, overrides)
   return async (...args) => (await v(...args)).verified
@@ -379,21 +391,18 @@ t.test('verified-token cache: tokens in use are found by value, still never past
 })
 
 t.test('verified-token cache: admission on the second miss, so one-shot tokens cannot flush the tokens in use', async (t) => {
-  let calls = 0
-  const v = syncTokenVerifier(async () => {
-    calls++
-    return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
-  }, () => NOW, { cacheSize: 300 })
+  const counter = countingVerifier()
+  const v = counter.verifier
   // A token in use: seen, pushed out of the by-value tier, seen again → admitted.
   await v('in-use', ctx)
   for (let i = 0; i < 260; i++) await v(`filler-${i}`, ctx)
   await v('in-use', ctx)
-  t.equal(calls, 262, 'verified on its first and second miss')
+  t.equal(counter.calls, 262, 'verified on its first and second miss')
   // More one-shot tokens than the cache holds: none is admitted, so none evicts it.
   for (let i = 0; i < 310; i++) await v(`one-shot-${i}`, ctx)
-  calls = 0
+  counter.calls = 0
   const entry = await v('in-use', ctx)
-  t.equal(calls, 0, 'still cached after the flood')
+  t.equal(counter.calls, 0, 'still cached after the flood')
   t.equal(entry.tokenHash, hashToken('in-use'), 'admitted entries carry the SHA-256 they are keyed by')
   // Ten times the cache size, with the token in use coming back after every 280
   // one-shot tokens (past the 256 of the by-value tier, within the 300 the filter
@@ -402,40 +411,37 @@ t.test('verified-token cache: admission on the second miss, so one-shot tokens c
   for (let i = 0; i < 3000; i++) {
     await v(`flood-${i}`, ctx)
     if (i % 280 === 279) {
-      calls = 0
+      counter.calls = 0
       await v('in-use', ctx)
-      t.equal(calls, 0, `found in the cache while the flood goes on (${i + 1} one-shot tokens)`)
+      t.equal(counter.calls, 0, `found in the cache while the flood goes on (${i + 1} one-shot tokens)`)
     }
   }
   // Unused during a flood longer than both generations: forgotten by the filter,
   // which costs it one verification; then it is found again.
   for (let i = 0; i < 3000; i++) await v(`long-flood-${i}`, ctx)
-  calls = 0
+  counter.calls = 0
   for (let i = 0; i < 5; i++) await v('in-use', ctx)
-  t.ok(calls <= 1, 'at most one more verification after a long flood without it')
+  t.ok(counter.calls <= 1, 'at most one more verification after a long flood without it')
 })
 
 t.test('verified-token cache: the admission filter forgets its oldest generation, not everything at once', async (t) => {
-  let calls = 0
-  const v = syncTokenVerifier(async () => {
-    calls++
-    return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken
-  }, () => NOW, { cacheSize: 300 })
+  const counter = countingVerifier()
+  const v = counter.verifier
   // Two generations of 300: the 600th token fills both, the 601st retires the older one.
   for (let i = 0; i < 599; i++) await v(`early-${i}`, ctx)
   await v('last-before-rollover', ctx)
   for (let i = 0; i < 260; i++) await v(`late-${i}`, ctx) // also out of the by-value tier
-  calls = 0
+  counter.calls = 0
   const entry = await v('last-before-rollover', ctx)
-  t.equal(calls, 1, 'verified on its second miss')
+  t.equal(counter.calls, 1, 'verified on its second miss')
   t.equal(entry.tokenHash, hashToken('last-before-rollover'), 'remembered across the rollover, so admitted to the hashed cache')
   const early = await v('early-10', ctx)
   t.equal(early.tokenHash, undefined, 'a token from the retired generation counts as a first miss again')
   // Admission put it in the current generation: past the by-value tier, it is found in the hashed cache.
   for (let i = 0; i < 280; i++) await v(`later-${i}`, ctx)
-  calls = 0
+  counter.calls = 0
   await v('last-before-rollover', ctx)
-  t.equal(calls, 0, 'found in the hashed cache, not verified again')
+  t.equal(counter.calls, 0, 'found in the hashed cache, not verified again')
 })
 
 t.test('verified-token cache: tokens sharing a fingerprint never answer for each other', async (t) => {
