@@ -120,16 +120,13 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       now,
     })
     const sender: McpSender = Object.freeze({ binding: 'dpop', jkt })
+    const record = (nonce: string | undefined): DpopOutcome | Promise<DpopOutcome> => {
+      const recorded = recordProof(dpop, proof, now)
+      return recorded instanceof Promise ? recorded.then(() => ({ sender, nonce })) : { sender, nonce }
+    }
     // The nonce is checked before the proof is recorded: a refused proof takes no store entry.
     const nonce = checkNonce(dpop, proof)
-    if (nonce instanceof Promise) {
-      return nonce.then(async (next) => {
-        await recordProof(dpop, proof, now)
-        return { sender, nonce: next }
-      })
-    }
-    const recorded = recordProof(dpop, proof, now)
-    return recorded instanceof Promise ? recorded.then(() => ({ sender, nonce })) : { sender, nonce }
+    return nonce instanceof Promise ? nonce.then(record) : record(nonce)
   }
 
   /** The nonce to send back (a rotation), or undefined; a promise only for an asynchronous provider or a rotation. */

@@ -119,6 +119,8 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   // it becomes the previous one and the oldest is dropped, so the filter always
   // remembers at least as many recent tokens as the cache could hold, and a
   // flood never makes it forget the tokens in use all at once.
+  // Only JWTs are filtered (introspection answers cost an HTTP call each: admitted on their first miss).
+  const filtered = verify.kind === 'jwt'
   const generationMax = Math.max(options.cacheSize, RECENT_TOKENS)
   let seenNow = new Set<number>()
   let seenBefore = new Set<number>()
@@ -159,7 +161,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       const entry = entryFor(verified, tokenHash)
       if (cacheable(entry)) {
         cache.set(tokenHash, entry)
-        if (verify.kind === 'jwt') markSeen(mark)
+        if (filtered) markSeen(mark)
       }
       return entry
     }
@@ -198,8 +200,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       if (isLive(hot.entry, now)) return hot.entry
       recent.delete(mark)
     }
-    // Introspection answers cost an HTTP call each: admitted on their first miss.
-    if (verify.kind === 'jwt' && !seen(mark)) return verifyFirst(token, mark)
+    if (filtered && !seen(mark)) return verifyFirst(token, mark)
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
@@ -208,7 +209,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
         // Still in use: keep it in the current generation, so a flood of one-shot
         // tokens cannot age it out of the filter while it keeps coming back
         // (forgotten there, it would be verified again though it is cached).
-        if (verify.kind === 'jwt') markSeen(mark)
+        if (filtered) markSeen(mark)
         return cached
       }
       cache.delete(tokenHash)
