@@ -95,6 +95,20 @@ function requestSource (prepared, seconds, estimatedRps) {
 }
 
 /**
+ * What the load generator sends to a started server, after one sanity request
+ * built with the testing helpers passed (`failure` says why it did not).
+ */
+async function prepareAndProbe (scenario, fx, server) {
+  const target = { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }
+  const prepared = await scenario.prepare(fx, { port: server.port })
+  const answer = await probe({ ...target, headers: await prepared.probe() })
+  const failure = answer.status >= 200 && answer.status <= 299
+    ? undefined
+    : `sanity request answered ${answer.status} ${answer.wwwAuthenticate ?? ''} ${answer.body.slice(0, 300)}`
+  return { target, prepared, failure }
+}
+
+/**
  * One measured window against a running server: a request source sized from
  * `estimate`, the server's CPU figures around it. `ranOut` is true when a pool
  * was used up before the time was (the run is then too short to count).
@@ -115,15 +129,11 @@ async function measureWindow ({ server, target, prepared, seconds, estimate, con
 export async function runScenario (scenario, fx, options) {
   const { duration, warmup, connections, ceilingRps, quietWaitMs = 0, noisyRetry = 0, execArgv = [], log = () => {} } = options
   const server = await startServer(scenario.server, scenario.config(fx), { execArgv })
-  const target = { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }
   const record = { id: scenario.id, label: scenario.label }
   try {
-    const prepared = await scenario.prepare(fx, { port: server.port })
-
-    // Sanity: one request built with the testing helpers must pass before any load.
-    const answer = await probe({ ...target, headers: await prepared.probe() })
-    if (answer.status < 200 || answer.status > 299) {
-      record.failure = `sanity request answered ${answer.status} ${answer.wwwAuthenticate ?? ''} ${answer.body.slice(0, 300)}`
+    const { target, prepared, failure } = await prepareAndProbe(scenario, fx, server)
+    if (failure !== undefined) {
+      record.failure = failure
       return record
     }
 
@@ -221,11 +231,11 @@ async function pairsInFreshProcesses (base, subject, fx, count, { duration, warm
   try {
     for (const scenario of [base, subject]) {
       const server = await startServer(scenario.server, scenario.config(fx))
-      const side = { scenario, server, target: { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }, estimate: Math.max(1000, ceilingRps) }
+      const side = { scenario, server, estimate: Math.max(1000, ceilingRps) }
       sides.push(side)
-      side.prepared = await scenario.prepare(fx, { port: server.port })
-      const answer = await probe({ ...side.target, headers: await side.prepared.probe() })
-      if (answer.status < 200 || answer.status > 299) throw new Error(`${scenario.id}: sanity request answered ${answer.status}`)
+      const { target, prepared, failure } = await prepareAndProbe(scenario, fx, server)
+      if (failure !== undefined) throw new Error(`${scenario.id}: ${failure}`)
+      Object.assign(side, { target, prepared })
     }
     const window = async (side, seconds) => {
       for (let attempt = 0; ; attempt++) {
