@@ -1,6 +1,7 @@
 // Builds request.mcp and the MCP SDK AuthInfo from a successful authentication.
-// A fresh, frozen object per request: cached token data is immutable and never
-// shared as something a handler could mutate for other requests.
+// request.mcp is frozen (as is everything it holds), so cached token data is never
+// shared as something a handler could mutate for other requests. The SDK's
+// AuthInfo is mutable by its type: a fresh one per request.
 import type { VerifiedToken } from './claims.js'
 import type { ResolvedResource } from './options.js'
 import type { McpAuthContext, McpAuthInfo, McpSender } from '../types/index.js'
@@ -40,6 +41,23 @@ class AuthContext implements McpAuthContext<unknown> {
 
 export function createAuthContext (token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender, principal: unknown): McpAuthContext {
   return new AuthContext(token, verified, resource, sender, principal) as McpAuthContext
+}
+
+// Without a principal, the context is a function of the token (a VerifiedToken
+// is built for one token and cached by it), the resource and the sender: built
+// once per cached token and shared by its requests, which then cost no
+// allocation and no freeze.
+const shared = new WeakMap<VerifiedToken, McpAuthContext>()
+
+/** The context of a request without a principal, shared with earlier requests that had the same facts. */
+export function sharedAuthContext (token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender): McpAuthContext {
+  const known = shared.get(verified)
+  // The token is compared too (cheap: the verifier hands out the string it keeps),
+  // so a context never carries another token, whatever a verifier does.
+  if (known !== undefined && known.resource === resource.uri && known.sender === sender && known.token === token) return known
+  const context = createAuthContext(token, verified, resource, sender, undefined)
+  shared.set(verified, context)
+  return context
 }
 
 /**

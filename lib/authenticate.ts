@@ -2,7 +2,7 @@
 // issuer and audience for the selected resource → sender binding (DPoP proof
 // or client certificate) → nonce → replay record. Throws McpAuthError on
 // every rejection; returns the facts request.mcp is built from.
-import type { VerifiedToken } from './claims.js'
+import type { Binding, VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import type { Credentials, CredentialInput } from './credentials.js'
 import { extractCredentials } from './credentials.js'
@@ -53,6 +53,19 @@ export interface AuthenticatorDeps {
 }
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
+
+// request.mcp.sender once a binding is confirmed: it depends on the token's cnf
+// alone, so one frozen object per cached token serves all of its requests.
+const senders = new WeakMap<Binding, McpSender>()
+
+function confirmedSender (binding: Binding, method: 'dpop' | 'mtls', thumbprint: string): McpSender {
+  let sender = senders.get(binding)
+  if (sender === undefined || sender.binding !== method) {
+    sender = Object.freeze(method === 'dpop' ? { binding: method, jkt: thumbprint } : { binding: method, x5t: thumbprint })
+    senders.set(binding, sender)
+  }
+  return sender
+}
 
 interface DpopOutcome {
   readonly sender: McpSender
@@ -109,6 +122,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     request: AuthRequest,
     resource: ResolvedResource,
     tokenHash: string | undefined,
+    binding: Binding,
     jkt: string
   ): DpopOutcome | Promise<DpopOutcome> {
     const now = clock()
@@ -119,7 +133,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       jkt,
       now,
     })
-    const sender: McpSender = Object.freeze({ binding: 'dpop', jkt })
+    const sender = confirmedSender(binding, 'dpop', jkt)
     const record = (nonce: string | undefined): DpopOutcome | Promise<DpopOutcome> => {
       const recorded = recordProof(dpop, proof, now)
       return recorded instanceof Promise ? recorded.then(() => ({ sender, nonce })) : { sender, nonce }
@@ -161,7 +175,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     return reject.unavailable('replay_store.failed', err)
   }
 
-  async function checkCertificate (request: AuthRequest, x5t: string): Promise<McpSender> {
+  async function checkCertificate (request: AuthRequest, binding: Binding, x5t: string): Promise<McpSender> {
     let presented
     try {
       presented = await deps.certificateThumbprint(request.request)
@@ -172,7 +186,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     }
     if (presented === undefined) throw reject.invalidToken('binding.certificate_missing')
     if (!thumbprintsEqual(presented, x5t)) throw reject.invalidToken('binding.x5t')
-    return Object.freeze({ binding: 'mtls', x5t })
+    return confirmedSender(binding, 'mtls', x5t)
   }
 
   // A bound token's checks are asynchronous; a cached bearer token's are not, so
@@ -191,14 +205,14 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
-      const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
+      const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, verified.binding, jkt)
       if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false }))
       return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false }
     }
     // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
     if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
     if (x5t !== undefined) {
-      return checkCertificate(request, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false }))
+      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false }))
     }
     if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
     return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined }

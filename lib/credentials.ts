@@ -30,10 +30,12 @@ export interface ExtractOptions {
   readonly dpopEnabled: boolean
   readonly maxTokenLength: number
   /**
-   * True for a token that, as this exact string, already passed extraction (the
-   * verified-token cache's by-value tier): its syntax is not scanned again.
+   * For a token that, as this exact string, already passed extraction (the
+   * verified-token cache's by-value tier): the string kept there, which then
+   * stands for the token (equal strings, and identity makes later comparisons
+   * cheap); its syntax is not scanned again. Undefined for any other token.
    */
-  readonly knownToken?: (token: string) => boolean
+  readonly knownToken?: (token: string) => string | undefined
 }
 
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -75,12 +77,13 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
 
   let start = end + 1
   while (header.charCodeAt(start) === 32) start++
-  const token = header.slice(start)
-  if (token.length === 0) throw reject.invalidRequest('credentials.malformed')
-  if (token.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
-  if (options.knownToken?.(token) !== true && !B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
+  const presented = header.slice(start)
+  if (presented.length === 0) throw reject.invalidRequest('credentials.malformed')
+  if (presented.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
+  const known = options.knownToken?.(presented)
+  if (known === undefined && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
 
-  return { scheme, token, proof: input.dpop, proofLines: input.dpopLines }
+  return { scheme, token: known ?? presented, proof: input.dpop, proofLines: input.dpopLines }
 }
 
 // The scheme is a token: it ends at the first whitespace (what /\s/ matches;

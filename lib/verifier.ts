@@ -41,11 +41,12 @@ export interface VerifiedEntry {
 export interface TokenVerifier {
   (token: string, context: VerifyContext): VerifiedEntry | Promise<VerifiedEntry>
   /**
-   * True when this exact token is in the by-value tier. Only tokens handed to the
-   * verifier are, so (as the verifier is only handed extracted tokens) it has
-   * passed credential extraction before.
+   * When this exact token is in the by-value tier, the string kept there (equal
+   * to it); else undefined. Only tokens handed to the verifier are, so (as the
+   * verifier is only handed extracted tokens) it has passed credential
+   * extraction before.
    */
-  readonly knows?: (token: string) => boolean
+  readonly knows?: (token: string) => string | undefined
 }
 
 /** Tokens also found by their own value (see above). */
@@ -186,10 +187,11 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return record !== undefined && record.token === token ? record : undefined
   }
 
-  const knows = (token: string): boolean => {
+  const knows = (token: string): string | undefined => {
     askedRecord = hotRecord(token, fingerprint(token))
-    askedToken = token
-    return askedRecord !== undefined
+    // The caller goes on with the kept string: the next call's check is then by identity.
+    askedToken = askedRecord?.token ?? token
+    return askedRecord?.token
   }
 
   return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {

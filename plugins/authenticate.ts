@@ -2,7 +2,7 @@
 // the framework-free pipeline, then request.mcp and request.raw.auth. It runs
 // before the body is read, so unauthenticated requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createAuthContext, createAuthInfo } from '../lib/auth-context.js'
+import { createAuthContext, createAuthInfo, sharedAuthContext } from '../lib/auth-context.js'
 import type { AuthRequest } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
 import { isMcpAuthError } from '../lib/errors.js'
@@ -64,10 +64,9 @@ export function createAuthenticateHook (state: McpAuthState) {
     try {
       const pending = state.authenticate(authRequest, resource)
       const result = pending instanceof Promise ? await pending : pending
-      const value = principal === undefined
-        ? undefined
-        : await principal(result.verified.claims, result.sender as McpSender, request)
-      const context = createAuthContext(result.token, result.verified, resource, result.sender, value)
+      const context = principal === undefined
+        ? sharedAuthContext(result.token, result.verified, resource, result.sender)
+        : createAuthContext(result.token, result.verified, resource, result.sender, await principal(result.verified.claims, result.sender as McpSender, request))
       request.mcp = context
       ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, resource.url)
       emitAuthenticated(state, request, context)

@@ -33,17 +33,22 @@ function normalize (value: string): string | undefined {
 
 /**
  * The `htu` a proof must carry for a request: the configured public origin
- * plus the request path — never the Host header. Memoized per path, bounded.
+ * plus the request path — never the Host header. Memoized per origin (the
+ * configured resources' few) and path (bounded), so a lookup builds no string.
  */
 export function createExpectedHtu (maxEntries = 1000): (origin: string, path: string) => string | undefined {
-  const memo = new Map<string, string | undefined>()
+  const byOrigin = new Map<string, Map<string, string | undefined>>()
   return (origin, path) => {
-    const key = origin + path
-    let value = memo.get(key)
-    if (value === undefined && !memo.has(key)) {
-      value = path.startsWith('/') ? normalizeHttpUri(key) : undefined
+    let memo = byOrigin.get(origin)
+    if (memo === undefined) {
+      memo = new Map()
+      byOrigin.set(origin, memo)
+    }
+    let value = memo.get(path)
+    if (value === undefined && !memo.has(path)) {
+      value = path.startsWith('/') ? normalizeHttpUri(origin + path) : undefined
       if (memo.size >= maxEntries) memo.clear()
-      memo.set(key, value)
+      memo.set(path, value)
     }
     return value
   }

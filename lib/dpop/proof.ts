@@ -119,8 +119,11 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
 
   return function verifyDpopProof (proof, proofLines, request) {
     if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
-    if (proofLines > 1 || proof.includes(',')) throw reject.invalidProof('dpop.duplicate')
-    if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) throw reject.invalidProof('dpop.malformed')
+    if (proofLines > 1) throw reject.invalidProof('dpop.duplicate')
+    if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) {
+      // Node joins repeated DPoP lines with ", " (a JWS has no comma): say so.
+      throw reject.invalidProof(proof.includes(',') ? 'dpop.duplicate' : 'dpop.malformed')
+    }
 
     const dot1 = proof.indexOf('.')
     const dot2 = proof.indexOf('.', dot1 + 1)
@@ -156,8 +159,10 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
 
 /**
  * The replay-store key for a proof: one client's jti never blocks another's.
- * 128 bits of SHA-256 (22 characters) keep stores small and collisions out of reach.
+ * The first 22 characters (132 bits) of base64url(SHA-256) keep stores small and
+ * collisions out of reach. Encoded by the hash call itself: a Buffer result
+ * would cost an unpooled allocation per proof.
  */
 export function replayKey (jkt: string, jti: string): string {
-  return hash('sha256', jkt + '.' + jti, 'buffer').subarray(0, 16).toString('base64url')
+  return hash('sha256', jkt + '.' + jti, 'base64url').slice(0, 22)
 }

@@ -2,7 +2,7 @@
 // with a relative expiry (a small integer, so V8 stores it unboxed); expired
 // entries are swept from the front a few at a time on every claim, and fully
 // when the store is full. Full with nothing expired → throw (503), never forget.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { ReplayStore } from './replay-store.js'
@@ -18,7 +18,7 @@ export interface MemoryReplayStoreOptions {
   clock?: Clock
 }
 
-// The plugin passes 22-character keys (128 bits of a hash), stored as they are;
+// The plugin passes 22-character keys (132 bits of a hash), stored as they are;
 // any other key is hashed to that form, so distinct keys stay distinct.
 const KEY_LENGTH = 22
 const SWEEP_PER_CLAIM = 4
@@ -46,7 +46,7 @@ export class MemoryReplayStore implements ReplayStore {
 
   claim (key: string, ttlSeconds: number): boolean {
     const now = this.#clock() - this.#epoch
-    const id = key.length === KEY_LENGTH ? key : createHash('sha256').update(key).digest().subarray(0, 16).toString('base64url')
+    const id = key.length === KEY_LENGTH ? key : hash('sha256', key, 'base64url').slice(0, KEY_LENGTH)
     this.#sweep(now, SWEEP_PER_CLAIM)
     const expiry = this.#entries.get(id)
     if (expiry !== undefined) {

@@ -1,5 +1,6 @@
 // DPoP units: htu normalization (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3),
 // ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import { createExpectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
@@ -126,6 +127,8 @@ t.test('createExpectedHtu: configured origin + request path, never anything from
   t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
   t.equal(expected('https://mcp.example.com', '@evil.example/mcp'), undefined, 'no authority smuggling through the path')
   t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'negative answers are memoized too')
+  t.equal(expected('https://other.example', '/mcp'), 'https://other.example/mcp', 'another origin, the same path: its own answer')
+  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp')
 })
 
 t.test('RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(token))) without padding (§7.1 example)', async (t) => {
@@ -137,6 +140,7 @@ t.test('replayKey: keyed by (jkt, jti), so one client\'s jti never blocks anothe
   t.not(replayKey('jkt-a', 'jti-1'), replayKey('jkt-b', 'jti-1'))
   t.equal(replayKey('jkt-a', 'jti-1'), replayKey('jkt-a', 'jti-1'))
   t.notOk(replayKey('jkt', 'x'.repeat(4096)).includes('x'), 'stored as a hash, never the raw jti')
+  t.equal(replayKey('jkt-a', 'jti-1'), createHash('sha256').update('jkt-a.jti-1').digest('base64url').slice(0, 22), '22 base64url characters of SHA-256(jkt "." jti)')
 })
 
 t.test('RFC 9449 §7.1 Figure 13: the example resource proof verifies, with the §6.1 jkt', async (t) => {

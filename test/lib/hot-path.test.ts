@@ -15,7 +15,12 @@ import type { KeySource } from '../../lib/key-resolver.js'
 import { createLocalKeySet, knownKeysOf } from '../../lib/local-key-set.js'
 import { memoize } from '../../lib/memo.js'
 import { fingerprint } from '../../lib/verifier.js'
+import { sharedAuthContext } from '../../lib/auth-context.js'
+import { toVerifiedToken } from '../../lib/claims.js'
+import type { ResolvedResource } from '../../lib/options.js'
+import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
 import mcpAuth from '../../index.js'
+import type { McpAuthContext } from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 
@@ -165,9 +170,9 @@ t.test('credentials: a token found by value skips the syntax scan; any other str
     }
   }
   t.equal(reasonOf(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100 })), 'credentials.malformed')
-  t.equal(extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token === malformed }).token, malformed, 'known: not scanned')
-  t.equal(reasonOf(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => false })), 'credentials.malformed')
-  t.equal(reasonOf(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => true })), 'credentials.too_large', 'the length limit still applies')
+  t.equal(extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token === malformed ? malformed : undefined }).token, malformed, 'known: not scanned')
+  t.equal(reasonOf(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => undefined })), 'credentials.malformed')
+  t.equal(reasonOf(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token })), 'credentials.too_large', 'the length limit still applies')
 
   // Through the plugin: a malformed string sharing the fingerprint of a token in use is still a 400.
   const { app, issuer } = await pluginApp(t)
@@ -214,5 +219,71 @@ t.test('request.mcp and AuthInfo name the resource of each request, for a token 
   }
   t.same(seen.map((s) => s.resource), [R1, R2, R1, R2], 'each request names its own resource')
   t.same(seen.map((s) => s.auth), [R1, R2, R1, R2], 'and so does AuthInfo')
-  t.equal(new Set(seen.map((s) => s.mcp)).size, 4, 'one request.mcp per request')
+  t.ok(seen.every((s) => Object.isFrozen(s.mcp)), 'frozen')
+})
+
+t.test('request.mcp without a principal: one frozen object per token, resource and binding, shared by its requests', async (t) => {
+  const { app, issuer } = await pluginApp(t)
+  const seen: Array<{ mcp: McpAuthContext | null, auth: unknown }> = []
+  app.get('/seen', async (request) => { seen.push({ mcp: request.mcp, auth: (request.raw as { auth?: unknown }).auth }); return 'ok' })
+  const token = await issuer.mintAccessToken({ aud: 'https://mcp.example.com/mcp' })
+  const other = await issuer.mintAccessToken({ aud: 'https://mcp.example.com/mcp', sub: 'other' })
+  for (const presented of [token, token, other, token]) {
+    t.equal((await app.inject({ url: '/seen', headers: { authorization: `Bearer ${presented}` } })).statusCode, 200)
+  }
+  const [a, b, c, d] = seen
+  t.equal(a?.mcp, b?.mcp, 'the same token again: the same object')
+  t.equal(a?.mcp, d?.mcp, 'still, after another token')
+  t.not(a?.mcp, c?.mcp, 'another token: its own object')
+  t.equal(a?.mcp?.token, token)
+  t.equal(c?.mcp?.token, other)
+  t.equal(c?.mcp?.subject, 'other')
+  t.ok(Object.isFrozen(a?.mcp))
+  t.not(a?.auth, b?.auth, 'the SDK AuthInfo is mutable by its type: one per request')
+
+  // The same facts with another token string never yield a context carrying the first token.
+  const verified = toVerifiedToken({ sub: 's', exp: Math.floor(Date.now() / 1000) + 60 }, 'https://as.example')
+  const resource = { uri: 'https://mcp.example.com/mcp', authorizationServers: ['https://as.example'] } as unknown as ResolvedResource
+  const sender = Object.freeze({ binding: 'bearer' as const })
+  const first = sharedAuthContext('token-one', verified, resource, sender)
+  t.equal(sharedAuthContext('token-one', verified, resource, sender), first)
+  t.equal(sharedAuthContext('token-two', verified, resource, sender).token, 'token-two')
+  t.equal(sharedAuthContext('token-one', verified, { ...resource, uri: 'https://mcp.example.com/other' } as ResolvedResource, sender).resource, 'https://mcp.example.com/other')
+})
+
+t.test('request.mcp with a principal: one object per request', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  let calls = 0
+  await app.register(mcpAuth, {
+    resource: 'https://mcp.example.com/mcp',
+    authorizationServers: [issuer.issuer],
+    jwks: { keys: issuer.jwks.keys },
+    principal: () => ({ call: ++calls }),
+  })
+  const seen: Array<McpAuthContext | null> = []
+  app.get('/mcp', async (request) => { seen.push(request.mcp); return 'ok' })
+  const token = await issuer.mintAccessToken()
+  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  t.not(seen[0], seen[1])
+  t.same(seen.map((mcp) => mcp?.principal), [{ call: 1 }, { call: 2 }])
+})
+
+t.test('DPoP: the same token and key share one request.mcp and sender across proofs', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys }, dpop: {} })
+  const seen: Array<McpAuthContext | null> = []
+  app.get('/mcp', async (request) => { seen.push(request.mcp); return 'ok' })
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
+  for (let i = 0; i < 2; i++) {
+    const dpop = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: token })
+    t.equal((await app.inject({ url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop } })).statusCode, 200)
+  }
+  t.equal(seen[0], seen[1])
+  t.same(seen[0]?.sender, { binding: 'dpop', jkt: key.jkt })
+  t.ok(Object.isFrozen(seen[0]?.sender))
 })
