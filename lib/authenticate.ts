@@ -38,6 +38,8 @@ export interface AuthResult {
   readonly nonce: string | undefined
   /** A DPoP header came beside the Bearer scheme with an unbound token; it was not checked. */
   readonly proofIgnored: boolean
+  /** The token came before (Credentials.repeated): what is built from it is worth keeping. */
+  readonly repeated: boolean
 }
 
 export interface AuthenticatorDeps {
@@ -206,16 +208,16 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
       const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, verified.binding, jkt)
-      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false }))
-      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false }
+      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false, repeated: credentials.repeated }))
+      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false, repeated: credentials.repeated }
     }
     // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
     if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
     if (x5t !== undefined) {
-      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false }))
+      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false, repeated: credentials.repeated }))
     }
     if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
-    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined }
+    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined, repeated: credentials.repeated }
   }
 
   /** Throws (synchronously) or rejects with McpAuthError on every refusal. */

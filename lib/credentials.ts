@@ -24,6 +24,8 @@ export interface Credentials {
   /** The DPoP header value when exactly one arrived; see `proofLines`. */
   readonly proof: string | undefined
   readonly proofLines: number
+  /** The verifier kept this exact token (see knownToken): it came before, and likely comes again. */
+  readonly repeated: boolean
 }
 
 export interface ExtractOptions {
@@ -83,7 +85,7 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   const known = options.knownToken?.(presented)
   if (known === undefined && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
 
-  return { scheme, token: known ?? presented, proof: input.dpop, proofLines: input.dpopLines }
+  return { scheme, token: known ?? presented, proof: input.dpop, proofLines: input.dpopLines, repeated: known !== undefined }
 }
 
 // The scheme is a token: it ends at the first whitespace (what /\s/ matches;

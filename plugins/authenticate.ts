@@ -64,9 +64,15 @@ export function createAuthenticateHook (state: McpAuthState) {
     try {
       const pending = state.authenticate(authRequest, resource)
       const result = pending instanceof Promise ? await pending : pending
-      const context = principal === undefined
-        ? sharedAuthContext(result.token, result.verified, resource, result.sender)
-        : createAuthContext(result.token, result.verified, resource, result.sender, await principal(result.verified.claims, result.sender as McpSender, request))
+      let context
+      if (principal !== undefined) {
+        context = createAuthContext(result.token, result.verified, resource, result.sender, await principal(result.verified.claims, result.sender as McpSender, request))
+      } else {
+        // Shared only for a token that came before: a one-shot token's would be kept for nothing.
+        context = result.repeated
+          ? sharedAuthContext(result.token, result.verified, resource, result.sender)
+          : createAuthContext(result.token, result.verified, resource, result.sender, undefined)
+      }
       request.mcp = context
       ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, resource.url)
       emitAuthenticated(state, request, context)

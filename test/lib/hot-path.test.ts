@@ -228,18 +228,18 @@ t.test('request.mcp without a principal: one frozen object per token, resource a
   app.get('/seen', async (request) => { seen.push({ mcp: request.mcp, auth: (request.raw as { auth?: unknown }).auth }); return 'ok' })
   const token = await issuer.mintAccessToken({ aud: 'https://mcp.example.com/mcp' })
   const other = await issuer.mintAccessToken({ aud: 'https://mcp.example.com/mcp', sub: 'other' })
-  for (const presented of [token, token, other, token]) {
+  for (const presented of [token, token, token, other, other, token]) {
     t.equal((await app.inject({ url: '/seen', headers: { authorization: `Bearer ${presented}` } })).statusCode, 200)
   }
-  const [a, b, c, d] = seen
-  t.equal(a?.mcp, b?.mcp, 'the same token again: the same object')
-  t.equal(a?.mcp, d?.mcp, 'still, after another token')
-  t.not(a?.mcp, c?.mcp, 'another token: its own object')
-  t.equal(a?.mcp?.token, token)
-  t.equal(c?.mcp?.token, other)
-  t.equal(c?.mcp?.subject, 'other')
-  t.ok(Object.isFrozen(a?.mcp))
-  t.not(a?.auth, b?.auth, 'the SDK AuthInfo is mutable by its type: one per request')
+  const [a, b, c, d, e, f] = seen
+  t.not(a?.mcp, b?.mcp, 'a token\'s first request: its own object (a one-shot token\'s is not kept)')
+  t.equal(b?.mcp, c?.mcp, 'the same token again: the same object')
+  t.equal(b?.mcp, f?.mcp, 'still, after another token')
+  t.not(e?.mcp, b?.mcp, 'another token: its own object')
+  for (const s of seen) t.equal(s.mcp?.token, s === d || s === e ? other : token)
+  t.equal(e?.mcp?.subject, 'other')
+  t.ok(Object.isFrozen(b?.mcp))
+  t.not(b?.auth, c?.auth, 'the SDK AuthInfo is mutable by its type: one per request')
 
   // The same facts with another token string never yield a context carrying the first token.
   const verified = toVerifiedToken({ sub: 's', exp: Math.floor(Date.now() / 1000) + 60 }, 'https://as.example')
@@ -279,11 +279,12 @@ t.test('DPoP: the same token and key share one request.mcp and sender across pro
   app.get('/mcp', async (request) => { seen.push(request.mcp); return 'ok' })
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const dpop = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: token })
     t.equal((await app.inject({ url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop } })).statusCode, 200)
   }
-  t.equal(seen[0], seen[1])
+  t.equal(seen[1], seen[2])
+  t.equal(seen[0]?.sender, seen[1]?.sender, 'one sender object for the token, from its first request')
   t.same(seen[0]?.sender, { binding: 'dpop', jkt: key.jkt })
   t.ok(Object.isFrozen(seen[0]?.sender))
 })
