@@ -11,7 +11,7 @@
 //                                     answered 2xx (smoke test)
 //   node benchmarks/run.js --report-only   rewrites RESULTS.md and ratios.svg from results.json
 //
-// Options: --rounds N, --duration S, --warmup S, --connections C,
+// Options: --rounds N, --duration S, --warmup S, --connections C, --pipelining P (default 1),
 //          --pairs N, --peer-pairs N (interleaved pairs; 0 skips those comparisons),
 //          --only id,id (a subset; never writes RESULTS.md), --no-write.
 // Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string', default: '50' },
+    pipelining: { type: 'string', default: '1' },
     pairs: { type: 'string' },
     'peer-pairs': { type: 'string' },
     only: { type: 'string' },
@@ -60,6 +61,8 @@ const settings = {
   duration: Number(args.duration ?? (quick ? 1.2 : 5)),
   warmup: Number(args.warmup ?? (quick ? 0.3 : 2)),
   connections: Number(args.connections),
+  // Requests in flight per connection (1: each waits for the previous answer, as MCP clients do).
+  pipelining: Number(args.pipelining),
   ceilingSeconds: quick ? 0.3 : 2,
   // Full runs wait (up to 30 s) for other processes on the box to go quiet before each
   // run, and measure a run again (once) if another process took over half a core during it.
@@ -74,7 +77,7 @@ const settings = {
   pairProcesses: quick ? 1 : 4,
   peerPairProcesses: quick ? 1 : 2,
 }
-for (const name of ['rounds', 'duration', 'connections', 'pairs', 'peerPairs']) {
+for (const name of ['rounds', 'duration', 'connections', 'pipelining', 'pairs', 'peerPairs']) {
   const value = settings[name]
   const least = name === 'pairs' || name === 'peerPairs' ? 0 : name === 'duration' ? 0.1 : 1
   if (!Number.isFinite(value) || value < least || (name !== 'duration' && !Number.isInteger(value))) {
@@ -122,7 +125,7 @@ if (pairedList.some((c) => pairsFor(c) > 0)) {
   const verifyRate = rounds.at(-1).ceiling.nodeCrypto.perSecond
   log(`interleaved: ${settings.pairs} pair(s) per target against bare Fastify or a ceiling, ${settings.peerPairs} per peer, ${settings.pairDuration} s windows`)
   for (const c of pairedList.filter((c) => pairsFor(c) > 0)) {
-    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: pairsFor(c), processes: c.kind === 'peer' ? settings.peerPairProcesses : settings.pairProcesses, duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, ceilingRps: verifyRate, log })
+    const record = await runPaired(byId[c.base], byId[c.subject], fx, { pairs: pairsFor(c), processes: c.kind === 'peer' ? settings.peerPairProcesses : settings.pairProcesses, duration: settings.pairDuration, warmup: settings.pairWarmup, connections: settings.connections, pipelining: settings.pipelining, ceilingRps: verifyRate, log })
     paired[c.id] = record
     if (record.failure === undefined) log(`  ${c.id.padEnd(22)} ${record.pairs.map((p) => p.ratio.toFixed(2)).join(' ')}`)
   }

@@ -33,6 +33,22 @@ export type JwtVerifier = (token: string) => VerifiedToken | Promise<VerifiedTok
 /** Three non-empty base64url segments (JWS compact serialization). */
 export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
+// Credential extraction tests a presented token for this form first (a compact
+// JWS is a b64token), and the JWT verifier asks about the same string right
+// after: the last answer is kept, so a token of a few hundred characters is
+// scanned once, not twice.
+let lastTested: string | undefined
+let lastAnswer = false
+
+/** JWS_COMPACT.test(value), remembering the answer for the last value. */
+export function isCompactJws (value: string): boolean {
+  if (value !== lastTested) {
+    lastAnswer = JWS_COMPACT.test(value)
+    lastTested = value
+  }
+  return lastAnswer
+}
+
 /** `typ` compares case-insensitively with the `application/` prefix optional (RFC 7515 §4.1.9). */
 export function normalizeMediaType (value: string): string {
   const lower = value.toLowerCase()
@@ -76,7 +92,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   const { algorithms, tokenTypes, issuers, clock, clockTolerance } = options
 
   return function verifyJwt (token) {
-    if (!JWS_COMPACT.test(token)) {
+    if (!isCompactJws(token)) {
       throw reject.invalidToken(token.split('.').length === 5 ? 'token.encrypted' : 'token.malformed')
     }
     const dot1 = token.indexOf('.')

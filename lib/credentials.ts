@@ -1,6 +1,7 @@
 // Credential extraction (RFC 6750 §2.1, RFC 9449 §7.1). Pure: the caller hands
 // in header values and counts, so duplicate field lines (which Node's
 // `req.headers` silently drops or joins) are visible here.
+import { isCompactJws } from './access-token.js'
 import { reject } from './errors.js'
 
 export type CredentialScheme = 'bearer' | 'dpop'
@@ -83,7 +84,8 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   if (presented.length === 0) throw reject.invalidRequest('credentials.malformed')
   if (presented.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
   const known = options.knownToken?.(presented)
-  if (known === undefined && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
+  // A compact JWS (the usual token) is a b64token; that answer is reused by the JWT verifier.
+  if (known === undefined && !isCompactJws(presented) && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
 
   return { scheme, token: known ?? presented, proof: input.dpop, proofLines: input.dpopLines, repeated: known !== undefined }
 }

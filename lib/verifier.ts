@@ -134,8 +134,9 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     seenNow.add(mark)
   }
 
-  function entryFor (verified: VerifiedToken, tokenHash: string | undefined): CacheEntry {
-    const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, clock() + options.cacheTtl)
+  // `now` is the request's time, read before the verification: an entry never outlives it by more than cacheTtl.
+  function entryFor (verified: VerifiedToken, tokenHash: string | undefined, now: number): CacheEntry {
+    const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, now + options.cacheTtl)
     // cacheTtl bounds how long a revoked token can still pass (introspection): also
     // on the monotonic clock, so a wall clock stepping back cannot stretch it.
     const untilMonotonic = Number.isFinite(options.cacheTtl) ? monotonicNowMs() + options.cacheTtl * 1000 : Number.POSITIVE_INFINITY
@@ -143,24 +144,24 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }
 
   // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
-  const cacheable = (entry: CacheEntry): boolean => entry.until > clock() && Number.isFinite(entry.until)
+  const cacheable = (entry: CacheEntry, now: number): boolean => entry.until > now && Number.isFinite(entry.until)
 
   // Synchronous when the verification is (a JWT whose key is at hand).
-  function verifyFirst (token: string, mark: number): VerifiedEntry | Promise<VerifiedEntry> {
+  function verifyFirst (token: string, mark: number, now: number): VerifiedEntry | Promise<VerifiedEntry> {
     const admit = (verified: VerifiedToken): VerifiedEntry => {
       markSeen(mark)
-      const entry = entryFor(verified, athOf(token, verified))
-      if (cacheable(entry)) rememberRecent(token, mark, entry)
+      const entry = entryFor(verified, athOf(token, verified), now)
+      if (cacheable(entry, now)) rememberRecent(token, mark, entry)
       return entry
     }
     const pending = verifyFresh(token)
     return pending instanceof Promise ? pending.then(admit) : admit(pending)
   }
 
-  function verifyAndRemember (token: string, tokenHash: string, mark: number): VerifiedEntry | Promise<VerifiedEntry> {
+  function verifyAndRemember (token: string, tokenHash: string, mark: number, now: number): VerifiedEntry | Promise<VerifiedEntry> {
     const store = (verified: VerifiedToken): VerifiedEntry => {
-      const entry = entryFor(verified, tokenHash)
-      if (cacheable(entry)) {
+      const entry = entryFor(verified, tokenHash, now)
+      if (cacheable(entry, now)) {
         cache.set(tokenHash, entry)
         if (filtered) markSeen(mark)
       }
@@ -202,7 +203,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       if (isLive(hot.entry, now)) return hot.entry
       recent.delete(mark)
     }
-    if (filtered && !seen(mark)) return verifyFirst(token, mark)
+    if (filtered && !seen(mark)) return verifyFirst(token, mark, now)
     const tokenHash = hashToken(token)
     const cached = cache.get(tokenHash)
     if (cached !== undefined) {
@@ -216,7 +217,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       }
       cache.delete(tokenHash)
     }
-    return verifyAndRemember(token, tokenHash, mark)
+    return verifyAndRemember(token, tokenHash, mark, now)
   }, { knows })
 }
 

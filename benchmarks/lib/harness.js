@@ -67,13 +67,13 @@ export async function startServer (module, config, { execArgv = [], env = {} } =
  * One autocannon run. `next` (optional) returns the headers of the next request;
  * otherwise `headers` are sent with every request.
  */
-export function load ({ port, tls, clientTls, path, method = 'GET', headers = {}, next, duration, connections, maxOverallRequests }) {
+export function load ({ port, tls, clientTls, path, method = 'GET', headers = {}, next, duration, connections, pipelining = 1, maxOverallRequests }) {
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`
   const options = {
     url,
     connections,
     duration,
-    pipelining: 1,
+    pipelining,
     // Stop is checked on every sample tick: 250 ms lets short runs end on time.
     sampleInt: 250,
     timeout: 10,

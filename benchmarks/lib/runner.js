@@ -113,10 +113,10 @@ async function prepareAndProbe (scenario, fx, server) {
  * `estimate`, the server's CPU figures around it. `ranOut` is true when a pool
  * was used up before the time was (the run is then too short to count).
  */
-async function measureWindow ({ server, target, prepared, seconds, estimate, connections }) {
+async function measureWindow ({ server, target, prepared, seconds, estimate, connections, pipelining }) {
   const source = requestSource(prepared, seconds, estimate)
   await server.mark()
-  const summary = summarize(await load({ ...target, ...source, duration: seconds, connections, maxOverallRequests: source.cap }))
+  const summary = summarize(await load({ ...target, ...source, duration: seconds, connections, pipelining, maxOverallRequests: source.cap }))
   const stats = await server.stats()
   return { summary, stats, pool: source.cap, ranOut: source.cap !== undefined && summary.sent >= source.cap }
 }
@@ -124,10 +124,10 @@ async function measureWindow ({ server, target, prepared, seconds, estimate, con
 /**
  * @param scenario   one of scenarios()
  * @param fx         createFixtures()
- * @param options    { duration, warmup, connections, ceilingRps, quietWaitMs, noisyRetry, execArgv, log }
+ * @param options    { duration, warmup, connections, pipelining, ceilingRps, quietWaitMs, noisyRetry, execArgv, log }
  */
 export async function runScenario (scenario, fx, options) {
-  const { duration, warmup, connections, ceilingRps, quietWaitMs = 0, noisyRetry = 0, execArgv = [], log = () => {} } = options
+  const { duration, warmup, connections, pipelining, ceilingRps, quietWaitMs = 0, noisyRetry = 0, execArgv = [], log = () => {} } = options
   const server = await startServer(scenario.server, scenario.config(fx), { execArgv })
   const record = { id: scenario.id, label: scenario.label }
   try {
@@ -141,7 +141,7 @@ export async function runScenario (scenario, fx, options) {
     // the warm-up pool still runs out, the estimate doubles.
     let estimate = Math.max(1000, ceilingRps)
     if (warmup > 0) {
-      const w = await measureWindow({ server, target, prepared, seconds: warmup, estimate, connections })
+      const w = await measureWindow({ server, target, prepared, seconds: warmup, estimate, connections, pipelining })
       if (failed(w.summary)) {
         record.failure = `warm-up: ${describeFailure(w.summary)}`
         return record
@@ -155,7 +155,7 @@ export async function runScenario (scenario, fx, options) {
       const machine0 = machineTicks()
       const parent0 = process.cpuUsage()
       const t0 = performance.now()
-      const { summary: s, stats, pool, ranOut } = await measureWindow({ server, target, prepared, seconds: duration, estimate, connections })
+      const { summary: s, stats, pool, ranOut } = await measureWindow({ server, target, prepared, seconds: duration, estimate, connections, pipelining })
       const wall = performance.now() - t0
       const parent = process.cpuUsage(parent0)
       const machine = busyMs(machine0, machineTicks(), wall)
@@ -207,7 +207,7 @@ export async function runScenario (scenario, fx, options) {
  * whole life (heap layout, JIT decisions), a bias interleaving cannot cancel.
  *
  * @param base, subject  scenarios()
- * @param options  { pairs, processes, duration, warmup, connections, ceilingRps, log }
+ * @param options  { pairs, processes, duration, warmup, connections, pipelining, ceilingRps, log }
  */
 export async function runPaired (base, subject, fx, options) {
   const { pairs, processes = 1, log = () => {} } = options
@@ -226,7 +226,7 @@ export async function runPaired (base, subject, fx, options) {
   return record
 }
 
-async function pairsInFreshProcesses (base, subject, fx, count, { duration, warmup, connections, ceilingRps }, out) {
+async function pairsInFreshProcesses (base, subject, fx, count, { duration, warmup, connections, pipelining, ceilingRps }, out) {
   const sides = []
   try {
     for (const scenario of [base, subject]) {
@@ -239,7 +239,7 @@ async function pairsInFreshProcesses (base, subject, fx, count, { duration, warm
     }
     const window = async (side, seconds) => {
       for (let attempt = 0; ; attempt++) {
-        const { summary, stats, ranOut } = await measureWindow({ ...side, seconds, connections })
+        const { summary, stats, ranOut } = await measureWindow({ ...side, seconds, connections, pipelining })
         if (ranOut && attempt < 3) {
           side.estimate *= 2
           continue

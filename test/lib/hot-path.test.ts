@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import fc from 'fast-check'
 import t from 'tap'
 import type { Test } from 'tap'
-import { createJwtVerifier, isCanonicalBase64url } from '../../lib/access-token.js'
+import { createJwtVerifier, isCanonicalBase64url, isCompactJws, JWS_COMPACT } from '../../lib/access-token.js'
 import { extractCredentials, schemeOf } from '../../lib/credentials.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
 import type { KeySource } from '../../lib/key-resolver.js'
@@ -69,6 +69,15 @@ t.test('isCanonicalBase64url: exactly "decoding then encoding gives the input ba
   const base64url = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 140 }).map((chars) => chars.join(''))
   fc.assert(fc.property(base64url, (s) => isCanonicalBase64url(s) === (Buffer.from(s, 'base64url').toString('base64url') === s)), { numRuns: 5000 })
   fc.assert(fc.property(fc.uint8Array({ maxLength: 140 }), (bytes) => isCanonicalBase64url(Buffer.from(bytes).toString('base64url'))))
+})
+
+t.test('isCompactJws: the answer of JWS_COMPACT.test for every input, whatever came before', async (t) => {
+  const inputs = ['a.b.c', 'a.b', 'a.b.c', 'a.b.c~', 'a.b.c', ['a', 'b', 'c'].join('.'), 'a..c', '', 'abc', 'A-_.b.c', 'a.b.c.d.e', 'a.b.c']
+  for (const input of inputs) t.equal(isCompactJws(input), JWS_COMPACT.test(input), JSON.stringify(input))
+  fc.assert(fc.property(fc.array(fc.stringMatching(/^[A-Za-z0-9_~.-]{0,12}$/), { maxLength: 8 }), (values) => values.every((v) => isCompactJws(v) === JWS_COMPACT.test(v))))
+  // Extraction and the verifier share it: an opaque b64token still passes extraction.
+  const opaque = { authorization: 'Bearer opaque~token+/=', authorizationLines: 1, dpop: undefined, dpopLines: 0, queryToken: false }
+  t.equal(extractCredentials(opaque, { dpopEnabled: false, maxTokenLength: 100 }).token, 'opaque~token+/=')
 })
 
 t.test('schemeOf / extractCredentials: the scheme ends at the first character /\\s/ matches, as the regular expression did', async (t) => {
