@@ -10,7 +10,7 @@ import { ReplayStoreFullError } from './replay-store.js'
 
 export interface MemoryReplayStoreOptions {
   /**
-   * Most live entries held (default 1000000, about 70 MB when full). Size it as
+   * Most live entries held (default 1000000, about 95 MB when full). Size it as
    * DPoP requests per second × (2 × iatWindow + 1): a full store answers 503.
    */
   maxEntries?: number
@@ -18,9 +18,9 @@ export interface MemoryReplayStoreOptions {
   clock?: Clock
 }
 
-// The plugin passes 22-character keys (132 bits of a hash), stored as they are;
-// any other key is hashed to that form, so distinct keys stay distinct.
-const KEY_LENGTH = 22
+// The plugin passes 43-character keys (base64url of a SHA-256), stored as they
+// are; any other key is hashed to that form, so distinct keys stay distinct.
+const KEY_LENGTH = 43
 const SWEEP_PER_CLAIM = 4
 const FULL_SWEEP = 1024
 
@@ -46,7 +46,7 @@ export class MemoryReplayStore implements ReplayStore {
 
   claim (key: string, ttlSeconds: number): boolean {
     const now = this.#clock() - this.#epoch
-    const id = key.length === KEY_LENGTH ? key : hash('sha256', key, 'base64url').slice(0, KEY_LENGTH)
+    const id = key.length === KEY_LENGTH ? key : hash('sha256', key, 'base64url')
     this.#sweep(now, SWEEP_PER_CLAIM)
     const expiry = this.#entries.get(id)
     if (expiry !== undefined) {

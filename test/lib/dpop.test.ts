@@ -140,7 +140,7 @@ t.test('replayKey: keyed by (jkt, jti), so one client\'s jti never blocks anothe
   t.not(replayKey('jkt-a', 'jti-1'), replayKey('jkt-b', 'jti-1'))
   t.equal(replayKey('jkt-a', 'jti-1'), replayKey('jkt-a', 'jti-1'))
   t.notOk(replayKey('jkt', 'x'.repeat(4096)).includes('x'), 'stored as a hash, never the raw jti')
-  t.equal(replayKey('jkt-a', 'jti-1'), createHash('sha256').update('jkt-a.jti-1').digest('base64url').slice(0, 22), '22 base64url characters of SHA-256(jkt "." jti)')
+  t.equal(replayKey('jkt-a', 'jti-1'), createHash('sha256').update('jkt-a.jti-1').digest('base64url'), 'base64url(SHA-256(jkt "." jti))')
 })
 
 t.test('RFC 9449 §7.1 Figure 13: the example resource proof verifies, with the §6.1 jkt', async (t) => {
