@@ -277,7 +277,7 @@ t.test('RFC 9449 §11.1: a proof accepted by instance A is a replay at instance 
   const keys = await admin.keys('fastify-mcp-auth:dpop:*')
   t.equal(keys.length, 2, 'one record per accepted proof')
   for (const key of keys) {
-    t.match(key, /^fastify-mcp-auth:dpop:[A-Za-z0-9_-]{22}$/, 'key: prefix + 22-character hash of (jkt, jti)')
+    t.match(key, /^fastify-mcp-auth:dpop:[A-Za-z0-9_-]{43}$/, 'key: prefix + base64url SHA-256 of (jkt, jti)')
     const pttl = await admin.pttl(key)
     // iatWindow 300 s: the record lasts as long as the proof could be accepted.
     t.ok(pttl > 295_000 && pttl <= 302_000, `ttl covers the iat window (pttl ${pttl})`)
