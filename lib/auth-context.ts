@@ -3,6 +3,7 @@
 // shared as something a handler could mutate for other requests. The SDK's
 // AuthInfo is mutable by its type: a fresh one per request.
 import type { VerifiedToken } from './claims.js'
+import type { KeptToken } from './credentials.js'
 import type { ResolvedResource } from './options.js'
 import type { McpAuthContext, McpAuthInfo, McpSender } from '../types/index.js'
 
@@ -43,20 +44,23 @@ export function createAuthContext (token: string, verified: VerifiedToken, resou
   return new AuthContext(token, verified, resource, sender, principal) as McpAuthContext
 }
 
-// Without a principal, the context is a function of the token (a VerifiedToken
-// is built for one token and cached by it), the resource and the sender: built
-// once per cached token and shared by its requests, which then cost no
-// allocation and no freeze.
-const shared = new WeakMap<VerifiedToken, McpAuthContext>()
+// Without a principal, the context is a function of the token, its verified
+// claims, the resource and the sender: for a token the verifier keeps by value it
+// is built once, kept in that record and shared by the token's requests, which
+// then cost no allocation and no freeze. It goes when the record goes, so no raw
+// token is held longer than the verifier holds it.
+interface SharedContext {
+  readonly verified: VerifiedToken
+  readonly context: McpAuthContext
+}
 
-/** The context of a request without a principal, shared with earlier requests that had the same facts. */
-export function sharedAuthContext (token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender): McpAuthContext {
-  const known = shared.get(verified)
-  // The token is compared too (cheap: the verifier hands out the string it keeps),
-  // so a context never carries another token, whatever a verifier does.
-  if (known !== undefined && known.resource === resource.uri && known.sender === sender && known.token === token) return known
+/** The context of a request without a principal, for a token the verifier keeps (see KeptToken). */
+export function sharedAuthContext (kept: KeptToken, token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender): McpAuthContext {
+  const known = kept.derived as SharedContext | undefined
+  if (known !== undefined && known.verified === verified && known.context.resource === resource.uri && known.context.sender === sender && known.context.token === token) return known.context
   const context = createAuthContext(token, verified, resource, sender, undefined)
-  shared.set(verified, context)
+  // Only the kept string is kept: a context never carries another token.
+  if (token === kept.token) kept.derived = { verified, context }
   return context
 }
 

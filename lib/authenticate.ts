@@ -4,7 +4,7 @@
 // every rejection; returns the facts request.mcp is built from.
 import type { Binding, VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
-import type { Credentials, CredentialInput } from './credentials.js'
+import type { Credentials, CredentialInput, KeptToken } from './credentials.js'
 import { extractCredentials } from './credentials.js'
 import { createExpectedHtu } from './dpop/htu.js'
 import type { NonceVerdict } from './dpop/nonce.js'
@@ -38,8 +38,8 @@ export interface AuthResult {
   readonly nonce: string | undefined
   /** A DPoP header came beside the Bearer scheme with an unbound token; it was not checked. */
   readonly proofIgnored: boolean
-  /** The token came before (Credentials.repeated): what is built from it is worth keeping. */
-  readonly repeated: boolean
+  /** The token is kept by value (Credentials.kept): what is built from it may be kept there. */
+  readonly kept: KeptToken | undefined
 }
 
 export interface AuthenticatorDeps {
@@ -208,16 +208,16 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
       const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, verified.binding, jkt)
-      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false, repeated: credentials.repeated }))
-      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false, repeated: credentials.repeated }
+      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false, kept: credentials.kept }))
+      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false, kept: credentials.kept }
     }
     // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
     if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
     if (x5t !== undefined) {
-      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false, repeated: credentials.repeated }))
+      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false, kept: credentials.kept }))
     }
     if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
-    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined, repeated: credentials.repeated }
+    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined, kept: credentials.kept }
   }
 
   /** Throws (synchronously) or rejects with McpAuthError on every refusal. */

@@ -25,8 +25,18 @@ export interface Credentials {
   /** The DPoP header value when exactly one arrived; see `proofLines`. */
   readonly proof: string | undefined
   readonly proofLines: number
-  /** The verifier kept this exact token (see knownToken): it came before, and likely comes again. */
-  readonly repeated: boolean
+  /** The verifier keeps this exact token (see knownToken): it came before, and likely comes again. */
+  readonly kept: KeptToken | undefined
+}
+
+/**
+ * A token the verifier keeps by value. `derived` is a slot for facts built from
+ * it for later requests (request.mcp): it lives exactly as long as the verifier
+ * keeps the token, so it never holds a raw token longer than the verifier does.
+ */
+export interface KeptToken {
+  readonly token: string
+  derived?: unknown
 }
 
 export interface ExtractOptions {
@@ -34,11 +44,11 @@ export interface ExtractOptions {
   readonly maxTokenLength: number
   /**
    * For a token that, as this exact string, already passed extraction (the
-   * verified-token cache's by-value tier): the string kept there, which then
+   * verified-token cache's by-value tier): what is kept there, whose string then
    * stands for the token (equal strings, and identity makes later comparisons
    * cheap); its syntax is not scanned again. Undefined for any other token.
    */
-  readonly knownToken?: (token: string) => string | undefined
+  readonly knownToken?: (token: string) => KeptToken | undefined
 }
 
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -87,7 +97,7 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   // A compact JWS (the usual token) is a b64token; that answer is reused by the JWT verifier.
   if (known === undefined && !isCompactJws(presented) && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
 
-  return { scheme, token: known ?? presented, proof: input.dpop, proofLines: input.dpopLines, repeated: known !== undefined }
+  return { scheme, token: known?.token ?? presented, proof: input.dpop, proofLines: input.dpopLines, kept: known }
 }
 
 // The scheme is a token: it ends at the first whitespace (what /\s/ matches;

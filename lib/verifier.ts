@@ -21,6 +21,7 @@ import { monotonicNowMs } from './clock.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
 import { hashToken } from './token-hash.js'
+import type { KeptToken } from './credentials.js'
 
 export interface VerifyContext {
   readonly resource: ResolvedResource
@@ -41,12 +42,12 @@ export interface VerifiedEntry {
 export interface TokenVerifier {
   (token: string, context: VerifyContext): VerifiedEntry | Promise<VerifiedEntry>
   /**
-   * When this exact token is in the by-value tier, the string kept there (equal
-   * to it); else undefined. Only tokens handed to the verifier are, so (as the
-   * verifier is only handed extracted tokens) it has passed credential
+   * When this exact token is in the by-value tier, its record there (whose string
+   * equals it); else undefined. Only tokens handed to the verifier are, so (as
+   * the verifier is only handed extracted tokens) it has passed credential
    * extraction before.
    */
-  readonly knows?: (token: string) => string | undefined
+  readonly knows?: (token: string) => KeptToken | undefined
 }
 
 /** Tokens also found by their own value (see above). */
@@ -188,11 +189,11 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return record !== undefined && record.token === token ? record : undefined
   }
 
-  const knows = (token: string): string | undefined => {
+  const knows = (token: string): KeptToken | undefined => {
     askedRecord = hotRecord(token, fingerprint(token))
     // The caller goes on with the kept string: the next call's check is then by identity.
     askedToken = askedRecord?.token ?? token
-    return askedRecord?.token
+    return askedRecord
   }
 
   return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {
@@ -221,7 +222,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }, { knows })
 }
 
-interface HotRecord {
+interface HotRecord extends KeptToken {
   readonly token: string
   readonly entry: CacheEntry
 }

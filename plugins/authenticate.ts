@@ -69,8 +69,8 @@ export function createAuthenticateHook (state: McpAuthState) {
         context = createAuthContext(result.token, result.verified, resource, result.sender, await principal(result.verified.claims, result.sender as McpSender, request))
       } else {
         // Shared only for a token that came before: a one-shot token's would be kept for nothing.
-        context = result.repeated
-          ? sharedAuthContext(result.token, result.verified, resource, result.sender)
+        context = result.kept !== undefined
+          ? sharedAuthContext(result.kept, result.token, result.verified, resource, result.sender)
           : createAuthContext(result.token, result.verified, resource, result.sender, undefined)
       }
       request.mcp = context

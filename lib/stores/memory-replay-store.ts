@@ -10,7 +10,7 @@ import { ReplayStoreFullError } from './replay-store.js'
 
 export interface MemoryReplayStoreOptions {
   /**
-   * Most live entries held (default 1000000, about 95 MB when full). Size it as
+   * Most live entries held (default 1000000, about 90 MB when full). Size it as
    * DPoP requests per second × (2 × iatWindow + 1): a full store answers 503.
    */
   maxEntries?: number

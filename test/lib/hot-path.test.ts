@@ -6,6 +6,8 @@ import { createLocalJWKSet, errors } from 'jose'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import fc from 'fast-check'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import type { Test } from 'tap'
 import { createJwtVerifier, isCanonicalBase64url, isCompactJws, JWS_COMPACT } from '../../lib/access-token.js'
@@ -179,9 +181,9 @@ t.test('credentials: a token found by value skips the syntax scan; any other str
     }
   }
   t.equal(reasonOf(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100 })), 'credentials.malformed')
-  t.equal(extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token === malformed ? malformed : undefined }).token, malformed, 'known: not scanned')
+  t.equal(extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token === malformed ? { token: malformed } : undefined }).token, malformed, 'known: not scanned')
   t.equal(reasonOf(() => extractCredentials(input, { dpopEnabled: false, maxTokenLength: 100, knownToken: () => undefined })), 'credentials.malformed')
-  t.equal(reasonOf(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => token })), 'credentials.too_large', 'the length limit still applies')
+  t.equal(reasonOf(() => extractCredentials({ ...input, authorization: `Bearer ${'a'.repeat(101)}` }, { dpopEnabled: false, maxTokenLength: 100, knownToken: (token) => ({ token }) })), 'credentials.too_large', 'the length limit still applies')
 
   // Through the plugin: a malformed string sharing the fingerprint of a token in use is still a 400.
   const { app, issuer } = await pluginApp(t)
@@ -254,10 +256,48 @@ t.test('request.mcp without a principal: one frozen object per token, resource a
   const verified = toVerifiedToken({ sub: 's', exp: Math.floor(Date.now() / 1000) + 60 }, 'https://as.example')
   const resource = { uri: 'https://mcp.example.com/mcp', authorizationServers: ['https://as.example'] } as unknown as ResolvedResource
   const sender = Object.freeze({ binding: 'bearer' as const })
-  const first = sharedAuthContext('token-one', verified, resource, sender)
-  t.equal(sharedAuthContext('token-one', verified, resource, sender), first)
-  t.equal(sharedAuthContext('token-two', verified, resource, sender).token, 'token-two')
-  t.equal(sharedAuthContext('token-one', verified, { ...resource, uri: 'https://mcp.example.com/other' } as ResolvedResource, sender).resource, 'https://mcp.example.com/other')
+  const kept = { token: 'token-one' }
+  const first = sharedAuthContext(kept, 'token-one', verified, resource, sender)
+  t.equal(sharedAuthContext(kept, 'token-one', verified, resource, sender), first)
+  t.equal(sharedAuthContext(kept, 'token-two', verified, resource, sender).token, 'token-two')
+  t.equal(sharedAuthContext(kept, 'token-one', verified, resource, sender), first, 'another string never replaces what is kept')
+  t.equal(sharedAuthContext(kept, 'token-one', verified, { ...resource, uri: 'https://mcp.example.com/other' } as ResolvedResource, sender).resource, 'https://mcp.example.com/other')
+  const reverified = toVerifiedToken({ sub: 's2', exp: Math.floor(Date.now() / 1000) + 60 }, 'https://as.example')
+  t.equal(sharedAuthContext(kept, 'token-one', reverified, resource, sender).subject, 's2', 'verified again: the new claims')
+})
+
+t.test('a shared request.mcp (and the raw token it holds) lives no longer than the by-value tier keeps the token', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const { app, issuer } = await pluginApp(t)
+  let captured: WeakRef<object> | undefined
+  let capture = false
+  app.get('/weak', async (request) => {
+    if (capture && request.mcp !== null) captured = new WeakRef(request.mcp)
+    return 'ok'
+  })
+  const send = async (token: string): Promise<void> => {
+    t.equal((await app.inject({ url: '/weak', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  }
+  const flood = async (): Promise<void> => {
+    for (let i = 0; i < 300; i++) await send(await issuer.mintAccessToken({ sub: `flood-${i}` }))
+  }
+  const token = await issuer.mintAccessToken()
+  await send(token)
+  await flood()
+  // Back again: verified into the hashed cache (which outlives the by-value tier),
+  // then found there, then by value, when its context is kept and shared.
+  for (let i = 0; i < 3; i++) await send(token)
+  capture = true
+  await send(token)
+  capture = false
+  t.ok(captured?.deref(), 'captured')
+  await flood()
+  for (let i = 0; i < 5 && captured?.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  t.equal(captured?.deref(), undefined, 'pushed out of the by-value tier, the context (and its token) can be collected while the hashed cache still holds the claims')
 })
 
 t.test('request.mcp with a principal: one object per request', async (t) => {

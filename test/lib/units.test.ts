@@ -379,14 +379,14 @@ t.test('countCredentialLines counts Authorization and DPoP field lines case-inse
 })
 
 t.test('RFC 6750 §2.1: extractCredentials accepts b64token credentials', async (t) => {
-  t.same(extractCredentials(input('Bearer abc'), OPTS), { scheme: 'bearer', token: 'abc', proof: undefined, proofLines: 0, repeated: false })
+  t.same(extractCredentials(input('Bearer abc'), OPTS), { scheme: 'bearer', token: 'abc', proof: undefined, proofLines: 0, kept: undefined })
   t.equal(extractCredentials(input('bEaReR abc'), OPTS).scheme, 'bearer', 'BEAR-03')
   t.equal(extractCredentials(input('Bearer    abc'), OPTS).token, 'abc', 'BEAR-04: several spaces')
   t.equal(extractCredentials(input('Bearer aZ0-._~+/=='), OPTS).token, 'aZ0-._~+/==', 'the whole b64token alphabet and padding')
   t.equal(extractCredentials(input('Bearer ' + 'a'.repeat(64)), OPTS).token.length, 64, 'exactly maxTokenLength')
-  t.same(extractCredentials(input('DPoP abc', { dpop: 'proof', dpopLines: 1 }), OPTS), { scheme: 'dpop', token: 'abc', proof: 'proof', proofLines: 1, repeated: false })
+  t.same(extractCredentials(input('DPoP abc', { dpop: 'proof', dpopLines: 1 }), OPTS), { scheme: 'dpop', token: 'abc', proof: 'proof', proofLines: 1, kept: undefined })
   t.equal(extractCredentials(input('dpop abc'), OPTS).scheme, 'dpop', 'EDGE-08')
-  t.same(extractCredentials(input('Bearer abc', { dpop: 'a, b', dpopLines: 2 }), OPTS), { scheme: 'bearer', token: 'abc', proof: 'a, b', proofLines: 2, repeated: false })
+  t.same(extractCredentials(input('Bearer abc', { dpop: 'a, b', dpopLines: 2 }), OPTS), { scheme: 'bearer', token: 'abc', proof: 'a, b', proofLines: 2, kept: undefined })
 })
 
 t.test('RFC 6750 §3.1: no credentials or an unsupported scheme → 401 without error', async (t) => {
