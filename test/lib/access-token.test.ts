@@ -317,6 +317,28 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
   t.equal(calls, 3)
 })
 
+t.test('verified-token cache: a verification that ends past exp or past cacheTtl is never served from the cache', async (t) => {
+  let now = NOW
+  let calls = 0
+  // The clock moves while the (asynchronous) verification runs.
+  const slow = (moveTo: number) => async (): Promise<VerifiedToken> => {
+    calls++
+    now = moveTo
+    return Object.freeze({ binding: {}, expiresAt: NOW + 10 }) as unknown as VerifiedToken
+  }
+  const pastExp = syncTokenVerifier(slow(NOW + 11), () => now)
+  await pastExp('token-a', ctx)
+  await pastExp('token-a', ctx)
+  t.equal(calls, 2, 'verified again: the first answer expired while it was being made')
+
+  now = NOW
+  calls = 0
+  const pastTtl = syncTokenVerifier(async () => { calls++; now = NOW + 3; return Object.freeze({ binding: {}, expiresAt: NOW + 600 }) as unknown as VerifiedToken }, () => now, { cacheTtl: 2 })
+  await pastTtl('token-b', ctx)
+  await pastTtl('token-b', ctx)
+  t.equal(calls, 2, 'cacheTtl counts from the request that verified it, not from the answer')
+})
+
 t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token without exp is cached only under a finite TTL', async (t) => {
   const noExp = Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken
   let calls = 0
