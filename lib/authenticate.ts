@@ -56,22 +56,19 @@ export interface AuthenticatorDeps {
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
 
-// request.mcp.sender once a binding is confirmed: it depends on the token's cnf
-// alone, so one frozen object per cached token serves all of its requests.
+// request.mcp.sender once a binding (cnf.jkt or, else, cnf x5t#S256; never both,
+// see decide) is confirmed: it depends on the token's cnf alone, so one frozen
+// object per cached token serves all of its requests.
 const senders = new WeakMap<Binding, McpSender>()
 
-function confirmedSender (binding: Binding, method: 'dpop' | 'mtls', thumbprint: string): McpSender {
+function confirmedSender (binding: Binding): McpSender {
   let sender = senders.get(binding)
-  if (sender === undefined || sender.binding !== method) {
-    sender = Object.freeze(method === 'dpop' ? { binding: method, jkt: thumbprint } : { binding: method, x5t: thumbprint })
+  if (sender === undefined) {
+    const { jkt, x5t } = binding
+    sender = Object.freeze(jkt !== undefined ? { binding: 'dpop', jkt } : { binding: 'mtls', x5t: x5t as string })
     senders.set(binding, sender)
   }
   return sender
-}
-
-interface DpopOutcome {
-  readonly sender: McpSender
-  readonly nonce: string | undefined
 }
 
 /** 'valid' → nothing to send; 'rotate' → a fresh nonce to send; anything else → use_dpop_nonce. */
@@ -124,9 +121,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     request: AuthRequest,
     resource: ResolvedResource,
     tokenHash: string | undefined,
-    binding: Binding,
     jkt: string
-  ): DpopOutcome | Promise<DpopOutcome> {
+  ): string | undefined | Promise<string | undefined> {
     const now = clock()
     const proof = verifyProof(credentials.proof, credentials.proofLines, {
       method: request.method,
@@ -135,10 +131,9 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       jkt,
       now,
     })
-    const sender = confirmedSender(binding, 'dpop', jkt)
-    const record = (nonce: string | undefined): DpopOutcome | Promise<DpopOutcome> => {
+    const record = (nonce: string | undefined): string | undefined | Promise<string | undefined> => {
       const recorded = recordProof(dpop, proof, now)
-      return recorded instanceof Promise ? recorded.then(() => ({ sender, nonce })) : { sender, nonce }
+      return recorded instanceof Promise ? recorded.then(() => nonce) : nonce
     }
     // The nonce is checked before the proof is recorded: a refused proof takes no store entry.
     const nonce = checkNonce(dpop, proof)
@@ -177,7 +172,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     return reject.unavailable('replay_store.failed', err)
   }
 
-  async function checkCertificate (request: AuthRequest, binding: Binding, x5t: string): Promise<McpSender> {
+  async function checkCertificate (request: AuthRequest, x5t: string): Promise<void> {
     let presented
     try {
       presented = await deps.certificateThumbprint(request.request)
@@ -188,7 +183,6 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     }
     if (presented === undefined) throw reject.invalidToken('binding.certificate_missing')
     if (!thumbprintsEqual(presented, x5t)) throw reject.invalidToken('binding.x5t')
-    return confirmedSender(binding, 'mtls', x5t)
   }
 
   // A bound token's checks are asynchronous; a cached bearer token's are not, so
@@ -207,14 +201,16 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
-      const outcome = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, verified.binding, jkt)
-      if (outcome instanceof Promise) return outcome.then(({ sender, nonce }) => ({ token, verified, sender, nonce, proofIgnored: false, kept: credentials.kept }))
-      return { token, verified, sender: outcome.sender, nonce: outcome.nonce, proofIgnored: false, kept: credentials.kept }
+      // Throws (or rejects) unless the proof confirms the binding.
+      const nonce = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
+      const sender = confirmedSender(verified.binding)
+      if (nonce instanceof Promise) return nonce.then((next) => ({ token, verified, sender, nonce: next, proofIgnored: false, kept: credentials.kept }))
+      return { token, verified, sender, nonce, proofIgnored: false, kept: credentials.kept }
     }
     // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
     if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
     if (x5t !== undefined) {
-      return checkCertificate(request, verified.binding, x5t).then((sender) => ({ token, verified, sender, nonce: undefined, proofIgnored: false, kept: credentials.kept }))
+      return checkCertificate(request, x5t).then(() => ({ token, verified, sender: confirmedSender(verified.binding), nonce: undefined, proofIgnored: false, kept: credentials.kept }))
     }
     if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
     return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined, kept: credentials.kept }

@@ -22,7 +22,7 @@ import { toVerifiedToken } from '../../lib/claims.js'
 import type { ResolvedResource } from '../../lib/options.js'
 import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
 import mcpAuth from '../../index.js'
-import type { McpAuthContext } from '../../index.js'
+import type { McpAuthContext, McpAuthOptions } from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 
@@ -39,12 +39,12 @@ function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
   })
 }
 
-/** The plugin for https://mcp.example.com/mcp, trusting a fresh test issuer, with GET /mcp. */
-async function pluginApp (t: Test): Promise<{ app: FastifyInstance, issuer: TestIssuer }> {
+/** The plugin for https://mcp.example.com/mcp (and `options`), trusting a fresh test issuer, with GET /mcp. */
+async function pluginApp (t: Test, options: Partial<McpAuthOptions> = {}): Promise<{ app: FastifyInstance, issuer: TestIssuer }> {
   const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys } })
+  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys }, ...options })
   app.get('/mcp', async () => 'ok')
   return { app, issuer }
 }
@@ -301,36 +301,25 @@ t.test('a shared request.mcp (and the raw token it holds) lives no longer than t
 })
 
 t.test('request.mcp with a principal: one object per request', async (t) => {
-  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
-  const app = Fastify()
-  t.teardown(() => app.close())
   let calls = 0
-  await app.register(mcpAuth, {
-    resource: 'https://mcp.example.com/mcp',
-    authorizationServers: [issuer.issuer],
-    jwks: { keys: issuer.jwks.keys },
-    principal: () => ({ call: ++calls }),
-  })
+  const { app, issuer } = await pluginApp(t, { principal: () => ({ call: ++calls }) })
   const seen: Array<McpAuthContext | null> = []
-  app.get('/mcp', async (request) => { seen.push(request.mcp); return 'ok' })
+  app.get('/seen', async (request) => { seen.push(request.mcp); return 'ok' })
   const token = await issuer.mintAccessToken()
-  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/seen', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
   t.not(seen[0], seen[1])
   t.same(seen.map((mcp) => mcp?.principal), [{ call: 1 }, { call: 2 }])
 })
 
 t.test('DPoP: the same token and key share one request.mcp and sender across proofs', async (t) => {
-  const issuer = await createTestIssuer({ audience: 'https://mcp.example.com/mcp' })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys }, dpop: {} })
+  const { app, issuer } = await pluginApp(t, { dpop: {} })
   const seen: Array<McpAuthContext | null> = []
-  app.get('/mcp', async (request) => { seen.push(request.mcp); return 'ok' })
+  app.get('/seen', async (request) => { seen.push(request.mcp); return 'ok' })
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
   for (let i = 0; i < 3; i++) {
-    const dpop = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: token })
-    t.equal((await app.inject({ url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop } })).statusCode, 200)
+    const dpop = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/seen', accessToken: token })
+    t.equal((await app.inject({ url: '/seen', headers: { authorization: `DPoP ${token}`, dpop } })).statusCode, 200)
   }
   t.equal(seen[1], seen[2])
   t.equal(seen[0]?.sender, seen[1]?.sender, 'one sender object for the token, from its first request')
