@@ -11,7 +11,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import mcpAuth from '../../index.js'
-import type { McpAuthOptions } from '../../index.js'
+import type { McpAuthContext, McpAuthOptions } from '../../index.js'
 import { createTestCa } from '../../testing.js'
 import type { TestCa, TestClientCertificate, TestServerCertificate } from '../../testing.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
@@ -33,19 +33,22 @@ interface Server {
   origin: string
 }
 
-/** An app with GET /mcp reporting request.mcp.sender, on HTTPS (requestCert) or plain HTTP. */
-async function startServer (t: Test, options: Partial<McpAuthOptions> = {}, tls = true): Promise<Server> {
+/** An app with GET /mcp reporting request.mcp.sender (and keeping each request.mcp in `seen`), on HTTPS (requestCert) or plain HTTP. */
+async function startServer (t: Test, options: Partial<McpAuthOptions> = {}, tls = true, seen: Array<McpAuthContext | null> = []): Promise<Server> {
   const issuer = await createTestIssuer({ audience: RESOURCE })
   // rejectUnauthorized: false lets the handshake finish without a client certificate, so the plugin can answer 401.
   const https = { key: serverCert.keyPem, cert: serverCert.certificatePem, ca: ca.certificatePem, requestCert: true, rejectUnauthorized: false }
   const app = tls ? Fastify({ https }) as unknown as FastifyInstance : Fastify()
   t.teardown(() => app.close())
   await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys }, ...options } as McpAuthOptions)
-  app.get('/mcp', async (request) => ({
-    sender: request.mcp?.sender,
-    authSender: (request.raw as { auth?: { extra?: { sender?: unknown } } }).auth?.extra?.sender,
-    sessionReused: (request.raw.socket as Partial<TLSSocket>).isSessionReused?.() ?? null,
-  }))
+  app.get('/mcp', async (request) => {
+    seen.push(request.mcp)
+    return {
+      sender: request.mcp?.sender,
+      authSender: (request.raw as { auth?: { extra?: { sender?: unknown } } }).auth?.extra?.sender,
+      sessionReused: (request.raw.socket as Partial<TLSSocket>).isSessionReused?.() ?? null,
+    }
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   return { app, issuer, origin: `${tls ? 'https' : 'http'}://127.0.0.1:${port}` }
@@ -133,6 +136,21 @@ t.test('RFC 8705 §3: keep-alive requests and resumed TLS sessions still carry t
     }
     if (!keepAlive) t.same(reused, [false, true, true], 'new connections resumed the TLS session')
   }
+})
+
+t.test('RFC 8705 §3: requests repeating a bound token share one request.mcp and sender; each still needs the certificate', async (t) => {
+  const seen: Array<McpAuthContext | null> = []
+  const server = await startServer(t, {}, true, seen)
+  const token = await bound(server.issuer, alice.x5t)
+  for (let i = 0; i < 3; i++) t.equal((await call(server, { authorization: `Bearer ${token}`, cert: alice })).status, 200, `request ${i + 1}`)
+  // The token is now kept with its shared context: a stranger's connection gets nothing from it.
+  assertBearerInvalidToken(t, await call(server, { authorization: `Bearer ${token}`, cert: bob }), /does not match/, 'bob, after sharing')
+  assertBearerInvalidToken(t, await call(server, { authorization: `Bearer ${token}` }), /not presented/, 'no certificate, after sharing')
+  t.equal(seen.length, 3, 'only the certificate holder\'s requests reached the handler')
+  t.equal(seen[1], seen[2], 'one request.mcp from the token\'s second request on')
+  t.equal(seen[0]?.sender, seen[1]?.sender, 'one sender object for the binding, from the first request')
+  t.same(seen[2]?.sender, { binding: 'mtls', x5t: alice.x5t })
+  t.ok(Object.isFrozen(seen[2]) && Object.isFrozen(seen[2]?.sender))
 })
 
 t.test('RFC 8705 §3: an unbound Bearer token over mTLS stays a bearer request', async (t) => {
