@@ -177,6 +177,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   // runs once per request.
   let askedToken: string | undefined
   let askedRecord: HotRecord | undefined
+  let askedMark = 0
 
   function hotRecord (token: string, mark: number): HotRecord | undefined {
     if (askedToken === token) {
@@ -190,7 +191,8 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }
 
   const knows = (token: string): KeptToken | undefined => {
-    askedRecord = hotRecord(token, fingerprint(token))
+    askedMark = fingerprint(token)
+    askedRecord = hotRecord(token, askedMark)
     // The caller goes on with the kept string: the next call's check is then by identity.
     askedToken = askedRecord?.token ?? token
     return askedRecord
@@ -198,7 +200,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {
     const now = clock()
-    const mark = fingerprint(token)
+    const mark = token === askedToken ? askedMark : fingerprint(token)
     const hot = hotRecord(token, mark)
     if (hot !== undefined) {
       if (isLive(hot.entry, now)) return hot.entry
