@@ -2,12 +2,13 @@
 //
 //   node --expose-gc benchmarks/replay-store-memory.js [--entries 1000000] [--json]
 //
-// Keys are what the plugin stores: replayKey(jkt, jti), base64url(SHA-256),
-// 43 characters. They are made inside the loop and not kept anywhere
-// else, so the heap growth is the store's own: the Map and its key strings.
-import { hash } from 'node:crypto'
+// Keys are what the plugin stores, made by the plugin's own replayKey(jkt, jti)
+// (from dist/, so run `npm run build` first). They are made inside the loop and
+// not kept anywhere else, so the heap growth is the store's own: the Map and its
+// key strings.
 import { parseArgs } from 'node:util'
 import { MemoryReplayStore } from 'fastify-mcp-auth'
+import { replayKey } from '../dist/lib/dpop/proof.js'
 
 const { values: args } = parseArgs({ options: { entries: { type: 'string', default: '1000000' }, json: { type: 'boolean', default: false } } })
 const entries = Number(args.entries)
@@ -25,7 +26,7 @@ const jkt = 'bench-jkt-0123456789abcdefghijklmnopqrstuv'
 const before = settle()
 const store = new MemoryReplayStore({ maxEntries: entries })
 for (let i = 0; i < entries; i++) {
-  const key = hash('sha256', jkt + '.' + i, 'base64url')
+  const key = replayKey(jkt, String(i))
   if (store.claim(key, 300) !== true) throw new Error(`entry ${i} was refused`)
 }
 const after = settle()
@@ -34,6 +35,7 @@ if (store.size !== entries) throw new Error(`expected ${entries} live entries, f
 const heapBytes = after.heapUsed - before.heapUsed
 const result = {
   entries,
+  keyLength: replayKey(jkt, '0').length,
   heapBytes,
   rssBytes: after.rss - before.rss,
   bytesPerEntry: heapBytes / entries,

@@ -217,7 +217,7 @@ verification above its tight-loop cost. The plugin's own work is its row's "left
 
 ## MemoryReplayStore
 
-\`node --expose-gc benchmarks/replay-store-memory.js\`: ${n0(replayStore.entries)} live entries (43-character keys, as the plugin
+\`node --expose-gc benchmarks/replay-store-memory.js\`: ${n0(replayStore.entries)} live entries (${replayStore.keyLength === undefined ? '' : `${replayStore.keyLength}-character `}keys, as the plugin
 stores them), heap growth ${n1(replayStore.heapBytes / 2 ** 20)} MiB → **${n1(replayStore.bytesPerEntry)} bytes per entry**
 (target ≤ 150: ${verdict(replayPass)}). ${replayStore.note ?? ''}
 
