@@ -173,26 +173,20 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }
 
   // knows() runs during extraction, right before the verifier is called with the
-  // same token: its answer is kept for that call, so the full-token comparison
-  // runs once per request.
+  // same token: its lookup (fingerprint and full-token comparison) is kept for
+  // that call, so it runs once per request.
   let askedToken: string | undefined
   let askedRecord: HotRecord | undefined
   let askedMark = 0
 
-  function hotRecord (token: string, mark: number): HotRecord | undefined {
-    if (askedToken === token) {
-      const record = askedRecord
-      askedToken = undefined
-      askedRecord = undefined
-      return record
-    }
+  function recentRecord (token: string, mark: number): HotRecord | undefined {
     const record = recent.get(mark)
     return record !== undefined && record.token === token ? record : undefined
   }
 
   const knows = (token: string): KeptToken | undefined => {
     askedMark = fingerprint(token)
-    askedRecord = hotRecord(token, askedMark)
+    askedRecord = recentRecord(token, askedMark)
     // The caller goes on with the kept string: the next call's check is then by identity.
     askedToken = askedRecord?.token ?? token
     return askedRecord
@@ -200,8 +194,17 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   return Object.assign((token: string): VerifiedEntry | Promise<VerifiedEntry> => {
     const now = clock()
-    const mark = token === askedToken ? askedMark : fingerprint(token)
-    const hot = hotRecord(token, mark)
+    let mark: number
+    let hot: HotRecord | undefined
+    if (token === askedToken) {
+      mark = askedMark
+      hot = askedRecord
+      askedToken = undefined
+      askedRecord = undefined
+    } else {
+      mark = fingerprint(token)
+      hot = recentRecord(token, mark)
+    }
     if (hot !== undefined) {
       if (isLive(hot.entry, now)) return hot.entry
       recent.delete(mark)
