@@ -1,0 +1,7 @@
+// Refuses to run the project's scripts on a Node.js below the supported line, with one
+// line that says what to do. Written for old Node too: no syntax or API newer than Node 12.
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 22 || (major === 22 && minor < 12)) {
+  console.error(`fastify-mcp-auth needs Node.js >= 22.12 (this is ${process.versions.node}); install it, or run \`bash .ci/run\`, which installs Node 22 and 24 into .node/ and runs the tests on both.`)
+  process.exit(1)
+}
