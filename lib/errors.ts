@@ -229,3 +229,13 @@ export const MetadataRouteMissingError = createError('FST_MCP_AUTH_METADATA_MISS
 export function invalidOption (message: string): Error {
   return new InvalidOptionError(message)
 }
+
+/**
+ * The same code for what is configured outside `mcpAuth`'s options (a store's
+ * constructor, the other entry points): the message names its owner itself.
+ */
+const InvalidSettingError = createError('FST_MCP_AUTH_INVALID_OPTION', '%s', 500, TypeError)
+
+export function invalidSetting (message: string): Error {
+  return new InvalidSettingError(message)
+}

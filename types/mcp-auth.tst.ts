@@ -4,6 +4,8 @@
 import Fastify from 'fastify'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { describe, expect, test } from 'tstyche'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import mcpAuth, { McpScopes, mcpOperationScopes, RedisReplayStore, requireScopes, scopesSatisfy } from '../index.js'
 import type { McpAuthContext, McpAuthEvent, McpAuthOptions, McpSender } from '../index.js'
 
@@ -155,10 +157,12 @@ describe('operations surface', () => {
     expect(options.onEvent).type.toBe<((event: McpAuthEvent, request: FastifyRequest) => void) | undefined>()
   })
 
-  test('RedisReplayStore takes any client with an ioredis-style set()', () => {
-    const client = { set: async (_k: string, _v: string, _px: 'PX', _ms: number, _nx: 'NX') => 'OK' as 'OK' | null }
-    const store = new RedisReplayStore({ client, prefix: 'x:', timeout: 1 })
+  test('RedisReplayStore takes an ioredis or a node-redis client', () => {
+    const store = new RedisReplayStore({ client: new Redis({ lazyConnect: true }), prefix: 'x:', timeout: 1 })
     expect(store.claim('k', 1)).type.toBe<Promise<boolean>>()
+    expect(store.ping()).type.toBe<Promise<void>>()
+    expect(new RedisReplayStore({ client: createClient() })).type.toBe<RedisReplayStore>()
     expect(new RedisReplayStore({ client: {} })).type.toRaiseError()
+    expect(new RedisReplayStore({ client: { set: async () => 'OK' } })).type.toRaiseError()
   })
 })

@@ -1,105 +1,19 @@
-// RedisReplayStore against a real redis-server on a free loopback port
-// (RFC 9449 §11.1: replays caught across instances; fail closed when Redis
-// is down or slow). The store's own guards are also tested with fake clients,
-// which need no server. CI installs redis-server, so these never skip there.
-import { spawn, spawnSync } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
+// RedisReplayStore against a real redis-server on a free loopback port, through
+// ioredis and node-redis (RFC 9449 §11.1: replays caught across instances; fail
+// closed when Redis is down or slow). The store's own guards are also tested with
+// stand-in clients, which need no server. CI installs redis-server, so these never skip there.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisReplayStore } from '../../lib/stores/redis-replay-store.js'
-import type { RedisSetClient } from '../../lib/stores/redis-replay-store.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { DpopKey } from '../../testing.js'
 import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
-import { freePort } from '../helpers/net.js'
+import { connectIoredis, connectNodeRedis, REDIS_SKIP as SKIP, startRedis } from '../helpers/redis.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
-// REDIS_SERVER points at another binary (e.g. a redis-server not on PATH).
-const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
-const hasRedis = spawnSync(REDIS_SERVER, ['--version']).error === undefined
-const SKIP: false | string = hasRedis ? false : 'redis-server not found: install it (apt-get install -y redis-server); CI installs it'
-if (SKIP !== false) t.comment(`SKIPPING the Redis integration tests — ${SKIP}`)
-
-// ——— a real redis-server ———
-
-class RedisServer {
-  readonly port: number
-  #process: ChildProcess | undefined
-
-  constructor (port: number) {
-    this.port = port
-  }
-
-  /** Starts redis-server (no persistence) and resolves once it accepts connections. */
-  async start (): Promise<void> {
-    const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    this.#process = child
-    await new Promise<void>((resolve, reject) => {
-      let output = ''
-      const timer = setTimeout(() => fail(new Error(`redis-server did not start within 5 s:\n${output}`)), 5000)
-      function fail (err: Error): void {
-        clearTimeout(timer)
-        child.kill('SIGKILL')
-        reject(err)
-      }
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-      child.once('exit', (code) => fail(new Error(`redis-server exited (${String(code)}):\n${output}`)))
-      child.once('error', fail)
-    })
-  }
-
-  /** Kills the server process (a crash, not a graceful shutdown) and waits for it to exit. */
-  async kill (): Promise<void> {
-    const child = this.#process
-    this.#process = undefined
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
-  }
-}
-
-async function startRedis (t: Test, port?: number): Promise<RedisServer> {
-  const server = new RedisServer(port ?? await freePort())
-  await server.start()
-  t.teardown(() => server.kill())
-  return server
-}
-
-/**
- * A client that fails fast while Redis is down instead of queueing: no offline
- * queue, no per-request retries, and a quick constant reconnect so service
- * resumes as soon as Redis is back.
- */
-function connect (t: Test, server: RedisServer): Redis {
-  const client = new Redis({
-    host: '127.0.0.1',
-    port: server.port,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => 50,
-    lazyConnect: true,
-  })
-  // Connection errors while Redis is down are expected; the store reports them per request.
-  client.on('error', () => {})
-  t.teardown(() => client.disconnect())
-  return client
-}
-
-async function connected (t: Test, server: RedisServer): Promise<Redis> {
-  const client = connect(t, server)
-  await client.connect()
-  return client
-}
+const connected = connectIoredis
 
 async function ready (client: Redis, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
@@ -153,56 +67,87 @@ const sharedIssuer = await createTestIssuer({ audience: RESOURCE })
 
 // ——— the store's guards (fake clients, no server needed) ———
 
-t.test('constructor: clear TypeErrors for bad options', async (t) => {
-  const client: RedisSetClient = { set: async () => 'OK' }
-  t.throws(() => new RedisReplayStore(undefined as never), { name: 'TypeError', message: /options must be an object/ })
-  t.throws(() => new RedisReplayStore({} as never), { name: 'TypeError', message: /ioredis-compatible client/ })
-  t.throws(() => new RedisReplayStore({ client: { get: () => null } } as never), { name: 'TypeError', message: /set\(\) method/ })
-  t.throws(() => new RedisReplayStore({ client, prefix: 1 as never }), { name: 'TypeError', message: /prefix must be a string/ })
+/** A stand-in ioredis client: `call(command, ...args)` answered by `answer`. */
+function callClient (answer: (...args: string[]) => unknown): { call: (...args: string[]) => PromiseLike<unknown> } {
+  // A synchronous throw stays synchronous: the store must turn it into a rejection.
+  return { call: answer as (...args: string[]) => PromiseLike<unknown> }
+}
+
+t.test('constructor: FST_MCP_AUTH_INVALID_OPTION for a bad client or option', async (t) => {
+  const client = callClient(async () => 'OK')
+  const invalid = (message: RegExp) => ({ code: 'FST_MCP_AUTH_INVALID_OPTION', message })
+  t.throws(() => new RedisReplayStore(undefined as never), invalid(/options must be an object/))
+  t.throws(() => new RedisReplayStore({} as never), invalid(/client must be a connected ioredis client .* or node-redis .*got undefined/))
+  t.throws(() => new RedisReplayStore({ client: { set: async () => 'OK' } } as never), invalid(/call\(\) or sendCommand\(\); got an object without either method/), 'a client with only set() is refused: its signature differs between clients')
+  t.throws(() => new RedisReplayStore({ client, prefix: 1 as never }), invalid(/prefix must be a string/))
   for (const timeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1' as never]) {
-    t.throws(() => new RedisReplayStore({ client, timeout }), { name: 'TypeError', message: /timeout must be a positive number/ }, `timeout ${String(timeout)}`)
+    t.throws(() => new RedisReplayStore({ client, timeout }), invalid(/timeout must be a positive number/), `timeout ${String(timeout)}`)
   }
+  t.ok(t.throws(() => new RedisReplayStore({} as never)) instanceof TypeError, 'and it is a TypeError')
   const store = new RedisReplayStore({ client })
   t.equal(store.prefix, 'fastify-mcp-auth:dpop:', 'default prefix')
   t.equal(store.timeout, 1, 'default timeout: 1 s')
 })
 
-t.test('claim: one SET PX NX per proof; OK → true, null → false, anything else throws', async (t) => {
-  const calls: unknown[][] = []
-  let reply: unknown = 'OK'
-  const store = new RedisReplayStore({ client: { set: async (...args: unknown[]) => { calls.push(args); return reply } }, prefix: 'p:' })
-  t.equal(await store.claim('k', 301), true)
-  t.same(calls, [['p:k', '1', 'PX', 301000, 'NX']], 'one atomic command, ttl in milliseconds')
-  reply = null
-  t.equal(await store.claim('k', 0.0001), false)
-  t.same(calls[1], ['p:k', '1', 'PX', 1, 'NX'], 'a sub-millisecond ttl rounds up, never to 0')
-  for (const odd of [undefined, 'QUEUED', 1, 0, '', {}]) {
-    reply = odd
-    await t.rejects(store.claim('k', 1), { message: /unexpected reply/ }, `reply ${JSON.stringify(odd)} → throw, never a pass`)
-  }
-  for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-    await t.rejects(store.claim('k', ttl), { name: 'TypeError' }, `ttl ${ttl} → throw`)
+t.test('claim: one raw SET PX NX per proof; OK → true, null → false, anything else throws', async (t) => {
+  for (const kind of ['ioredis (call)', 'node-redis (sendCommand)']) {
+    const calls: unknown[][] = []
+    let reply: unknown = 'OK'
+    const answer = async (...args: unknown[]) => { calls.push(args); return reply }
+    const client = kind.startsWith('ioredis') ? { call: answer } : { sendCommand: async (args: string[]) => answer(...args) }
+    const store = new RedisReplayStore({ client, prefix: 'p:' })
+    t.equal(await store.claim('k', 301), true, kind)
+    t.same(calls, [['SET', 'p:k', '1', 'PX', '301000', 'NX']], `${kind}: one atomic command, ttl in milliseconds`)
+    reply = null
+    t.equal(await store.claim('k', 0.0001), false, kind)
+    t.same(calls[1], ['SET', 'p:k', '1', 'PX', '1', 'NX'], `${kind}: a sub-millisecond ttl rounds up, never to 0`)
+    for (const odd of [undefined, 'QUEUED', 1, 0, '', {}, true, 'ok']) {
+      reply = odd
+      await t.rejects(store.claim('k', 1), { message: /unexpected reply/ }, `${kind}: reply ${JSON.stringify(odd)} → throw, never "fresh"`)
+    }
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await t.rejects(store.claim('k', ttl), { name: 'TypeError' }, `ttl ${ttl} → throw`)
+    }
   }
 })
 
+t.test('an ioredis client, which has both call() and sendCommand(), is driven through call()', async (t) => {
+  const used: string[] = []
+  const store = new RedisReplayStore({
+    client: {
+      call: async () => { used.push('call'); return 'OK' },
+      sendCommand: async () => { used.push('sendCommand'); return null },
+    },
+  })
+  t.equal(await store.claim('k', 1), true)
+  t.same(used, ['call'])
+})
+
+t.test('ping: PONG resolves; anything else, a rejection or no answer rejects', async (t) => {
+  t.equal(await new RedisReplayStore({ client: callClient(async () => 'PONG') }).ping(), undefined)
+  await t.rejects(new RedisReplayStore({ client: callClient(async () => 'OK') }).ping(), { message: /unexpected reply to PING/ })
+  await t.rejects(new RedisReplayStore({ client: callClient(async () => { throw new Error('down') }) }).ping(), { message: 'down' })
+  const keepAlive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(keepAlive))
+  await t.rejects(new RedisReplayStore({ client: callClient(() => new Promise(() => {})), timeout: 0.05 }).ping(), { message: /no answer from Redis within 0.05 s/ })
+})
+
 t.test('claim: a client that throws, rejects or never answers → throw within the timeout', async (t) => {
-  const sync = new RedisReplayStore({ client: { set: () => { throw new Error('sync boom') } } })
+  const sync = new RedisReplayStore({ client: callClient(() => { throw new Error('sync boom') }) })
   await t.rejects(sync.claim('k', 1), { message: 'sync boom' }, 'a synchronous throw becomes a rejection')
-  const rejecting = new RedisReplayStore({ client: { set: async () => { throw new Error('connection lost') } } })
+  const rejecting = new RedisReplayStore({ client: callClient(async () => { throw new Error('connection lost') }) })
   await t.rejects(rejecting.claim('k', 1), { message: 'connection lost' })
 
   // The store's timer is unref'd (it must not keep a process alive); here nothing
   // else would, so hold the event loop open while the claims wait.
   const keepAlive = setInterval(() => {}, 1000)
   t.teardown(() => clearInterval(keepAlive))
-  const hung = new RedisReplayStore({ client: { set: () => new Promise(() => {}) }, timeout: 0.1 })
-  const started = Date.now()
+  const hung = new RedisReplayStore({ client: callClient(() => new Promise(() => {})), timeout: 0.1 })
   await t.rejects(hung.claim('k', 1), { message: /no answer from Redis within 0.1 s/ })
-  t.ok(Date.now() - started < 1000, 'gave up after the timeout')
 
   // An answer after the timeout settles nothing and raises nothing unhandled.
   let answer: (value: unknown) => void = () => {}
-  const late = new RedisReplayStore({ client: { set: () => new Promise((resolve) => { answer = resolve }) }, timeout: 0.05 })
+  const late = new RedisReplayStore({ client: callClient(() => new Promise((resolve) => { answer = resolve })), timeout: 0.05 })
   await t.rejects(late.claim('k', 1), { message: /no answer/ })
   answer('OK')
   await sleep(10)
@@ -210,7 +155,7 @@ t.test('claim: a client that throws, rejects or never answers → throw within t
 
 t.test('close() leaves the application\'s client alone', async (t) => {
   let quit = false
-  const client = { set: async () => 'OK', quit: async () => { quit = true }, disconnect: () => { quit = true } }
+  const client = { call: async () => 'OK', quit: async () => { quit = true }, disconnect: () => { quit = true } }
   const store = new RedisReplayStore({ client })
   store.close()
   t.equal(quit, false, 'the client is the application\'s to close')
@@ -228,6 +173,34 @@ t.test('RedisReplayStore with ioredis: first claim true, second false', { skip: 
   const pttl = await client.pttl('fastify-mcp-auth:dpop:AAAAAAAAAAAAAAAAAAAAAA')
   t.ok(pttl > 299_000 && pttl <= 300_000, `stored under the default prefix with the ttl (pttl ${pttl})`)
   t.equal(await client.get('fastify-mcp-auth:dpop:AAAAAAAAAAAAAAAAAAAAAA'), '1')
+})
+
+t.test('RedisReplayStore with node-redis v5: first claim true, second false, PING answers', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  const client = await connectNodeRedis(t, server)
+  const store = new RedisReplayStore({ client })
+  t.equal(await store.claim('AAAAAAAAAAAAAAAAAAAAAA', 300), true, 'first use')
+  t.equal(await store.claim('AAAAAAAAAAAAAAAAAAAAAA', 300), false, 'replay')
+  t.equal(await store.claim('BBBBBBBBBBBBBBBBBBBBBB', 300), true, 'another key')
+  const pttl = await client.pTTL('fastify-mcp-auth:dpop:AAAAAAAAAAAAAAAAAAAAAA')
+  t.ok(pttl > 299_000 && pttl <= 300_000, `stored under the default prefix with the ttl (pttl ${pttl})`)
+  t.equal(await store.ping(), undefined, 'ping resolves')
+  await server.kill()
+  await t.rejects(store.ping(), 'ping rejects when Redis is gone')
+  await t.rejects(store.claim('CCCCCCCCCCCCCCCCCCCCCC', 300), 'claim rejects (→ 503) when Redis is gone')
+})
+
+t.test('RFC 9449 §11.1 across clients: a proof accepted through ioredis is a replay through node-redis', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  const a = await dpopApp(t, new RedisReplayStore({ client: await connected(t, server) }), sharedIssuer)
+  const b = await dpopApp(t, new RedisReplayStore({ client: await connectNodeRedis(t, server) }), sharedIssuer)
+  const client = await dpopClient()
+  const proof = await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token })
+  t.equal((await send(a, client, proof)).statusCode, 200, 'instance A (ioredis) accepts the proof')
+  assertReplay(t, await send(b, client, proof), 'the same proof at instance B (node-redis)')
+  const raced = await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token })
+  const both = await Promise.all([send(b, client, raced), send(a, client, raced), send(b, client, raced)])
+  t.same(both.map((r) => r.statusCode).sort(), [200, 401, 401], 'raced at both: exactly one 200')
 })
 
 t.test('RedisReplayStore: the record expires after the ttl', { skip: SKIP }, async (t) => {
