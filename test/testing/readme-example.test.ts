@@ -1,6 +1,6 @@
-// The README's "Testing your server" example, verbatim except for the import
-// paths (the README imports 'fastify-mcp-auth' and 'fastify-mcp-auth/testing').
-// Keep it in sync with docs/testing-your-server.md.
+// The "A complete test file" example of docs/testing.md, verbatim except for the import
+// paths (the page imports 'fastify-mcp-auth' and 'fastify-mcp-auth/testing').
+// Keep the two in sync.
 import Fastify from 'fastify'
 import t from 'tap'
 import mcpAuth, { McpScopes, requireScopes } from '../../index.js'
