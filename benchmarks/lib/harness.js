@@ -67,22 +67,24 @@ export async function startServer (module, config, { execArgv = [], env = {} } =
  * One autocannon run. `next` (optional) returns the headers of the next request;
  * otherwise `headers` are sent with every request.
  */
-export function load ({ port, tls, clientTls, path, method = 'GET', headers = {}, next, duration, connections, pipelining = 1, maxOverallRequests }) {
+export function load ({ port, tls, clientTls, path, method = 'GET', headers = {}, next, duration, amount, connections, pipelining = 1, maxOverallRequests, timeout = 10 }) {
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`
   const options = {
     url,
     connections,
-    duration,
     pipelining,
     // Stop is checked on every sample tick: 250 ms lets short runs end on time.
     sampleInt: 250,
-    timeout: 10,
+    timeout,
     method,
     headers,
   }
   if (next !== undefined) {
     options.requests = [{ method, path, setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...next() } }) }]
   }
+  // A fixed number of requests (the smoke test), else a duration.
+  if (amount !== undefined) options.amount = amount
+  else options.duration = duration
   if (maxOverallRequests !== undefined) options.maxOverallRequests = maxOverallRequests
   if (clientTls !== undefined) options.tlsOptions = clientTls
   return new Promise((resolve, reject) => {

@@ -98,7 +98,7 @@ function requestSource (prepared, seconds, estimatedRps) {
  * What the load generator sends to a started server, after one sanity request
  * built with the testing helpers passed (`failure` says why it did not).
  */
-async function prepareAndProbe (scenario, fx, server) {
+export async function prepareAndProbe (scenario, fx, server) {
   const target = { port: server.port, tls: scenario.tls === true, clientTls: scenario.clientTls?.(fx), path: PATH }
   const prepared = await scenario.prepare(fx, { port: server.port })
   const answer = await probe({ ...target, headers: await prepared.probe() })

@@ -1,0 +1,52 @@
+// The benchmark smoke test (part of `npm test`): every scenario's server starts, passes
+// its sanity request and answers a short burst of requests with 2xx. It measures
+// nothing and judges no ratio, so a busy machine can slow it down but not fail it.
+//
+//   node benchmarks/smoke.js            every scenario
+//   node benchmarks/smoke.js --only id,id
+//
+// Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
+import { parseArgs } from 'node:util'
+import { createFixtures } from './fixtures.js'
+import { load, startServer } from './lib/harness.js'
+import { prepareAndProbe } from './lib/runner.js'
+import { scenarios } from './lib/scenarios.js'
+
+const { values: args } = parseArgs({ options: { only: { type: 'string' } } })
+const only = args.only?.split(',')
+const list = scenarios().filter((s) => only === undefined || only.includes(s.id))
+const BURST = 40
+
+const started = Date.now()
+const fx = await createFixtures()
+fx.freshTokenPool = BURST * 2
+const failures = []
+for (const scenario of list) {
+  const line = await smoke(scenario).catch((err) => ({ failure: err.stack ?? String(err) }))
+  if (line.failure === undefined) {
+    process.stdout.write(`ok   ${scenario.id} (${BURST} requests, all 2xx)\n`)
+  } else {
+    failures.push(scenario.id)
+    process.stdout.write(`FAIL ${scenario.id}: ${line.failure}\n`)
+  }
+}
+process.stdout.write(`benchmark smoke: ${list.length - failures.length} of ${list.length} scenarios answered 2xx in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+if (failures.length > 0) process.exitCode = 1
+
+async function smoke (scenario) {
+  const server = await startServer(scenario.server, scenario.config(fx))
+  try {
+    const { target, prepared, failure } = await prepareAndProbe(scenario, fx, server)
+    if (failure !== undefined) return { failure }
+    const source = prepared.pool === undefined ? { next: prepared.next, headers: prepared.headers } : { next: prepared.pool(BURST).next }
+    // Two connections and a generous per-request timeout: a loaded machine is slow, not wrong.
+    const result = await load({ ...target, ...source, amount: BURST, connections: 2, timeout: 60 })
+    const ok = result['2xx']
+    if (ok !== BURST || result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+      return { failure: `${ok} of ${BURST} answered 2xx (${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts)` }
+    }
+    return {}
+  } finally {
+    await server.stop()
+  }
+}

@@ -1,0 +1,112 @@
+// `npm test`: every check the project has, one step after another. On a terminal each
+// step prints as it runs; piped (CI, an editor), each step is one line and only a failing
+// step's output is shown, whole. Ends with "npm test: N passed, N failed in S s" and the
+// wall-clock seconds of each part, which .ci/run reads.
+//
+//   node scripts/test.js                 every step
+//   node scripts/test.js --only lint,tap-core
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, stripVTControlCharacters } from 'node:util'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const { values: args } = parseArgs({ options: { only: { type: 'string' } } })
+const only = args.only?.split(',')
+const live = process.stdout.isTTY === true
+
+// Suites of the other entry points (their own referees, browsers and servers): a tap run
+// of their own, so the resource server's part keeps its own time budget.
+const SUITE_DIRS = ['test/authorization-server', 'test/client', 'test/conformance']
+
+const testFiles = (dir) => existsSync(join(root, dir))
+  ? readdirSync(join(root, dir), { recursive: true }).map(String).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f)).sort()
+  : []
+const allTests = testFiles('test')
+const suiteTests = allTests.filter((f) => SUITE_DIRS.some((dir) => f.startsWith(dir + '/')))
+const coreTests = allTests.filter((f) => !suiteTests.includes(f))
+
+const bin = (name) => join(root, 'node_modules/.bin', name)
+const steps = [
+  { id: 'lint', part: 'core', command: [bin('eslint'), '.'] },
+  { id: 'typecheck', part: 'core', command: [bin('tsc'), '-p', 'tsconfig.json'] },
+  { id: 'build', part: 'core', command: ['npm', 'run', '--silent', 'build'] },
+  { id: 'tap-core', part: 'core', tap: true, command: [bin('tap'), '--reporter=terse', ...coreTests] },
+  { id: 'tap-suites', part: 'suites', tap: true, skip: suiteTests.length === 0, command: [bin('tap'), '--reporter=terse', '--coverage-map=test/coverage-map.js', ...suiteTests] },
+  { id: 'types', part: 'core', tstyche: true, command: [bin('tstyche')] },
+  { id: 'example', part: 'core', command: [process.execPath, 'examples/quick-start.js', '--check'] },
+  { id: 'demo', part: 'core', command: [process.execPath, 'examples/demo.js', '--quiet'] },
+  { id: 'bench-smoke', part: 'core', command: [process.execPath, 'benchmarks/smoke.js'] },
+].filter((step) => only === undefined || only.includes(step.id))
+
+const started = performance.now()
+let passed = 0
+let failed = 0
+const seconds = { core: 0, suites: 0 }
+for (const step of steps) {
+  if (step.skip) continue
+  if (live) process.stdout.write(`\n== ${step.id}\n`)
+  const t0 = performance.now()
+  const { code, output } = await run(step.command)
+  const took = (performance.now() - t0) / 1000
+  seconds[step.part] += took
+  const counts = count(step, output, code)
+  passed += counts.passed
+  failed += counts.failed
+  const ok = code === 0 && counts.failed === 0
+  const detail = step.tap || step.tstyche ? ` (${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''})` : ''
+  if (!ok && !live) process.stdout.write(`\n== ${step.id} failed; its output:\n${compact(output)}\n`)
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${step.id.padEnd(12)} ${took.toFixed(1).padStart(6)} s${detail}\n`)
+}
+const total = (performance.now() - started) / 1000
+process.stdout.write(`time: resource server ${seconds.core.toFixed(0)} s, other suites ${seconds.suites.toFixed(0)} s, whole ${total.toFixed(0)} s\n`)
+process.stdout.write(`npm test: ${passed} passed, ${failed} failed in ${total.toFixed(0)} s\n`)
+process.exitCode = failed > 0 ? 1 : 0
+
+/** Runs a command from the project root; live on a terminal, captured otherwise. */
+function run ([command, ...rest]) {
+  return new Promise((resolve) => {
+    const child = spawn(command, rest, { cwd: root, stdio: live ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } })
+    const chunks = []
+    child.stdout?.on('data', (chunk) => chunks.push(chunk))
+    child.stderr?.on('data', (chunk) => chunks.push(chunk))
+    child.on('error', (err) => chunks.push(Buffer.from(String(err))))
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal === null ? 1 : 128), output: Buffer.concat(chunks).toString() }))
+  })
+}
+
+/**
+ * Passed and failed counts from a step's own summary: tap's `# { total, pass, fail }`,
+ * tstyche's `Tests: N passed`; any other step counts as one check. On a terminal the
+ * output is not captured, so a step counts as one check there too.
+ */
+function count (step, output, code) {
+  const text = stripVTControlCharacters(output)
+  if (step.tap && text !== '') {
+    const summary = [...text.matchAll(/^# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/gm)].at(-1)
+    if (summary !== undefined) {
+      const fail = Number(summary[3] ?? 0)
+      return { passed: Number(summary[2] ?? 0), failed: fail === 0 && code !== 0 ? 1 : fail, skipped: Number(summary[4] ?? 0) }
+    }
+  }
+  if (step.tstyche && text !== '') {
+    const pass = /^Tests:.*?(\d+) passed/m.exec(text)
+    const fail = /^Tests:.*?(\d+) failed/m.exec(text)
+    if (pass !== null || fail !== null) {
+      const failedCount = Number(fail?.[1] ?? 0)
+      return { passed: Number(pass?.[1] ?? 0), failed: failedCount === 0 && code !== 0 ? 1 : failedCount }
+    }
+  }
+  return code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }
+}
+
+/** A failing step's output without the terse reporter's repeated progress lines. */
+function compact (output) {
+  return stripVTControlCharacters(output)
+    .split('\n')
+    .filter((line, i, lines) => !/^(Asserts|Suites): /.test(line) || !lines.slice(i + 1).some((later) => later.startsWith(line.slice(0, 7))))
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()
+}
