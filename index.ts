@@ -3,6 +3,7 @@ import { mcpAuth } from './plugins/mcp-auth.js'
 
 export default mcpAuth
 export { mcpAuth }
+export { mcpContext } from './plugins/context.js'
 export { requireScopes } from './plugins/require-scopes.js'
 export type { RequiredScopes, RequireScopesOptions } from './plugins/require-scopes.js'
 export { McpScopes, scopesSatisfy, scopeGrants } from './lib/scopes.js'

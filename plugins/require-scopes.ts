@@ -1,7 +1,22 @@
 // requireScopes(): a preHandler that answers 403 insufficient_scope with a
 // challenge naming every scope the operation needs (MCP 2026-07-28 §11.1.1).
 // It runs after authentication; with no verified context it fails closed.
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type {
+  ContextConfigDefault,
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  FastifyTypeProvider,
+  FastifyTypeProviderDefault,
+  preHandlerAsyncHookHandler,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerBase,
+  RawServerDefault,
+  RouteGenericInterface,
+} from 'fastify'
 import { NotRegisteredError, reject } from '../lib/errors.js'
 import { McpHeaderMismatchError } from '../lib/mcp-operations.js'
 import { SCOPE_TOKEN, scopesSatisfy } from '../lib/scopes.js'
@@ -10,7 +25,8 @@ import type { McpAuthState } from './state.js'
 import { kMcpAuth } from './state.js'
 import type { ResolvedResource } from '../lib/options.js'
 
-export type RequiredScopes = readonly string[] | ((request: FastifyRequest) => readonly string[] | Promise<readonly string[]>)
+/** Static scopes, or a function of the request (its type is the route's request type). */
+export type RequiredScopes<Request = FastifyRequest> = readonly string[] | ((request: Request) => readonly string[] | Promise<readonly string[]>)
 
 export interface RequireScopesOptions {
   /** 'all' (default): every scope; 'any': at least one. */
@@ -32,7 +48,25 @@ function checkScopes (scopes: unknown, where: string): readonly string[] {
   return Object.freeze([...scopes as string[]])
 }
 
-export function requireScopes (scopes: RequiredScopes, options: RequireScopesOptions = {}): preHandlerAsyncHookHandler {
+/**
+ * The generics are inferred from the route the guard is given to, so the function
+ * form sees the route's typed request (`app.post<{ Body: … }>(…)`). Type providers
+ * infer the body from the route's schema, which TypeScript does not carry into a call
+ * inside the route options: pass the route generic there (`requireScopes<{ Body: … }>`).
+ */
+export function requireScopes<
+  RouteGeneric extends RouteGenericInterface = RouteGenericInterface,
+  TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
+  SchemaCompiler extends FastifySchema = FastifySchema,
+  RawServer extends RawServerBase = RawServerDefault,
+  RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+  RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+  ContextConfig = ContextConfigDefault,
+  Logger extends FastifyBaseLogger = FastifyBaseLogger,
+> (
+  scopes: RequiredScopes<FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger>>,
+  options: RequireScopesOptions = {}
+): preHandlerAsyncHookHandler<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger> {
   const match = options.match ?? 'all'
   if (match !== 'all' && match !== 'any') throw new TypeError(`requireScopes match must be "all" or "any"; got ${String(match)}`)
   const fixed = typeof scopes === 'function' ? undefined : checkScopes(scopes, 'requireScopes scopes')
@@ -49,7 +83,7 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
     let required = fixed
     if (required === undefined) {
       try {
-        required = checkScopes(await (scopes as Exclude<RequiredScopes, readonly string[]>)(request), 'the requireScopes function result')
+        required = checkScopes(await (scopes as (request: FastifyRequest) => readonly string[] | Promise<readonly string[]>)(request), 'the requireScopes function result')
       } catch (err) {
         if (!(err instanceof McpHeaderMismatchError)) throw err
         request.log.debug({ code: err.code }, 'mcp-auth: MCP headers disagree with the body')
@@ -63,7 +97,7 @@ export function requireScopes (scopes: RequiredScopes, options: RequireScopesOpt
   }
   const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')
   if (challenge !== undefined) Object.defineProperty(mcpRequireScopes, kDeclared, { value: challenge })
-  return mcpRequireScopes
+  return mcpRequireScopes as unknown as preHandlerAsyncHookHandler<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger>
 }
 
 /** The scopes a route declares through a static requireScopes preHandler, for its 401 challenge. */

@@ -6,7 +6,10 @@ import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { describe, expect, test } from 'tstyche'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
-import mcpAuth, { McpScopes, mcpOperationScopes, RedisReplayStore, requireScopes, scopesSatisfy } from '../index.js'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Static } from 'typebox'
+import mcpAuth, { mcpContext, McpScopes, mcpOperationScopes, RedisReplayStore, requireScopes, scopesSatisfy } from '../index.js'
 import type { McpAuthContext, McpAuthEvent, McpAuthOptions, McpSender } from '../index.js'
 
 const app = Fastify()
@@ -53,6 +56,16 @@ describe('McpSender', () => {
   test('jkt is not readable before narrowing', () => {
     const sender = {} as McpSender
     expect(sender).type.not.toHaveProperty('jkt')
+  })
+})
+
+describe('mcpContext', () => {
+  test('gives a non-null context, so a handler needs no `!`', () => {
+    app.get('/who', async (request) => {
+      expect(mcpContext(request)).type.toBe<McpAuthContext>()
+      expect(mcpContext(request).subject).type.toBe<string | undefined>()
+      return mcpContext(request).scopes
+    })
   })
 })
 
@@ -118,6 +131,32 @@ describe('requireScopes', () => {
   test('takes a function of the request, sync or async', () => {
     expect(requireScopes).type.toBeCallableWith((request: FastifyRequest) => [String(request.method)])
     expect(requireScopes).type.toBeCallableWith(async () => ['mcp:tools:call'])
+  })
+
+  test('the function form sees the route\'s typed body', () => {
+    type JsonRpc = { method: string, params?: { name?: string } }
+    expect(app.post<{ Body: JsonRpc | undefined }>('/typed', {
+      preHandler: requireScopes((request) => request.body?.method === 'tools/call' && request.body.params?.name === 'delete_file' ? ['files:write'] : ['files:read']),
+    }, async () => 'ok')).type.not.toRaiseError()
+    expect(app.post<{ Body: JsonRpc }>('/typed2', {
+      preHandler: requireScopes((request) => [request.body.nope]),
+    }, async () => 'ok')).type.toRaiseError('Property \'nope\' does not exist')
+  })
+
+  test('with @fastify/type-provider-typebox, the route generic passed to requireScopes', () => {
+    const Body = Type.Object({ method: Type.String() })
+    const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+    expect(typed.post('/tb', {
+      schema: { body: Body },
+      preHandler: requireScopes<{ Body: Static<typeof Body> }>((request) => request.body.method === 'tools/call' ? ['mcp:tools:call'] : ['mcp:tools:read']),
+    }, async (request) => request.body.method)).type.not.toRaiseError()
+    expect(typed.post('/tb2', { schema: { body: Body }, preHandler: requireScopes(['a']) }, async (request) => request.body.method)).type.not.toRaiseError()
+  })
+
+  test('fits an https server\'s routes and hooks too', () => {
+    const secure = Fastify({ https: { key: '', cert: '' } })
+    expect(secure.post('/mcp', { preHandler: requireScopes(['a']) }, async () => 'ok')).type.not.toRaiseError()
+    expect(secure.addHook('preHandler', requireScopes(['a']))).type.not.toRaiseError()
   })
 
   test('match is all | any', () => {
