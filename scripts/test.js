@@ -37,6 +37,7 @@ const steps = [
   { id: 'types', part: 'core', tstyche: true, command: [bin('tstyche')] },
   { id: 'example', part: 'core', command: [process.execPath, 'examples/quick-start.js', '--check'] },
   { id: 'demo', part: 'core', command: [process.execPath, 'examples/demo.js', '--quiet'] },
+  { id: 'pack', part: 'core', command: [process.execPath, 'scripts/test-pack.js'] },
   { id: 'bench-smoke', part: 'core', command: [process.execPath, 'benchmarks/smoke.js'] },
 ].filter((step) => only === undefined || only.includes(step.id))
 
