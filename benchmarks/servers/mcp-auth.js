@@ -5,9 +5,11 @@
 //   dpop        DPoP-bound token + a fresh proof per request (replay store on)
 //   dpop-nonce  the same with server nonces (stateless HMAC)
 //   mtls        certificate-bound token over TLS with a client certificate
+//   config.dist  another build's dist/ directory (benchmarks/ab.js), else the package's own
 import Fastify from 'fastify'
-import mcpAuth from 'fastify-mcp-auth'
 import { config, serveFastify, tlsOptions } from './child.js'
+
+const { default: mcpAuth } = await import(config.dist === undefined ? 'fastify-mcp-auth' : new URL(`file://${config.dist}/index.js`).href)
 
 const options = {
   resource: config.resource,
