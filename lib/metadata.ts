@@ -2,7 +2,7 @@
 // authorization-server metadata. The one place camelCase options become
 // snake_case wire fields; empty values are omitted (RFC 9728 §3.2), and
 // offline_access is never advertised (MCP 2026-07-28 §10).
-import type { AuthorizationServerMetadata, ProtectedResourceMetadata } from './schemas.js'
+import type { AuthorizationServerMetadata, ProtectedResourceMetadata } from '../types/metadata.js'
 
 export interface ProtectedResourceMetadataInput {
   /** The canonical resource URI, serialized verbatim. */

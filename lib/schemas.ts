@@ -1,8 +1,8 @@
-// TypeBox schemas for what the plugin serves: RFC 9728 protected-resource
-// metadata, RFC 8414 authorization-server metadata, and the OAuth error body.
-// Plain JSON Schema at runtime, so Fastify compiles them into fast serializers.
+// TypeBox schemas of what the plugin serves: RFC 9728 protected-resource metadata,
+// RFC 8414 authorization-server metadata and the OAuth error body, for hosts that
+// validate or document them (entry `fastify-mcp-auth/schemas`; the root entry never
+// loads TypeBox). Their static types match the plain types in types/metadata.ts.
 import { Type } from 'typebox'
-import type { Static } from 'typebox'
 
 const StringList = Type.Array(Type.String())
 
@@ -22,8 +22,6 @@ export const ProtectedResourceMetadataSchema = Type.Object({
   dpop_signing_alg_values_supported: Type.Optional(StringList),
   dpop_bound_access_tokens_required: Type.Optional(Type.Boolean()),
 }, { additionalProperties: true, $id: 'fastify-mcp-auth/ProtectedResourceMetadata' })
-
-export type ProtectedResourceMetadata = Static<typeof ProtectedResourceMetadataSchema> & Record<string, unknown>
 
 export const AuthorizationServerMetadataSchema = Type.Object({
   issuer: Type.String(),
@@ -46,11 +44,7 @@ export const AuthorizationServerMetadataSchema = Type.Object({
   authorization_response_iss_parameter_supported: Type.Optional(Type.Boolean()),
 }, { additionalProperties: true, $id: 'fastify-mcp-auth/AuthorizationServerMetadata' })
 
-export type AuthorizationServerMetadata = Static<typeof AuthorizationServerMetadataSchema> & Record<string, unknown>
-
 export const OAuthErrorBodySchema = Type.Object({
   error: Type.String(),
   error_description: Type.Optional(Type.String()),
 }, { additionalProperties: true, $id: 'fastify-mcp-auth/OAuthErrorBody' })
-
-export type OAuthErrorBody = Static<typeof OAuthErrorBodySchema>

@@ -2,7 +2,6 @@
 // and a start-up warning when an in-process replay store meets a multi-process
 // deployment.
 import cluster from 'node:cluster'
-import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
@@ -16,6 +15,8 @@ import type { McpAuthState } from './state.js'
 export async function registerLoadShedding (fastify: FastifyInstance, state: McpAuthState): Promise<void> {
   const options = state.options.underPressure
   if (options === undefined) return
+  // Imported only when load shedding is on: the root entry stays light without it.
+  const { default: underPressure } = await import('@fastify/under-pressure')
   await fastify.register(underPressure, {
     ...options,
     retryAfter: state.options.retryAfter,

@@ -12,10 +12,9 @@ import { InvalidRegistrationError, isMcpAuthError, NotRegisteredError, reject } 
 import { renderErrorBody } from './reply.js'
 import { describeError } from '../lib/logger.js'
 import { buildProtectedResourceMetadata } from '../lib/metadata.js'
-import type { ProtectedResourceMetadata } from '../lib/schemas.js'
+import type { ProtectedResourceMetadata } from '../types/metadata.js'
 import { resolveMetadata, resolveOptions } from '../lib/options.js'
 import type { ResolvedMetadata, ResolvedOptions, ResolvedResource } from '../lib/options.js'
-import { ProtectedResourceMetadataSchema } from '../lib/schemas.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, PROTECTED_RESOURCE_WELL_KNOWN } from '../lib/well-known.js'
 import type { McpAuthOptions, MetadataOptions } from '../types/index.js'
 import type { McpAuthState } from './state.js'
@@ -73,15 +72,16 @@ export function registerMetadataRoutes (
   if (metadata.root !== undefined && !served.has(PROTECTED_RESOURCE_WELL_KNOWN)) served.set(PROTECTED_RESOURCE_WELL_KNOWN, metadata.root)
 
   for (const [path, resource] of served) {
-    const document = resourceDocument(options, resource)
+    // The document is fixed at registration: serialized once, sent as is.
+    const body = JSON.stringify(resourceDocument(options, resource))
     // A ':' in a resource path is literal, not a route parameter.
     const route = path.replaceAll(':', '::')
-    fastify.get(route, { config: PUBLIC, schema: { response: { 200: ProtectedResourceMetadataSchema } } }, async (_request, reply) => {
+    fastify.get(route, { config: PUBLIC }, async (_request, reply) => {
       return reply
         .header('cache-control', cacheControl)
         .header('access-control-allow-origin', '*')
         .type('application/json; charset=utf-8')
-        .send(document)
+        .send(body)
     })
     fastify.options(route, { config: PUBLIC }, corsPreflight)
   }
