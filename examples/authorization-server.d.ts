@@ -13,6 +13,11 @@ export interface DevResource {
   uri: string
   /** Scopes this resource accepts; a token's `scope` is limited to these. */
   scopes: string[]
+  /**
+   * What an authorization request naming this resource but no scope gets (MCP clients
+   * send no scope when none is advertised). Default: every scope in `scopes`.
+   */
+  defaultScopes?: string[]
 }
 
 export interface DemoUser {
@@ -46,6 +51,13 @@ export interface AuthorizationServerOptions {
   nonces?: boolean
   /** No development warning, no oidc-provider start-up notices (for tests). */
   quiet?: boolean
+  /**
+   * TESTS ONLY. Replaces the fetch oidc-provider uses for Client ID Metadata Documents,
+   * whose default refuses loopback, private and other special-use addresses (an SSRF
+   * guard). A test serving CIMD documents over HTTPS on 127.0.0.1 passes its own fetch
+   * here; `init.dispatcher` then holds the guard, which the replacement must not use.
+   */
+  unsafeFetch?: (url: URL | string, init: RequestInit & { dispatcher?: unknown }) => Promise<Response>
 }
 
 export interface DevAuthorizationServer {

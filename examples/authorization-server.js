@@ -9,12 +9,14 @@
 //   })
 //   // mcpAuth({ resource: 'http://127.0.0.1:3000/mcp', authorizationServers: [as.issuer] })
 //
-// What an MCP client gets from it: open dynamic client registration, authorization
-// code + PKCE (S256 only), client credentials, refresh tokens, and RFC 9068 JWT access
-// tokens whose `aud` is the requested resource (RFC 8707) and whose `scope` only holds
-// scopes that resource allows, DPoP-bound (`cnf.jkt`) when the client uses DPoP.
+// What an MCP client gets from it: open dynamic client registration, Client ID Metadata
+// Documents, authorization code + PKCE (S256 only), client credentials, refresh tokens,
+// and RFC 9068 JWT access tokens whose `aud` is the requested resource (RFC 8707) and
+// whose `scope` only holds scopes that resource allows, DPoP-bound (`cnf.jkt`) when the
+// client uses DPoP. A request that names no scope gets the resource's default scopes.
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
+import { defaultScope } from '../dist/lib/authorization-server/default-scopes.js'
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
@@ -31,12 +33,16 @@ export async function startAuthorizationServer (options = {}) {
     clients = [],
     nonces = false,
     quiet = false,
+    unsafeFetch,
   } = options
   if (!LOOPBACK.has(host)) {
     throw new TypeError(`the development authorization server listens on loopback only (127.0.0.1, ::1 or localhost); got host ${JSON.stringify(host)}`)
   }
-  if (!Array.isArray(resources) || resources.some((r) => typeof r?.uri !== 'string' || !Array.isArray(r.scopes))) {
-    throw new TypeError('resources must be an array of { uri: string, scopes: string[] }')
+  if (!Array.isArray(resources) || resources.some((r) => typeof r?.uri !== 'string' || !Array.isArray(r.scopes) || !(r.defaultScopes === undefined || Array.isArray(r.defaultScopes)))) {
+    throw new TypeError('resources must be an array of { uri: string, scopes: string[], defaultScopes?: string[] }')
+  }
+  if (unsafeFetch !== undefined && typeof unsafeFetch !== 'function') {
+    throw new TypeError('unsafeFetch must be a function (url, init) => Promise<Response>')
   }
 
   // oidc-provider prints start-up notices (in-memory adapter, Node 20 support); tests want silence.
@@ -57,6 +63,8 @@ export async function startAuthorizationServer (options = {}) {
   const issuer = `http://${hostname}:${address.port}`
 
   const byUri = new Map(resources.map((r) => [r.uri, r]))
+  // A client that names no resource still gets a token for the only MCP server there is.
+  const onlyResource = resources.length === 1 ? resources[0].uri : undefined
 
   const configuration = {
     // A fresh ES256 key per start: resource servers fetch it from jwks_uri.
@@ -85,6 +93,10 @@ export async function startAuthorizationServer (options = {}) {
       registration: { enabled: true }, // open registration: MCP clients register themselves
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
+      // A client may use the HTTPS URL of its metadata document as its client_id (the MCP
+      // spec's preferred registration). oidc-provider fetches it through its SSRF guard,
+      // which refuses loopback and private addresses.
+      clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
       dPoP: {
         enabled: true,
         nonceSecret: nonces ? randomBytes(32) : undefined,
@@ -92,8 +104,7 @@ export async function startAuthorizationServer (options = {}) {
       },
       resourceIndicators: {
         enabled: true,
-        // A client that names no resource still gets a token for the only MCP server there is.
-        defaultResource: async (ctx, client, oneOf) => oneOf ?? (resources.length === 1 ? resources[0].uri : undefined),
+        defaultResource: async (ctx, client, oneOf) => oneOf ?? onlyResource,
         // The code's resource is used at the token endpoint even when `openid` was requested.
         useGrantedResource: async () => true,
         async getResourceServerInfo (ctx, indicator) {
@@ -121,6 +132,8 @@ export async function startAuthorizationServer (options = {}) {
       Grant: 14 * 24 * 3600,
     },
     clientBasedCORS: () => true, // browser-based dev tools (e.g. the MCP Inspector)
+    // Tests only: the guarded fetch cannot reach a loopback CIMD server.
+    ...(unsafeFetch === undefined ? {} : { fetch: unsafeFetch }),
     renderError: async (ctx, out) => {
       ctx.type = 'json'
       ctx.body = out
@@ -136,10 +149,24 @@ export async function startAuthorizationServer (options = {}) {
   }
   const callback = provider.callback()
 
+  // Scope-less authorization requests (MCP clients send none when nothing is advertised)
+  // get their resource's default scopes, else its every scope. A request object or a
+  // pushed request carries its own parameters and is left to oidc-provider.
+  const defaultScopesOf = (uri) => byUri.get(uri)?.defaultScopes ?? byUri.get(uri)?.scopes
+  function defaultScopeFor (query) {
+    if (query.has('request') || query.has('request_uri')) return undefined
+    const named = query.getAll('resource')
+    return defaultScope({ scope: query.get('scope'), resource: named.length > 0 ? named : onlyResource }, defaultScopesOf)
+  }
+
   server.on('request', (req, res) => {
-    const { pathname } = new URL(req.url, issuer)
-    // RFC 8414 clients (most MCP SDKs) look here first; oidc-provider only serves the OIDC path.
-    if (pathname === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration'
+    const url = new URL(req.url, issuer)
+    const { pathname } = url
+    const scope = pathname === '/auth' && req.method === 'GET' ? defaultScopeFor(url.searchParams) : undefined
+    if (scope !== undefined) {
+      url.searchParams.set('scope', scope)
+      req.url = `${pathname}${url.search}`
+    }
     if (/^\/interaction\/[^/]+$/.test(pathname)) {
       autoApprove(provider, demoUser, req, res).catch((err) => {
         res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' })
