@@ -33,7 +33,9 @@ const steps = [
   { id: 'typecheck', part: 'core', command: [bin('tsc'), '-p', 'tsconfig.json'] },
   { id: 'build', part: 'core', command: ['npm', 'run', '--silent', 'build'] },
   { id: 'tap-core', part: 'core', tap: true, command: [bin('tap'), '--reporter=terse', ...coreTests] },
-  { id: 'tap-suites', part: 'suites', tap: true, skip: suiteTests.length === 0, command: [bin('tap'), '--reporter=terse', '--coverage-map=test/coverage-map.js', ...suiteTests] },
+  // The conformance suite covers nothing (a referee run; see test/coverage-map.js): alone it
+  // must not fail the step for lack of coverage. The other suites' coverage is still judged.
+  { id: 'tap-suites', part: 'suites', tap: true, skip: suiteTests.length === 0, command: [bin('tap'), '--reporter=terse', '--coverage-map=test/coverage-map.js', '--allow-empty-coverage', ...suiteTests] },
   { id: 'types', part: 'core', tstyche: true, command: [bin('tstyche')] },
   { id: 'example', part: 'core', command: [process.execPath, 'examples/quick-start.js', '--check'] },
   { id: 'demo', part: 'core', command: [process.execPath, 'examples/demo.js', '--quiet'] },
