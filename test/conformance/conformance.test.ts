@@ -10,15 +10,13 @@ import { judge, loadBaseline } from './baseline.js'
 import { formatProblems, formatSummary, formatTable } from './report.js'
 import { REPOSITORY, runConformance } from './runner.js'
 import { clientUnderTest } from './scenarios.js'
+import { withoutTestInstrumentation } from './suite-process.js'
 
-// About 25 s on an idle 2-core machine; every wait inside is bounded (a scenario by the
+// About 30 s on a busy 2-core machine; every wait inside is bounded (a scenario by the
 // suite's --timeout, a run by the runner), so this only ends a run that is stuck for good.
 t.setTimeout(600_000)
 
-// tap instruments every Node process a test starts (process tracking, coverage). The suite's
-// processes and the clients they spawn are not ours to measure, and instrumented they run at
-// half speed.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('_TAPJS_')))
+const env = withoutTestInstrumentation(process.env)
 
 const baseline = await loadBaseline(resolve(REPOSITORY, 'test/conformance/baseline.yml'))
 const started = performance.now()

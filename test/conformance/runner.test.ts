@@ -14,6 +14,7 @@ import { collect, judgeChecks, readResults, scenarioOfDirectory } from './result
 import { REPOSITORY } from './runner.js'
 import { authorizationUrlIn, callbackListening } from './authorization-server-runs.js'
 import { clientUnderTest, KNOWN_SCENARIOS, RUNS } from './scenarios.js'
+import { withoutTestInstrumentation } from './suite-process.js'
 
 const SUCCESS = { id: 'a', status: 'SUCCESS' }
 const INFO = { id: 'i', status: 'INFO' }
@@ -123,7 +124,7 @@ t.test('the client under test: CONFORMANCE_CLIENT replaces the placeholder', asy
 })
 
 // End to end through `npm run conformance`'s entry (cli.ts), on the small backcompat run.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('_TAPJS_')))
+const env = withoutTestInstrumentation(process.env)
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 async function conformanceCli (t: Test, args: string[], baseline: string): Promise<{ code: number, stdout: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'conformance-cli-'))

@@ -14,6 +14,15 @@ const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { version: st
 export const SUITE_CLI = join(dirname(manifestPath), manifest.bin.conformance)
 export const INSTALLED_SUITE_VERSION = manifest.version
 
+/**
+ * `env` without tap's instrumentation of every Node process a test starts (process tracking,
+ * coverage): the suite's processes and the clients they spawn are not ours to measure, and
+ * instrumented they run at half speed.
+ */
+export function withoutTestInstrumentation (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('_TAPJS_')))
+}
+
 export interface SuiteExit {
   readonly code: number | null
   readonly timedOut: boolean
