@@ -31,6 +31,9 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 
+// Interrupted, exit properly: on exit the suite processes are ended with us.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+
 const client = values.client ?? clientUnderTest()
 const baseline = await loadBaseline(resolve(REPOSITORY, values.baseline))
 console.error(`client under test: ${client}`)

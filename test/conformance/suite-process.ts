@@ -23,6 +23,13 @@ export function withoutTestInstrumentation (env: NodeJS.ProcessEnv): NodeJS.Proc
   return Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('_TAPJS_')))
 }
 
+// The suite processes still running. They run in process groups of their own, which a signal
+// to this process does not reach, so they are ended when this process exits.
+const running = new Set<() => void>()
+process.on('exit', () => {
+  for (const kill of running) kill()
+})
+
 export interface SuiteExit {
   readonly code: number | null
   readonly timedOut: boolean
@@ -64,16 +71,19 @@ export function startSuite (args: readonly string[], options: SuiteProcessOption
     options.onStdout?.(stdout)
   })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  running.add(kill)
   const timer = setTimeout(() => {
     timedOut = true
     kill()
   }, options.timeoutMs)
   const exited = new Promise<SuiteExit>((resolve) => {
     child.once('close', (code) => {
+      running.delete(kill)
       clearTimeout(timer)
       resolve({ code, timedOut, output })
     })
     child.once('error', (err) => {
+      running.delete(kill)
       clearTimeout(timer)
       resolve({ code: null, timedOut, output: `${output}\n${err.message}` })
     })
