@@ -150,8 +150,9 @@ export async function startAuthorizationServer (options = {}) {
   const callback = provider.callback()
 
   // Scope-less authorization requests (MCP clients send none when nothing is advertised)
-  // get their resource's default scopes, else its every scope. A request object or a
-  // pushed request carries its own parameters and is left to oidc-provider.
+  // get their resource's default scopes, else its every scope. Only the query of a GET is
+  // rewritten: a form-posted request, a request object and a pushed request reach
+  // oidc-provider as they are.
   const defaultScopesOf = (uri) => byUri.get(uri)?.defaultScopes ?? byUri.get(uri)?.scopes
   function defaultScopeFor (query) {
     if (query.has('request') || query.has('request_uri')) return undefined
