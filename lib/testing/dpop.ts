@@ -29,6 +29,9 @@ export type DpopProofFlaw =
   | 'stale-iat'
   | 'future-iat'
   | 'missing-jti'
+  | 'missing-htm'
+  | 'missing-htu'
+  | 'missing-iat'
   | 'private-key-in-jwk'
   | 'alg-none'
   | 'hs256'
@@ -79,6 +82,9 @@ export async function createDpopProof (key: DpopKey, options: DpopProofOptions):
   }
   if (options.nonce !== undefined) payload.nonce = options.nonce
   if (flaw === 'missing-jti') delete payload.jti
+  if (flaw === 'missing-htm') delete payload.htm
+  if (flaw === 'missing-htu') delete payload.htu
+  if (flaw === 'missing-iat') delete payload.iat
   Object.assign(payload, options.claims)
 
   let jwk: JWK | undefined = key.publicJwk
