@@ -32,6 +32,8 @@ const steps = [
   { id: 'lint', part: 'core', command: [bin('eslint'), '.'] },
   { id: 'typecheck', part: 'core', command: [bin('tsc'), '-p', 'tsconfig.json'] },
   { id: 'build', part: 'core', command: ['npm', 'run', '--silent', 'build'] },
+  // Every entry point's types resolve under moduleResolution node16/nodenext and bundler (ESM only).
+  { id: 'attw', part: 'core', command: [bin('attw'), '--pack', '.', '--profile', 'esm-only'] },
   { id: 'tap-core', part: 'core', tap: true, command: [bin('tap'), '--reporter=terse', ...coreTests] },
   // The conformance suite covers nothing (a referee run; see test/coverage-map.js): alone it
   // must not fail the step for lack of coverage. The other suites' coverage is still judged.
