@@ -2,11 +2,9 @@
 // token works only with its proof under the DPoP scheme (RFC 9449 §7.1, §7.2),
 // shown against a route that is protected and reachable.
 import { expectRejected } from './challenge.js'
-import { createDpopKey } from './dpop.js'
-import { Exchange, injectTransport } from './http.js'
 import type { HttpResponseLike, Injectable } from './http.js'
 import { callSite, fromCallSite } from './report.js'
-import { expectProtected, expectSuccess, mint, requestTo, resolveDpopTarget, sendWithProof } from './steps.js'
+import { expectProtected, expectSuccess, mint, requestTo, sendWithProof, startDpop } from './steps.js'
 import type { DpopAssertionOptions } from './steps.js'
 
 export interface DpopBoundBearerOptions extends DpopAssertionOptions {
@@ -30,10 +28,7 @@ export async function assertDpopBoundBearerRejected (app: Injectable, options: D
 }
 
 async function boundBearerRejected (app: Injectable, options: DpopBoundBearerOptions): Promise<void> {
-  const exchange = new Exchange('assertDpopBoundBearerRejected', injectTransport(app), options.timeout)
-  const target = await resolveDpopTarget(exchange, options)
-  const key = await createDpopKey()
-  const token = await mint(options, target.aud, { jkt: key.jkt })
+  const { exchange, target, key, token } = await startDpop('assertDpopBoundBearerRejected', app, options)
 
   // First, so the Bearer attempts below also meet a warm token cache.
   let nonce: string | undefined
@@ -74,11 +69,8 @@ export async function assertDpopProofAccepted (app: Injectable, options: DpopAss
 }
 
 async function proofAccepted (app: Injectable, options: DpopAssertionOptions): Promise<HttpResponseLike> {
-  const exchange = new Exchange('assertDpopProofAccepted', injectTransport(app), options.timeout)
-  const target = await resolveDpopTarget(exchange, options)
+  const { exchange, target, key, token } = await startDpop('assertDpopProofAccepted', app, options)
   await expectProtected(exchange, target)
-  const key = await createDpopKey()
-  const token = await mint(options, target.aud, { jkt: key.jkt })
   const step = { step: 'a DPoP-bound token with a valid proof must be accepted' }
   const { request, response } = await sendWithProof(exchange, step, target, { key, token, scheme: 'DPoP' })
   expectSuccess(exchange, step, request, response, { ...target, scheme: 'DPoP' }, options)

@@ -3,11 +3,9 @@
 // only the last one it saw.
 import { decodeJwt } from 'jose'
 import { expectRejected } from './challenge.js'
-import { createDpopKey } from './dpop.js'
-import { Exchange, injectTransport } from './http.js'
-import type { HttpResponseLike, Injectable } from './http.js'
+import type { HttpResponseLike, Injectable, InjectRequest, Step } from './http.js'
 import { callSite, fromCallSite } from './report.js'
-import { expectSuccess, mint, resolveDpopTarget, sendWithProof } from './steps.js'
+import { expectSuccess, sendWithProof, startDpop } from './steps.js'
 import type { DpopAssertionOptions } from './steps.js'
 
 /**
@@ -21,11 +19,10 @@ export async function assertReplayRejected (app: Injectable, options: DpopAssert
 }
 
 async function replayRejected (app: Injectable, options: DpopAssertionOptions): Promise<HttpResponseLike> {
-  const exchange = new Exchange('assertReplayRejected', injectTransport(app), options.timeout)
-  const target = await resolveDpopTarget(exchange, options)
-  const key = await createDpopKey()
-  const token = await mint(options, target.aud, { jkt: key.jkt })
+  const { exchange, target, key, token } = await startDpop('assertReplayRejected', app, options)
   const accepted = { ...target, scheme: 'DPoP' as const }
+  const refused = (step: Step, request: InjectRequest, response: HttpResponseLike, fix: string): void =>
+    expectRejected(exchange.context(step, request), response, { error: 'invalid_dpop_proof', scheme: 'DPoP', fix })
 
   const firstStep = { step: 'the first use of a proof must be accepted' }
   const first = await sendWithProof(exchange, firstStep, target, { key, token, scheme: 'DPoP' })
@@ -33,21 +30,15 @@ async function replayRejected (app: Injectable, options: DpopAssertionOptions): 
 
   const replayStep = { step: 'the same DPoP proof sent a second time must be rejected with 401 invalid_dpop_proof' }
   const replay = await exchange.send(replayStep, first.request)
-  expectRejected(exchange.context(replayStep, first.request), replay, {
-    error: 'invalid_dpop_proof',
-    scheme: 'DPoP',
-    fix: 'the server accepted the same proof twice: record each proof\'s jti with the key\'s thumbprint until its iat leaves the acceptance window, and refuse a jti seen before (RFC 9449 §11.1)',
-  })
+  refused(replayStep, first.request, replay,
+    'the server accepted the same proof twice: record each proof\'s jti with the key\'s thumbprint until its iat leaves the acceptance window, and refuse a jti seen before (RFC 9449 §11.1)')
 
   // The same claims signed again: ECDSA signatures are randomized, so the proof text differs.
   const { jti, iat } = decodeJwt(first.proof)
   const resignStep = { step: 'a new proof re-signed with the jti of an accepted proof must be rejected with 401 invalid_dpop_proof' }
   const resigned = await sendWithProof(exchange, resignStep, target, { key, token, scheme: 'DPoP', nonce: first.nonce, jti, iat })
-  expectRejected(exchange.context(resignStep, resigned.request), resigned.response, {
-    error: 'invalid_dpop_proof',
-    scheme: 'DPoP',
-    fix: 'the server accepted a new proof carrying a jti it had already accepted: key the replay record on the jti (with the key\'s thumbprint), not on the proof text',
-  })
+  refused(resignStep, resigned.request, resigned.response,
+    'the server accepted a new proof carrying a jti it had already accepted: key the replay record on the jti (with the key\'s thumbprint), not on the proof text')
 
   const nextStep = { step: 'after that, the next valid proof (a new jti) must still be accepted' }
   const next = await sendWithProof(exchange, nextStep, target, { key, token, scheme: 'DPoP', nonce: resigned.nonce })
@@ -56,10 +47,7 @@ async function replayRejected (app: Injectable, options: DpopAssertionOptions): 
 
   const againStep = { step: 'the first proof, sent again after another proof was accepted, must be rejected with 401 invalid_dpop_proof' }
   const again = await exchange.send(againStep, first.request)
-  expectRejected(exchange.context(againStep, first.request), again, {
-    error: 'invalid_dpop_proof',
-    scheme: 'DPoP',
-    fix: 'the server forgot the first proof\'s jti once another proof was accepted: keep every jti until its iat leaves the acceptance window, not only the last one',
-  })
+  refused(againStep, first.request, again,
+    'the server forgot the first proof\'s jti once another proof was accepted: keep every jti until its iat leaves the acceptance window, not only the last one')
   return replay
 }

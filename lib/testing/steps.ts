@@ -4,9 +4,10 @@
 // reached a route that accepts good credentials.
 import { challengeError, challengesOf, sameScheme } from './challenge.js'
 import type { OAuthScheme } from './challenge.js'
-import { createDpopProof } from './dpop.js'
+import { createDpopKey, createDpopProof } from './dpop.js'
 import type { DpopKey, DpopProofFlaw } from './dpop.js'
-import type { Exchange, HttpResponseLike, InjectPayload, InjectRequest, Step, Transport } from './http.js'
+import { Exchange, injectTransport } from './http.js'
+import type { HttpResponseLike, Injectable, InjectPayload, InjectRequest, Step, Transport } from './http.js'
 import type { BindTarget, MintOptions, TestIssuer } from './issuer.js'
 import { assertionError, header } from './report.js'
 
@@ -107,6 +108,14 @@ export async function publicUrlOf (helper: string, url: string, aud: string, dis
   const origin = httpOrigin(aud) ?? httpOrigin(await discover())
   if (origin === undefined) throw new TypeError(`${helper}: cannot tell the public URL of ${url}; pass publicUrl`)
   return origin + new URL(url, 'http://x').pathname
+}
+
+/** What every DPoP helper starts from: its exchange with the app, the target, a fresh key and a token bound to it. */
+export async function startDpop (helper: string, app: Injectable, options: DpopAssertionOptions): Promise<{ exchange: Exchange, target: DpopTarget, key: DpopKey, token: string }> {
+  const exchange = new Exchange(helper, injectTransport(app), options.timeout)
+  const target = await resolveDpopTarget(exchange, options)
+  const key = await createDpopKey()
+  return { exchange, target, key, token: await mint(options, target.aud, { jkt: key.jkt }) }
 }
 
 export interface ProofSpec {

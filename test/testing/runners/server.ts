@@ -3,7 +3,17 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import mcpAuth, { McpScopes, requireScopes } from '../../../index.js'
-import { createTestCa, createTestIssuer } from '../../../testing.js'
+import {
+  assertChallenge,
+  assertDpopBoundBearerRejected,
+  assertDpopProofAccepted,
+  assertDpopProofChecksEnforced,
+  assertMtlsBindingEnforced,
+  assertReplayRejected,
+  assertTokenValidationEnforced,
+  createTestCa,
+  createTestIssuer,
+} from '../../../testing.js'
 
 export const RESOURCE = 'https://mcp.example.com/mcp'
 export const issuer = await createTestIssuer({ audience: RESOURCE })
@@ -32,4 +42,15 @@ export async function buildServer (open = false): Promise<{ app: FastifyInstance
   }
   const origin = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, url: `${origin}/mcp` }
+}
+
+/** Every helper, against the app at `url` (its HTTPS address, for mTLS). */
+export async function everyHelper (app: FastifyInstance, url: string): Promise<void> {
+  assertChallenge(await app.inject({ method: 'POST', url: '/mcp' }), { status: 401, scheme: 'Bearer', first: true, error: null })
+  await assertDpopBoundBearerRejected(app, toolsList)
+  await assertDpopProofAccepted(app, toolsList)
+  await assertReplayRejected(app, toolsList)
+  await assertDpopProofChecksEnforced(app, toolsList)
+  await assertTokenValidationEnforced(app, toolsList)
+  await assertMtlsBindingEnforced({ ...toolsList, url, ca })
 }
