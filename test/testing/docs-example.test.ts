@@ -1,16 +1,14 @@
 // docs/testing.md shows what the kit does, and the page stays true: its complete
 // test file runs under node:test as written (imports pointed at the sources), and
 // its sample failure message is what the kit prints for that flaw.
-import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { assertDpopProofChecksEnforced, createTestIssuer } from '../../testing.js'
 import { handWrittenServer } from './honesty/hand-written-server.js'
-import { serverCertificate, ca } from './fixtures.js'
+import { ca, root, runNode, serverCertificate } from './fixtures.js'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const page = readFileSync(join(root, 'docs/testing.md'), 'utf8')
 
 /** The fenced block that follows a heading. */
@@ -31,15 +29,7 @@ t.test('the complete test file of docs/testing.md passes under node:test, as wri
   mkdirSync(dir, { recursive: true })
   const file = join(dir, 'docs-example.test.js')
   writeFileSync(file, code)
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS|TS_NODE|NODE_OPTIONS$|NODE_V8_COVERAGE$)/.test(name)))
-  const { code: exit, output } = await new Promise<{ code: number | null, output: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk })
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, output }) })
-  })
+  const { code: exit, output } = await runNode(['--import', 'tsx', '--test', '--test-reporter=tap', file])
   t.equal(exit, 0, output)
   t.match(output, /^# pass 5\n# fail 0$/m, 'five tests, all passing')
 })

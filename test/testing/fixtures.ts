@@ -2,8 +2,10 @@
 // mcpAuth app, deliberately broken apps, and a check that a helper fails with
 // node's AssertionError whose message says what went wrong.
 import assert from 'node:assert'
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
+import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createLocalJWKSet, jwtVerify } from 'jose'
@@ -147,4 +149,31 @@ export function headerOrSocket (name = 'x-client-cert', decode: (value: string) 
     if (typeof forwarded === 'string') return decode(forwarded)
     return (request.raw.socket as Partial<TLSSocket>).getPeerCertificate?.()?.raw ?? null
   }
+}
+
+export const root = fileURLToPath(new URL('../..', import.meta.url))
+
+/**
+ * Runs `node <args>` from the project root as a user would, outside this tap run: tap
+ * hooks child processes (NODE_OPTIONS) to collect their coverage, and a file that tsx or
+ * vite compiled differently would spoil the report. Bounded: killed after two minutes.
+ */
+export function runNode (args: readonly string[]): Promise<{ code: number | null, output: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS|TS_NODE)/.test(name)))
+  return new Promise((resolve) => {
+    // env(1) drops what tap's spawn hook adds to this child's environment.
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, ...args], {
+      cwd: root,
+      env: { ...env, FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const chunks: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, output: Buffer.concat(chunks).toString() })
+    })
+  })
 }

@@ -1,4 +1,4 @@
-// The testing kit under tap (`tap test/testing/runners/kit.tap.ts`):
+// The testing kit under tap (`node --import tsx test/testing/runners/kit.tap.ts`):
 // test/testing/runners.test.ts runs this file and reads the runner's report.
 import t from 'tap'
 import { assertDpopProofAccepted } from '../../../testing.js'
