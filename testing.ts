@@ -21,3 +21,5 @@ export { assertTokenValidationEnforced } from './lib/testing/token-validation.js
 export type { TokenValidationOptions } from './lib/testing/token-validation.js'
 export { assertMtlsBindingEnforced } from './lib/testing/mtls-binding.js'
 export type { MtlsBindingOptions } from './lib/testing/mtls-binding.js'
+export { completeAuthorization } from './lib/testing/authorization.js'
+export type { CompleteAuthorizationOptions } from './lib/testing/authorization.js'

@@ -547,7 +547,7 @@ function checkKeys (prefix: string, value: Record<string, unknown>, known: reado
   }
 }
 
-function nearest (word: string, candidates: readonly string[]): string | undefined {
+export function nearest (word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
   for (const candidate of candidates) {

@@ -1,0 +1,160 @@
+// The oidc-provider configuration with the MCP defaults: PKCE S256 for every
+// client, resource indicators with RFC 9068 JWT access tokens whose `aud` is
+// the requested resource, default scopes for scope-less requests, refresh
+// tokens only when asked for, consented and registered for, rotation on every
+// use, `iss` in every authorization response, DPoP with stateless nonces,
+// Client ID Metadata Documents behind the address policy, and no symmetric
+// client authentication.
+import { errors } from 'oidc-provider'
+import { defaultScopes } from './default-scopes.js'
+import { createOutboundFetch, defaultLookup } from './outbound-fetch.js'
+import type { ResolvedAsOptions } from './options.js'
+import type { AdapterFactory } from './provider-types.js'
+
+/** Endpoint paths below the issuer; the MCP 2025-03-26 fallback paths (/authorize, /token, /register) among them. */
+export const ROUTES = Object.freeze({
+  authorization: '/authorize',
+  token: '/token',
+  registration: '/register',
+  revocation: '/revoke',
+  introspection: '/introspect',
+  pushed_authorization_request: '/par',
+  userinfo: '/userinfo',
+  jwks: '/jwks',
+  end_session: '/logout',
+})
+
+/** Where oidc-provider sends the browser for login and consent (below the issuer path). */
+export const INTERACTION_PATH = '/interaction'
+
+type Ctx = { oidc: { params: Record<string, unknown>, client?: { clientId: string } } }
+type Client = { clientId: string, clientAuthMethod: string, grantTypeAllowed (type: string): boolean }
+
+export interface ConfigurationHooks {
+  readonly adapter: AdapterFactory
+  findAccount (subject: string): Promise<unknown>
+}
+
+export function buildConfiguration (options: ResolvedAsOptions, hooks: ConfigurationHooks): Record<string, unknown> {
+  const byUri = new Map(options.resources.map((r) => [r.uri, r]))
+  const allScopes = new Set(['openid', 'offline_access', ...options.resources.flatMap((r) => r.scopes)])
+  const claims: Record<string, string[]> = { openid: ['sub'] }
+  for (const [scope, names] of Object.entries(options.claims)) {
+    claims[scope] = [...names]
+    allScopes.add(scope)
+  }
+
+  const configuration: Record<string, unknown> = {
+    adapter: hooks.adapter,
+    jwks: { keys: options.signingKeys.privateKeys.map((k) => ({ ...k })) },
+    clients: options.staticClients.map((c) => ({ ...c })),
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      id_token_signed_response_alg: options.signingKeys.algorithm,
+    },
+    // Asymmetric client authentication or none; client_secret_jwt (HS*) is not offered.
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA'],
+    },
+    cookies: {
+      keys: [...options.cookieKeys],
+      long: { httpOnly: true, sameSite: 'lax', secure: options.issuerUrl.protocol === 'https:' },
+      short: { httpOnly: true, sameSite: 'lax', secure: options.issuerUrl.protocol === 'https:' },
+    },
+    claims,
+    scopes: [...allScopes],
+    findAccount: async (_ctx: unknown, subject: string) => hooks.findAccount(subject),
+    responseTypes: ['code'],
+    // OAuth 2.1 and MCP: PKCE (S256, the only method oidc-provider 9 knows) for every client.
+    pkce: { required: () => true },
+    issueRefreshToken: async (_ctx: unknown, client: Client, code: { scopes: Set<string> }) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every refresh rotates; reusing a rotated one revokes the grant (OAuth 2.1 §4.3.1).
+    rotateRefreshToken: true,
+    routes: { ...ROUTES },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${options.mountPath}${INTERACTION_PATH}/${interaction.uid}` },
+    // The default scopes are decided after the standard checks and before the
+    // grant is looked at, for the authorization and PAR endpoints alike.
+    extraParams: {
+      async resource (ctx: Ctx, value: unknown) {
+        const scope = ctx.oidc.params.scope
+        const verdict = defaultScopes({
+          scope: typeof scope === 'string' ? scope : undefined,
+          resource: typeof value === 'string' ? value : Array.isArray(value) ? value as string[] : undefined,
+        }, options.resources)
+        if (verdict.kind === 'invalid_scope') throw new errors.InvalidScope(verdict.description, '')
+        if (verdict.kind === 'scope') ctx.oidc.params.scope = verdict.scope
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      registration: options.registration === undefined
+        ? { enabled: false }
+        : { enabled: true, initialAccessToken: options.registration.initialAccessToken ?? false },
+      registrationManagement: { enabled: options.registration !== undefined, rotateRegistrationAccessToken: true },
+      dPoP: {
+        enabled: true,
+        nonceSecret: options.dpopNonceSecret,
+        requireNonce: () => options.dpopNonceSecret !== undefined,
+        allowReplay: false,
+      },
+      clientIdMetadataDocument: options.cimd === undefined
+        ? { enabled: false }
+        : {
+            enabled: true,
+            ack: 'draft-02',
+            allowFetch: async (_ctx: unknown, clientId: string) => (await options.cimd?.allowFetch(new URL(clientId))) === true,
+          },
+      resourceIndicators: {
+        enabled: true,
+        // A request that names no resource is for the only one there is.
+        defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string[]) =>
+          oneOf?.[0] ?? (options.resources.length === 1 ? options.resources[0]?.uri : undefined),
+        // The code's resource is used at the token endpoint, `openid` or not.
+        useGrantedResource: async () => true,
+        async getResourceServerInfo (_ctx: unknown, indicator: string) {
+          const resource = byUri.get(indicator)
+          if (resource === undefined) throw new errors.InvalidTarget(`unknown resource ${indicator}`)
+          return {
+            audience: resource.uri,
+            scope: resource.scopes.join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: resource.accessTokenTtl,
+            jwt: { sign: { alg: options.signingKeys.algorithm } },
+          }
+        },
+      },
+    },
+    // Documents over 5 kB are refused (the fetch itself gives up after 2.5 s).
+    fetchResponseBodyLimits: { 'client_id metadata document': 5 * 1024, jwks_uri: 64 * 1024, sector_identifier_uri: 64 * 1024 },
+    fetch: createOutboundFetch(options.cimd?.lookup ?? defaultLookup),
+    ttl: {
+      AccessToken: Math.min(...options.resources.map((r) => r.accessTokenTtl)),
+      AuthorizationCode: options.ttl.authorizationCode,
+      ClientCredentials: Math.min(...options.resources.map((r) => r.accessTokenTtl)),
+      IdToken: 3600,
+      RefreshToken: options.ttl.refreshToken,
+      Interaction: options.ttl.interaction,
+      Session: options.ttl.session,
+      Grant: options.ttl.grant,
+      PushedAuthorizationRequest: 60,
+    },
+    // CORS is the plugin's (Access-Control-Allow-Origin: * on the public endpoints, none elsewhere).
+    clientBasedCORS: () => false,
+    renderError: async (ctx: { type: string, body: unknown, status: number }, out: Record<string, unknown>) => {
+      ctx.type = 'json'
+      ctx.body = { error: out.error, error_description: out.error_description }
+    },
+  }
+  options.configure?.(configuration)
+  return configuration
+}

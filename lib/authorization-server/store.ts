@@ -1,0 +1,75 @@
+// The storage oidc-provider gets: the user's adapter factory (redisAdapter) or
+// oidc-provider's in-process memory adapter, with two rules of ours on top:
+// single use is claimed atomically in memory too (two requests in one process
+// interleave at every await), and dynamically registered clients expire after
+// `idleTtl` seconds without use.
+// oidc-provider does not export its memory adapter from the package root.
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
+import type { AdapterFactory, AdapterPayload, ProviderAdapter } from './provider-types.js'
+import { lostClaim } from './redis-adapter.js'
+
+export interface StoreOptions {
+  /** Seconds an unused dynamic registration lives; undefined: forever. */
+  readonly clientIdleTtl: number | undefined
+}
+
+function epoch (): number {
+  return Math.floor(Date.now() / 1000)
+}
+
+// The memory adapter hands out its live records: checking and marking in one
+// synchronous step after the lookup is the whole claim.
+function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAdapter {
+  return Object.assign(Object.create(inner) as ProviderAdapter, {
+    async consume (id: string): Promise<void> {
+      const stored = await inner.find(id)
+      if (stored !== undefined && stored.consumed === undefined) {
+        stored.consumed = epoch()
+        return
+      }
+      throw await lostClaim(model, stored, (grantId) => inner.revokeByGrantId(grantId))
+    },
+    async find (id: string): Promise<AdapterPayload | undefined> {
+      const stored = await inner.find(id)
+      // A copy: oidc-provider must not mutate the stored record (its consumed flag least of all).
+      return stored === undefined ? undefined : { ...stored }
+    },
+  })
+}
+
+// Each use of a client pushes its expiry out again; at most one write per
+// tenth of the idle time per process, so busy clients cost no write per request.
+function idleExpiringClients (inner: ProviderAdapter, idleTtl: number): ProviderAdapter {
+  const touched = new Map<string, number>()
+  const touch = async (id: string, payload: AdapterPayload): Promise<void> => {
+    const now = Date.now()
+    if ((touched.get(id) ?? 0) > now - idleTtl * 100) return
+    if (touched.size > 10_000) touched.clear()
+    touched.set(id, now)
+    await inner.upsert(id, payload, idleTtl)
+  }
+  return Object.assign(Object.create(inner) as ProviderAdapter, {
+    async upsert (id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+      touched.set(id, Date.now())
+      await inner.upsert(id, payload, expiresIn ?? idleTtl)
+    },
+    async find (id: string): Promise<AdapterPayload | undefined> {
+      const payload = await inner.find(id)
+      if (payload !== undefined) await touch(id, payload)
+      return payload
+    },
+  })
+}
+
+export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
+  const memory = user === undefined ? (createMemoryAdapter as (clockTolerance?: number) => AdapterFactory)() : undefined
+  const adapters = new Map<string, ProviderAdapter>()
+  return (model) => {
+    let adapter = adapters.get(model)
+    if (adapter !== undefined) return adapter
+    adapter = memory === undefined ? (user as AdapterFactory)(model) : atomicMemoryAdapter(memory(model), model)
+    if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
+    adapters.set(model, adapter)
+    return adapter
+  }
+}
