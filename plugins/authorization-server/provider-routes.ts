@@ -53,6 +53,8 @@ function handOver (options: ResolvedAsOptions, callback: ProviderRoutesOptions['
     raw.headers['x-forwarded-for'] = request.ip
     delete raw.headers.forwarded
     raw.url = providerPath(request)
+    // oidc-provider prefixes the URLs it builds with the mount path it reads here.
+    ;(raw as typeof raw & { baseUrl: string }).baseUrl = options.mountPath
     reply.hijack()
     callback(raw, reply.raw)
     return undefined

@@ -47,3 +47,35 @@ export async function startAs (t: Test, overrides: Partial<McpAuthorizationServe
   const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm: 'oauth2', ...insecure }))
   return { app, issuer, port, as }
 }
+
+export const REDIRECT_URI = 'http://127.0.0.1/callback'
+
+/** Registers a public client through RFC 7591 (the way MCP clients do). */
+export async function registerPublicClient (as: oauth.AuthorizationServer, metadata: Record<string, unknown> = {}): Promise<oauth.Client> {
+  const res = await oauth.dynamicClientRegistrationRequest(as, {
+    redirect_uris: [REDIRECT_URI],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    ...metadata,
+  }, insecure)
+  return oauth.processDynamicClientRegistrationResponse(res)
+}
+
+/** An authorization URL with PKCE S256; `params` adds or (with undefined) removes parameters. */
+export async function authorizationUrl (as: oauth.AuthorizationServer, client: oauth.Client, params: Record<string, string | undefined> = {}): Promise<{ url: URL, verifier: string }> {
+  const verifier = oauth.generateRandomCodeVerifier()
+  const url = new URL(as.authorization_endpoint as string)
+  const all: Record<string, string | undefined> = {
+    client_id: client.client_id,
+    redirect_uri: REDIRECT_URI,
+    response_type: 'code',
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    resource: RESOURCE,
+    state: oauth.generateRandomState(),
+    ...params,
+  }
+  for (const [name, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(name, value)
+  return { url, verifier }
+}
