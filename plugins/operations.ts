@@ -3,6 +3,7 @@
 // deployment.
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
+import type {} from '../types/authorization-server.js'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
@@ -49,8 +50,10 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
         replayStore = { reachable: false, error: describeError(err).message }
       }
     }
-    const ok = jwks.every((set) => set.usable || set.ageSeconds === undefined) && replayStore?.reachable !== false
-    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore })
+    // A co-hosted authorization server reports its store and keys here too.
+    const authorizationServer = fastify.hasDecorator('mcpAuthorizationServer') ? await fastify.mcpAuthorizationServer.health() : undefined
+    const ok = jwks.every((set) => set.usable || set.ageSeconds === undefined) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
+    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer })
   })
 }
 

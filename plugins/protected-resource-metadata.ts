@@ -87,6 +87,10 @@ export function registerMetadataRoutes (
   }
 
   if (metadata.authorizationServerMirror) {
+    // A co-hosted authorization server serves its own metadata here: say who collides.
+    if (fastify.hasRoute({ method: 'GET', url: AUTHORIZATION_SERVER_WELL_KNOWN })) {
+      throw new InvalidRegistrationError(`GET ${AUTHORIZATION_SERVER_WELL_KNOWN} is already served (by a co-hosted mcpAuthorizationServer?); set metadata.authorizationServerMirror to false`)
+    }
     const issuer = options.resources[0]?.authorizationServers[0] as string
     const retryAfter = String(options.retryAfter)
     // The issuer's document is passed through as published (no response schema to
