@@ -1,0 +1,203 @@
+// Two instances of mcpAuthorizationServer behind one issuer, sharing one real
+// redis-server through redisAdapter (one on ioredis, one on node-redis). The
+// races are forced, not hoped for: Redis write commands (and scripts) are
+// paused while both instances get the same request, released once both wait at
+// their single-use claim, so each concurrent test fails when the claim is not
+// atomic (a read-then-write lets both through).
+import { randomBytes } from 'node:crypto'
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { decodeJwt } from 'jose'
+import * as oauth from 'oauth4webapi'
+import t from 'tap'
+import { mcpAuthorizationServer, redisAdapter } from '../../authorization-server.js'
+import type { McpAuthorizationServerOptions } from '../../authorization-server.js'
+import { completeAuthorization, createDpopKey, createDpopProof } from '../../testing.js'
+import { asOptions, insecure, REDIRECT_URI, RESOURCE } from '../helpers/authorization-server.js'
+import { freePort } from '../helpers/net.js'
+import { connectIoredis, connectNodeRedis, REDIS_SKIP, startRedis } from '../helpers/redis.js'
+import type { RedisServer } from '../helpers/redis.js'
+
+type Test = Parameters<Parameters<typeof t.test>[0]>[0]
+
+const SECRET = randomBytes(24).toString('base64url')
+const PUBLIC_CLIENT = { client_id: 'public-app', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }
+const SERVICE = { client_id: 'service', client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' }
+
+interface Cluster {
+  issuer: string
+  a: string
+  b: string
+  as: oauth.AuthorizationServer
+  redis: RedisServer
+  control: Awaited<ReturnType<typeof connectIoredis>>
+}
+
+async function startCluster (t: Test): Promise<Cluster> {
+  const redis = await startRedis(t)
+  const [portA, portB] = await Promise.all([freePort(), freePort()])
+  const issuer = `http://127.0.0.1:${portA}`
+  const shared: Partial<McpAuthorizationServerOptions> = {
+    signingKeys: { keys: [{ kty: 'EC', crv: 'P-256', ...await sharedKey() }] },
+    clients: { static: [PUBLIC_CLIENT, SERVICE] },
+    dpop: { nonce: { secret: 'the-same-nonce-secret-on-every-instance!' } },
+  }
+  const stores = [redisAdapter(await connectIoredis(t, redis)), redisAdapter(await connectNodeRedis(t, redis))]
+  for (const [index, port] of [portA, portB].entries()) {
+    const app: FastifyInstance = Fastify()
+    t.teardown(() => app.close())
+    await app.register(mcpAuthorizationServer, asOptions(issuer, { ...shared, store: stores[index] }))
+    await app.listen({ port, host: '127.0.0.1' })
+  }
+  const url = new URL(issuer)
+  const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm: 'oauth2', ...insecure }))
+  return { issuer, a: issuer, b: `http://127.0.0.1:${portB}`, as, redis, control: await connectIoredis(t, redis) }
+}
+
+let key: { d: string, x: string, y: string } | undefined
+async function sharedKey (): Promise<{ d: string, x: string, y: string, kid: string, alg: string }> {
+  if (key === undefined) {
+    const { generateKeyPairSync } = await import('node:crypto')
+    key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as { d: string, x: string, y: string }
+  }
+  return { ...key, kid: 'cluster-key', alg: 'ES256' }
+}
+
+/** The same path on instance B (its socket; URLs inside requests stay the issuer's). */
+function onB (cluster: Cluster, url: string): string {
+  return cluster.b + url.slice(cluster.a.length)
+}
+
+/**
+ * Runs `requests` with Redis writes paused until `waiting` of them wait on
+ * Redis (blocked clients), so their reads all happen before any write.
+ */
+async function raced<T> (cluster: Cluster, waiting: number, requests: Array<() => Promise<T>>): Promise<T[]> {
+  await cluster.control.call('CLIENT', 'PAUSE', '20000', 'WRITE')
+  const pending = requests.map((run) => run())
+  try {
+    for (let i = 0; i < 400; i++) {
+      const info = String(await cluster.control.call('INFO', 'clients'))
+      if (Number(/blocked_clients:(\d+)/.exec(info)?.[1]) >= waiting) break
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  } finally {
+    await cluster.control.call('CLIENT', 'UNPAUSE')
+  }
+  return Promise.all(pending)
+}
+
+async function authorizationCode (cluster: Cluster, scope = 'mcp:tools:read'): Promise<{ code: string, verifier: string }> {
+  const verifier = oauth.generateRandomCodeVerifier()
+  const url = new URL(cluster.as.authorization_endpoint as string)
+  for (const [name, value] of Object.entries({ client_id: PUBLIC_CLIENT.client_id, redirect_uri: REDIRECT_URI, response_type: 'code', code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', resource: RESOURCE, scope, prompt: 'consent' })) {
+    url.searchParams.set(name, value)
+  }
+  const callback = await completeAuthorization(url, REDIRECT_URI)
+  return { code: callback.searchParams.get('code') as string, verifier }
+}
+
+function tokenRequest (endpoint: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
+  return fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body) })
+    .then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers }))
+}
+
+t.test('an authorization code redeemed on both instances at once: exactly one token, one invalid_grant, never a 500', { skip: REDIS_SKIP }, async (t) => {
+  const cluster = await startCluster(t)
+  const { code, verifier } = await authorizationCode(cluster)
+  const body = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: PUBLIC_CLIENT.client_id, resource: RESOURCE }
+  const endpoint = cluster.as.token_endpoint as string
+  const results = await raced(cluster, 2, [() => tokenRequest(endpoint, body), () => tokenRequest(onB(cluster, endpoint), body)])
+  t.same(results.map((r) => r.status).sort(), [200, 400])
+  const loser = results.find((r) => r.status === 400)
+  t.equal(loser?.body.error, 'invalid_grant')
+  const winner = results.find((r) => r.status === 200)
+  t.equal(decodeJwt(String(winner?.body.access_token)).aud, RESOURCE)
+})
+
+t.test('a PAR request_uri pushed to A completes on B, and is single use across instances', { skip: REDIS_SKIP }, async (t) => {
+  const cluster = await startCluster(t)
+  const verifier = oauth.generateRandomCodeVerifier()
+  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
+    client_id: PUBLIC_CLIENT.client_id,
+    redirect_uri: REDIRECT_URI,
+    response_type: 'code',
+    resource: RESOURCE,
+    scope: 'mcp:tools:read',
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  t.equal(par.status, 201)
+  const url = new URL(onB(cluster, cluster.as.authorization_endpoint as string))
+  url.searchParams.set('client_id', PUBLIC_CLIENT.client_id)
+  url.searchParams.set('request_uri', String(par.body.request_uri))
+  const callback = await completeAuthorization(url, REDIRECT_URI)
+  t.equal(callback.searchParams.get('iss'), cluster.issuer)
+  const token = await tokenRequest(onB(cluster, cluster.as.token_endpoint as string), { grant_type: 'authorization_code', code: callback.searchParams.get('code') as string, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: PUBLIC_CLIENT.client_id })
+  t.equal(token.status, 200)
+  const again = await fetch(new URL(url.pathname + url.search, cluster.a), { redirect: 'manual' })
+  t.match(String(again.headers.get('location')), /error=invalid_request_uri/, 'the used request_uri is refused on A')
+})
+
+t.test('DPoP across instances: a nonce from A is accepted by B; one proof sent to both at once is accepted once', { skip: REDIS_SKIP }, async (t) => {
+  const cluster = await startCluster(t)
+  const dpopKey = await createDpopKey()
+  const endpoint = cluster.as.token_endpoint as string
+  const body = { grant_type: 'client_credentials', resource: RESOURCE, scope: 'mcp:tools:call' }
+  const basic = { authorization: `Basic ${Buffer.from(`${SERVICE.client_id}:${SECRET}`).toString('base64')}` }
+  const first = await tokenRequest(endpoint, body, { ...basic, dpop: await createDpopProof(dpopKey, { method: 'POST', url: endpoint }) })
+  t.equal(first.status, 400)
+  t.equal(first.body.error, 'use_dpop_nonce')
+  const nonce = first.headers.get('dpop-nonce') as string
+  t.type(nonce, 'string')
+
+  const onBWithNonce = await tokenRequest(onB(cluster, endpoint), body, { ...basic, dpop: await createDpopProof(dpopKey, { method: 'POST', url: endpoint, nonce }) })
+  t.equal(onBWithNonce.status, 200, 'B accepts the nonce A issued (one shared secret, no storage)')
+  t.equal(onBWithNonce.body.token_type, 'DPoP')
+
+  const proof = await createDpopProof(dpopKey, { method: 'POST', url: endpoint, nonce })
+  const results = await raced(cluster, 2, [
+    () => tokenRequest(endpoint, body, { ...basic, dpop: proof }),
+    () => tokenRequest(onB(cluster, endpoint), body, { ...basic, dpop: proof }),
+  ])
+  t.same(results.map((r) => r.status).sort(), [200, 400], 'the replayed proof is refused on the other instance')
+  // oidc-provider answers a replayed proof at a grant endpoint with invalid_grant.
+  t.equal(results.find((r) => r.status === 400)?.body.error, 'invalid_grant')
+  const later = await tokenRequest(onB(cluster, endpoint), body, { ...basic, dpop: proof })
+  t.equal(later.body.error, 'invalid_grant', 'and later, too')
+})
+
+t.test('refresh tokens across instances: rotated on A and reused on B revokes the grant; a concurrent refresh on both wins once', { skip: REDIS_SKIP }, async (t) => {
+  const cluster = await startCluster(t)
+  const endpoint = cluster.as.token_endpoint as string
+  const redeem = async () => {
+    const { code, verifier } = await authorizationCode(cluster, 'mcp:tools:read offline_access')
+    const res = await tokenRequest(endpoint, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: PUBLIC_CLIENT.client_id })
+    return String(res.body.refresh_token)
+  }
+  const refresh = (base: string, token: string) => tokenRequest(base + endpoint.slice(cluster.a.length), { grant_type: 'refresh_token', refresh_token: token, client_id: PUBLIC_CLIENT.client_id })
+
+  const original = await redeem()
+  const rotated = await refresh(cluster.a, original)
+  t.equal(rotated.status, 200)
+  const reused = await refresh(cluster.b, original)
+  t.equal(reused.body.error, 'invalid_grant', 'reuse on B refused')
+  const revoked = await refresh(cluster.b, String(rotated.body.refresh_token))
+  t.equal(revoked.body.error, 'invalid_grant', 'the grant is revoked: the rotated token is dead too')
+
+  const token = await redeem()
+  const results = await raced(cluster, 2, [() => refresh(cluster.a, token), () => refresh(cluster.b, token)])
+  t.same(results.map((r) => r.status).sort(), [200, 400], 'one refresh wins')
+  const winner = results.find((r) => r.status === 200)
+  const after = await refresh(cluster.a, String(winner?.body.refresh_token))
+  t.equal(after.body.error, 'invalid_grant', 'the concurrent reuse revoked the grant')
+})
+
+t.test('Redis down: the token endpoint answers 503 temporarily_unavailable, never a token or a 500', { skip: REDIS_SKIP }, async (t) => {
+  const cluster = await startCluster(t)
+  const { code, verifier } = await authorizationCode(cluster)
+  await cluster.redis.kill()
+  const res = await tokenRequest(cluster.as.token_endpoint as string, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: PUBLIC_CLIENT.client_id })
+  t.equal(res.status, 503)
+  t.equal(res.body.error, 'temporarily_unavailable')
+})
