@@ -6,9 +6,9 @@
 // Client ID Metadata Documents behind the address policy, and no symmetric
 // client authentication.
 import { errors } from 'oidc-provider'
-import { defaultScopes } from './default-scopes.js'
+import { defaultScope } from './default-scopes.js'
 import { createOutboundFetch, defaultLookup } from './outbound-fetch.js'
-import type { ResolvedAsOptions } from './options.js'
+import type { ResolvedAsOptions, ResolvedAsResource } from './options.js'
 import type { AdapterFactory } from './provider-types.js'
 
 /** Endpoint paths below the issuer; the MCP 2025-03-26 fallback paths (/authorize, /token, /register) among them. */
@@ -81,12 +81,17 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
     extraParams: {
       async resource (ctx: Ctx, value: unknown) {
         const scope = ctx.oidc.params.scope
-        const verdict = defaultScopes({
-          scope: typeof scope === 'string' ? scope : undefined,
-          resource: typeof value === 'string' ? value : Array.isArray(value) ? value as string[] : undefined,
-        }, options.resources)
-        if (verdict.kind === 'invalid_scope') throw new errors.InvalidScope(verdict.description, '')
-        if (verdict.kind === 'scope') ctx.oidc.params.scope = verdict.scope
+        if (typeof scope === 'string' && scope.trim() !== '') return
+        const named = typeof value === 'string' ? [value] : Array.isArray(value) ? value as string[] : []
+        // No resource named: the only resource there is (the provider's default resource).
+        const targets = named.length > 0 ? named : options.resources.length === 1 ? [(options.resources[0] as ResolvedAsResource).uri] : []
+        const filled = defaultScope({ scope: undefined, resource: targets }, (uri) => byUri.get(uri)?.defaultScopes)
+        if (filled === undefined) {
+          throw new errors.InvalidScope(targets.length === 0
+            ? 'no scope was requested and no resource was named'
+            : 'no scope was requested and a requested resource has no default scopes', '')
+        }
+        ctx.oidc.params.scope = filled
       },
     },
     features: {
