@@ -12,7 +12,7 @@ for (const [network, prefix] of [
   ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) refused.addSubnet(network, prefix, 'ipv4')
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64],
   ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) refused.addSubnet(network, prefix, 'ipv6')
 
@@ -21,7 +21,8 @@ export function isPublicAddress (address: string): boolean {
   const family = isIP(address)
   if (family === 0) return false
   if (family === 6) {
-    // IPv4-mapped addresses are judged as the IPv4 address they carry.
+    // IPv4-mapped addresses are judged as the IPv4 address they carry (BlockList
+    // also matches plain IPv4 against ::ffff:0:0/96, so that range is not listed).
     const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)
     if (mapped !== null) return isPublicAddress(mapped[1] as string)
   }
