@@ -59,13 +59,19 @@ async function saveGrant (provider: Provider, interaction: Interaction, accountI
     ? new provider.Grant({ accountId, clientId })
     : await provider.Grant.find(interaction.grantId) ?? new provider.Grant({ accountId, clientId })
   const details = interaction.prompt.details as { missingOIDCScope?: string[], missingOIDCClaims?: string[], missingResourceScopes?: Record<string, string[]> }
-  const keep = (scopes: readonly string[]): string[] => allowed === undefined ? [...scopes] : scopes.filter((s) => allowed.includes(s))
-  const oidcScopes = keep(details.missingOIDCScope ?? [])
-  if (oidcScopes.length > 0) grant.addOIDCScope(oidcScopes.join(' '))
+  // What the user declines is recorded as rejected, so the provider does not ask again.
+  const split = (scopes: readonly string[]): [string, string] => [
+    scopes.filter((s) => allowed === undefined || allowed.includes(s)).join(' '),
+    scopes.filter((s) => allowed !== undefined && !allowed.includes(s)).join(' '),
+  ]
+  const [oidcGranted, oidcRejected] = split(details.missingOIDCScope ?? [])
+  if (oidcGranted !== '') grant.addOIDCScope(oidcGranted)
+  if (oidcRejected !== '') grant.rejectOIDCScope(oidcRejected)
   if (details.missingOIDCClaims !== undefined) grant.addOIDCClaims(details.missingOIDCClaims)
   for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
-    const granted = keep(scopes)
-    if (granted.length > 0) grant.addResourceScope(indicator, granted.join(' '))
+    const [granted, rejected] = split(scopes)
+    if (granted !== '') grant.addResourceScope(indicator, granted)
+    if (rejected !== '') grant.rejectResourceScope(indicator, rejected)
   }
   return grant.save()
 }
@@ -76,6 +82,13 @@ const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async fu
   })
   fastify.addHook('onRequest', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS)
+  })
+  // A host callback's (or the provider's) error message never reaches the browser.
+  fastify.setErrorHandler(async (error, request, reply) => {
+    const status = (error as { statusCode?: number }).statusCode
+    if (status === 429) return reply.send(error)
+    request.log.error({ err: describeError(error) }, 'mcp-authorization-server: interaction failed')
+    return problem(reply, 500, 'Sign-in could not be completed. Start again from the application.')
   })
 
   const limits = options.rateLimit
