@@ -3,7 +3,6 @@
 // deployment.
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
-import type {} from '../types/authorization-server.js'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
@@ -30,6 +29,10 @@ export async function registerLoadShedding (fastify: FastifyInstance, state: Mcp
   })
 }
 
+interface CoHostedServer {
+  health (): Promise<{ store: { reachable: boolean } }>
+}
+
 export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthState): void {
   const url = state.options.healthRoute
   if (url === undefined) return
@@ -51,7 +54,9 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
       }
     }
     // A co-hosted authorization server reports its store and keys here too.
-    const authorizationServer = fastify.hasDecorator('mcpAuthorizationServer') ? await fastify.mcpAuthorizationServer.health() : undefined
+    // (Read without the entry's type augmentation: the root entry does not depend on it.)
+    const coHosted = fastify.hasDecorator('mcpAuthorizationServer') ? (fastify as unknown as Record<string, CoHostedServer>).mcpAuthorizationServer : undefined
+    const authorizationServer = coHosted === undefined ? undefined : await coHosted.health()
     const ok = jwks.every((set) => set.usable || set.ageSeconds === undefined) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
     return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer })
   })

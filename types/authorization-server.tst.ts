@@ -1,0 +1,77 @@
+// Public type surface of fastify-mcp-auth/authorization-server and of the
+// testing kit's completeAuthorization: options, interaction details, the
+// fastify.mcpAuthorizationServer decoration and its use as mcpAuth's jwks.
+import Fastify from 'fastify'
+import type { JWTVerifyGetKey } from 'jose'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { describe, expect, test } from 'tstyche'
+import mcpAuth from '../index.js'
+import { developmentInteractions, mcpAuthorizationServer, redisAdapter } from '../authorization-server.js'
+import type { ConsentDetails, LoginDetails, McpAuthorizationServerDecorator, McpAuthorizationServerOptions } from '../authorization-server.js'
+import { completeAuthorization } from '../testing.js'
+import type { CompleteAuthorizationOptions } from '../testing.js'
+
+const app = Fastify()
+
+describe('mcpAuthorizationServer', () => {
+  test('registers with the documented options', () => {
+    expect(app.register(mcpAuthorizationServer, {
+      issuer: 'https://auth.example.com',
+      resources: [{ uri: 'https://mcp.example.com/mcp', scopes: ['mcp:tools:read'], defaultScopes: ['mcp:tools:read'] }],
+      accounts: { find: async (sub) => ({ accountId: sub, claims: async () => ({ sub }) }) },
+      interactions: developmentInteractions(),
+      clients: { static: [], cimd: { allowFetch: (url) => url.hostname.endsWith('.example.com') }, registration: { enabled: true, idleTtl: 86400 } },
+      dpop: { nonce: { secret: 'x'.repeat(32) } },
+      store: redisAdapter(new Redis({ lazyConnect: true })),
+      onEvent: (event) => { expect(event.type).type.toBeAssignableTo<string>() },
+    })).type.not.toRaiseError()
+  })
+
+  test('refuses options it does not know', () => {
+    expect<McpAuthorizationServerOptions>().type.not.toBeAssignableFrom({ issuer: 'x', resources: [], accounts: { find: async () => undefined }, interactions: developmentInteractions(), issuers: [] })
+  })
+
+  test('redisAdapter takes ioredis and node-redis clients', () => {
+    expect(redisAdapter(new Redis({ lazyConnect: true }))).type.not.toRaiseError()
+    expect(redisAdapter(createClient())).type.not.toRaiseError()
+    expect(redisAdapter).type.not.toBeCallableWith({})
+  })
+
+  test('interaction details are typed for login and consent', () => {
+    expect(app.register(mcpAuthorizationServer, {
+      issuer: 'https://auth.example.com',
+      resources: [{ uri: 'https://mcp.example.com/mcp', scopes: ['s'] }],
+      accounts: { find: async () => undefined },
+      cookies: { keys: ['k'.repeat(32)] },
+      interactions: {
+        login: async (_request, _reply, details) => {
+          expect(details).type.toBe<LoginDetails>()
+          expect(details.complete).type.toBeCallableWith({ accountId: 'a' })
+          expect(details.client.redirectHost).type.toBe<string>()
+        },
+        consent: async (_request, _reply, details) => {
+          expect(details).type.toBe<ConsentDetails>()
+          expect(details.grant).type.toBeCallableWith({ scopes: ['s'] })
+          expect(details.accountId).type.toBe<string>()
+        },
+      },
+    })).type.not.toRaiseError()
+  })
+
+  test('fastify.mcpAuthorizationServer feeds mcpAuth without a JWKS request', () => {
+    expect(app.mcpAuthorizationServer).type.toBe<McpAuthorizationServerDecorator>()
+    expect(app.mcpAuthorizationServer.issuer).type.toBe<string>()
+    expect(app.mcpAuthorizationServer.keys).type.toBe<JWTVerifyGetKey>()
+    expect(app.register(mcpAuth, { resource: 'https://mcp.example.com/mcp', authorizationServers: [app.mcpAuthorizationServer.issuer], jwks: app.mcpAuthorizationServer.keys })).type.not.toRaiseError()
+  })
+})
+
+describe('completeAuthorization', () => {
+  test('takes an authorization URL and a redirect URI, and resolves with the redirect URL', () => {
+    expect(completeAuthorization('https://auth.example.com/authorize?x', 'https://app.example/cb')).type.toBe<Promise<URL>>()
+    expect(completeAuthorization(new URL('https://auth.example.com/authorize'), 'https://app.example/cb', { username: 'u', password: 'p', consent: 'deny' })).type.toBe<Promise<URL>>()
+    expect<CompleteAuthorizationOptions>().type.not.toBeAssignableFrom({ consent: 'maybe' })
+    expect(completeAuthorization).type.not.toBeCallableWith('https://auth.example.com/authorize')
+  })
+})
