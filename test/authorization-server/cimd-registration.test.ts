@@ -3,40 +3,13 @@
 // connected-address guard kept on), documents over 5 kB or slower than 2.5 s
 // refused, redirect_uri matched exactly, unused registrations expiring, the
 // per-IP registration limit, and the initial access token.
-import { request as httpsRequest, createServer } from 'node:https'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Readable } from 'node:stream'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import { createOutboundFetch } from '../../lib/authorization-server/outbound-fetch.js'
 import { checkHost, isPublicAddress } from '../../lib/authorization-server/address-policy.js'
-import { completeAuthorization, createTestCa } from '../../testing.js'
+import { completeAuthorization } from '../../testing.js'
 import { authorizationUrl, insecure, REDIRECT_URI, registerPublicClient, startAs } from '../helpers/authorization-server.js'
-
-type Test = Parameters<Parameters<typeof t.test>[0]>[0]
-type Handler = (req: IncomingMessage, res: ServerResponse) => void
-
-/** A loopback HTTPS server for documents, and a fetch trusting only its test CA (tests only). */
-async function documentServer (t: Test, handler: Handler) {
-  const ca = await createTestCa()
-  const { certificatePem, keyPem } = await ca.issueServerCertificate({ hosts: ['127.0.0.1'] })
-  let requests = 0
-  const server = createServer({ cert: certificatePem, key: keyPem }, (req, res) => { requests++; handler(req, res) })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.closeAllConnections(); server.close() })
-  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
-  // oidc-provider's guard (its dispatcher) refuses 127.0.0.1: this fetch bypasses it and
-  // the address policy, keeping the provider's own size and time limits (signal, body).
-  const fetch = (url: string | URL, init: RequestInit = {}): Promise<Response> => new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: init.method ?? 'GET', ca: ca.certificatePem, signal: init.signal ?? undefined, headers: Object.fromEntries(new Headers(init.headers)) }, (res) => {
-      resolve(new Response(Readable.toWeb(res) as ReadableStream, { status: res.statusCode, headers: res.headers as Record<string, string> }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-  return { origin, fetch, requests: () => requests }
-}
+import { startDocumentServer } from '../helpers/document-server.js'
 
 t.test('address policy: loopback, private, shared, link-local and unique-local addresses are not public', async (t) => {
   for (const address of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not-an-ip']) {
@@ -76,14 +49,11 @@ t.test('CIMD client_ids on non-public hosts are refused at the authorization end
 })
 
 t.test('a CIMD client: its document is fetched once, consent shows its name and redirect host, redirect_uri matches exactly', async (t) => {
-  const documents = new Map<string, string>()
-  const server = await documentServer(t, (req, res) => {
-    const body = documents.get(req.url ?? '')
-    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(body ?? '{}')
-  })
+  const documents = new Map<string, unknown>()
+  const server = await startDocumentServer(t, undefined, documents)
   const host = (path: string, extra: Record<string, unknown> = {}): string => {
     const clientId = server.origin + path
-    documents.set(path, JSON.stringify({ client_id: clientId, client_name: 'Notes <Client>', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], ...extra }))
+    documents.set(path, { client_id: clientId, client_name: 'Notes <Client>', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], ...extra })
     return clientId
   }
   const running = await startAs(t, { configure: (configuration) => { configuration.fetch = server.fetch } })
@@ -108,13 +78,13 @@ t.test('a CIMD client: its document is fetched once, consent shows its name and 
   t.equal(tooBig.status, 400, 'a document over 5 kB')
 
   const wrongId = server.origin + '/wrong-id.json'
-  documents.set('/wrong-id.json', JSON.stringify({ client_id: server.origin + '/other.json', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' }))
+  documents.set('/wrong-id.json', { client_id: server.origin + '/other.json', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' })
   const mismatched = await fetch((await authorizationUrl(running.as, { client_id: wrongId })).url, { redirect: 'manual' })
   t.equal(mismatched.status, 400, 'a document whose client_id is not its URL')
 })
 
 t.test('a CIMD document slower than 2.5 s is refused', async (t) => {
-  const server = await documentServer(t, () => { /* never answers */ })
+  const server = await startDocumentServer(t, () => { /* never answers */ })
   const running = await startAs(t, { configure: (configuration) => { configuration.fetch = server.fetch } })
   const res = await fetch((await authorizationUrl(running.as, { client_id: server.origin + '/slow.json' })).url, { redirect: 'manual' })
   t.equal(res.status, 400)
@@ -123,7 +93,7 @@ t.test('a CIMD document slower than 2.5 s is refused', async (t) => {
 })
 
 t.test('allowFetch decides which CIMD URLs may be fetched at all', async (t) => {
-  const server = await documentServer(t, (_req, res) => { res.writeHead(404).end() })
+  const server = await startDocumentServer(t)
   const running = await startAs(t, { clients: { cimd: { allowFetch: (url) => url.hostname === 'trusted.example' } }, configure: (configuration) => { configuration.fetch = server.fetch } })
   const res = await fetch((await authorizationUrl(running.as, { client_id: server.origin + '/client.json' })).url, { redirect: 'manual' })
   t.equal(res.status, 400)
