@@ -68,7 +68,8 @@ function epoch (): number {
   return Math.floor(Date.now() / 1000)
 }
 
-function unavailable (cause: unknown): Error {
+/** A storage outage as oidc-provider answers it: 503 temporarily_unavailable (never a 500, never a pass). */
+export function unavailable (cause: unknown): Error {
   const error = new errors.TemporarilyUnavailable('the authorization server storage is unavailable, retry later') as Error & { status: number, statusCode: number, expose: boolean }
   // oidc-provider's error classes default to 400; a storage outage is a 503.
   error.status = 503

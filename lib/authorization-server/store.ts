@@ -1,12 +1,14 @@
 // The storage oidc-provider gets: the user's adapter factory (redisAdapter) or
-// oidc-provider's in-process memory adapter, with two rules of ours on top:
-// single use is claimed atomically in memory too (two requests in one process
+// oidc-provider's in-process memory adapter, with three rules of ours on top:
+// a store failure is 503 temporarily_unavailable whatever store it is, single
+// use is claimed atomically in memory too (two requests in one process
 // interleave at every await), and dynamically registered clients expire after
 // `idleTtl` seconds without use.
 // oidc-provider does not export its memory adapter from the package root.
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
 import type { AdapterFactory, AdapterPayload, ProviderAdapter } from './provider-types.js'
-import { lostClaim } from './redis-adapter.js'
+import { errors } from 'oidc-provider'
+import { lostClaim, unavailable } from './redis-adapter.js'
 
 export interface StoreOptions {
   /** Seconds an unused dynamic registration lives; undefined: forever. */
@@ -61,13 +63,30 @@ function idleExpiringClients (inner: ProviderAdapter, idleTtl: number): Provider
   })
 }
 
+const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const
+
+// The provider's own errors (a lost claim's invalid_grant) pass; anything else is an outage.
+function failClosed (inner: ProviderAdapter): ProviderAdapter {
+  const guarded: Record<string, unknown> = {}
+  for (const method of METHODS) {
+    guarded[method] = async (...args: unknown[]) => {
+      try {
+        return await (inner[method] as (...a: unknown[]) => Promise<unknown>).apply(inner, args)
+      } catch (err) {
+        throw err instanceof errors.OIDCProviderError ? err : unavailable(err)
+      }
+    }
+  }
+  return guarded as unknown as ProviderAdapter
+}
+
 export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
   const memory = user === undefined ? (createMemoryAdapter as (clockTolerance?: number) => AdapterFactory)() : undefined
   const adapters = new Map<string, ProviderAdapter>()
   return (model) => {
     let adapter = adapters.get(model)
     if (adapter !== undefined) return adapter
-    adapter = memory === undefined ? (user as AdapterFactory)(model) : atomicMemoryAdapter(memory(model), model)
+    adapter = memory === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(memory(model), model)
     if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
     adapters.set(model, adapter)
     return adapter

@@ -36,11 +36,9 @@ function problem (reply: FastifyReply, status: number, text: string): FastifyRep
 async function clientOf (provider: Provider, interaction: Interaction): Promise<InteractionClient> {
   const clientId = String(interaction.params.client_id)
   const client = await provider.Client.find(clientId)
-  const redirectUri = String(interaction.params.redirect_uri ?? '')
-  let redirectHost = ''
-  try {
-    redirectHost = new URL(redirectUri).host
-  } catch {}
+  // The provider has checked redirect_uri against the client before any interaction.
+  const redirectUri = String(interaction.params.redirect_uri)
+  const redirectHost = URL.parse(redirectUri)?.host ?? ''
   const name = typeof client?.clientName === 'string' && client.clientName !== '' ? client.clientName : clientId
   return { clientId, name, redirectUri, redirectHost, metadataDocument: (client as { clientIdMetadataDocument?: boolean } | undefined)?.clientIdMetadataDocument === true }
 }
@@ -99,7 +97,7 @@ const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async fu
     failedLogins = fastify.createRateLimit({
       max: limits.failedLoginsPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (request) => `failed-login:${loginAccount.get(request) ?? ''}`,
+      keyGenerator: (request) => `failed-login:${String(loginAccount.get(request))}`,
     })
   }
 
