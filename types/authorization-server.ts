@@ -119,6 +119,11 @@ export interface RegistrationOptions {
   idleTtl?: number
   /** Registrations per client IP per hour (default 20). */
   perIpPerHour?: number
+  /**
+   * Bind a registered client to the `scope` it registers with (default false: MCP
+   * clients register with the scope of their first request and later step up).
+   */
+  bindScope?: boolean
 }
 
 export interface ClientsOptions {

@@ -39,7 +39,7 @@ export interface ResolvedAsOptions {
   readonly development: boolean
   readonly staticClients: readonly StaticClientMetadata[]
   readonly cimd: { readonly allowFetch: NonNullable<CimdOptions['allowFetch']>, readonly lookup: Lookup } | undefined
-  readonly registration: { readonly initialAccessToken: string | undefined, readonly idleTtl: number, readonly perIpPerHour: number } | undefined
+  readonly registration: { readonly initialAccessToken: string | undefined, readonly idleTtl: number, readonly perIpPerHour: number, readonly bindScope: boolean } | undefined
   readonly dpopNonceSecret: Buffer | undefined
   readonly cookieKeys: readonly string[]
   readonly cookieKeysGenerated: boolean
@@ -142,8 +142,9 @@ function resolveCimd (value: unknown): ResolvedAsOptions['cimd'] {
 function resolveRegistration (value: unknown): ResolvedAsOptions['registration'] {
   if (value === false) return undefined
   const registration = value ?? {}
-  if (!isObject(registration)) fail('"clients.registration" must be false or { enabled?, initialAccessToken?, idleTtl?, perIpPerHour? }')
-  checkKeys('clients.registration.', registration, ['enabled', 'initialAccessToken', 'idleTtl', 'perIpPerHour'])
+  if (!isObject(registration)) fail('"clients.registration" must be false or { enabled?, initialAccessToken?, idleTtl?, perIpPerHour?, bindScope? }')
+  checkKeys('clients.registration.', registration, ['enabled', 'initialAccessToken', 'idleTtl', 'perIpPerHour', 'bindScope'])
+  if (registration.bindScope !== undefined && typeof registration.bindScope !== 'boolean') fail('"clients.registration.bindScope" must be a boolean')
   if (registration.enabled === false) return undefined
   const token = registration.initialAccessToken
   if (token !== undefined && (typeof token !== 'string' || token.length < 16)) fail('"clients.registration.initialAccessToken" must be a string of at least 16 characters')
@@ -151,6 +152,7 @@ function resolveRegistration (value: unknown): ResolvedAsOptions['registration']
     initialAccessToken: token as string | undefined,
     idleTtl: seconds('clients.registration.idleTtl', registration.idleTtl, 30 * 24 * 3600),
     perIpPerHour: count('clients.registration.perIpPerHour', registration.perIpPerHour, 20),
+    bindScope: registration.bindScope === true,
   })
 }
 

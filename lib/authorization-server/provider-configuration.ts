@@ -94,6 +94,17 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
         ctx.oidc.params.scope = filled
       },
     },
+    // A dynamically registered client is not bound to the scopes of its first
+    // request (MCP clients register with it, then step up), unless bindScope says so.
+    extraClientMetadata: {
+      properties: ['scope'],
+      validator (ctx: { oidc?: { route?: string } } | undefined, key: string, value: unknown, metadata: Record<string, unknown>) {
+        const route = ctx?.oidc?.route
+        if (key === 'scope' && value !== undefined && options.registration?.bindScope !== true && (route === 'registration' || route === 'client_update')) {
+          delete metadata.scope
+        }
+      },
+    },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: false },

@@ -150,3 +150,14 @@ t.test('dynamic registration: rate-limited per client IP, and an initial access 
   t.equal(off.as.registration_endpoint, undefined, 'registration off: not advertised')
   t.equal((await register(off.issuer)).status, 404)
 })
+
+t.test('a registered client is not bound to the scope of its first request (step-up works), unless bindScope', async (t) => {
+  for (const bindScope of [false, true]) {
+    const running = await startAs(t, { clients: { registration: { bindScope } } })
+    const client = await registerPublicClient(running.as, { scope: 'mcp:tools:read' })
+    t.equal(client.scope, bindScope ? 'mcp:tools:read' : undefined, `registered scope kept: ${String(bindScope)}`)
+    const { url } = await authorizationUrl(running.as, client, { scope: 'mcp:tools:read mcp:tools:call' })
+    const callback = await completeAuthorization(url, REDIRECT_URI)
+    t.equal(callback.searchParams.get('error'), bindScope ? 'invalid_scope' : null, bindScope ? 'bound: refused' : 'step-up allowed')
+  }
+})
