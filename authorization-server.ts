@@ -21,6 +21,7 @@ export type {
   LoginDetails,
   McpAuthorizationServerDecorator,
   McpAuthorizationServerOptions,
+  OidcProviderInstance,
   RateLimitOptions,
   RegistrationOptions,
   StaticClientMetadata,

@@ -40,16 +40,19 @@ export interface DevClient {
 export interface AuthorizationServerOptions {
   /** Default 0 (any free port). */
   port?: number
+  /** The issuer's path, e.g. '/oauth' (default none). */
+  path?: string
   /** Loopback only: '127.0.0.1' (default), '::1' or 'localhost'. */
   host?: string
+  /** At least one. */
   resources?: DevResource[]
-  /** The user every login signs in. Default { sub: 'demo-user', name: 'Demo User' }. */
+  /** The one account (password "demo"). Default { sub: 'demo-user', name: 'Demo User' }. */
   demoUser?: DemoUser
   /** Pre-registered clients. */
   clients?: DevClient[]
   /** Require DPoP nonces at the token endpoint (RFC 9449 §8). */
   nonces?: boolean
-  /** No development warning, no oidc-provider start-up notices (for tests). */
+  /** No development warning and no log (for tests). */
   quiet?: boolean
   /**
    * TESTS ONLY. Replaces the fetch oidc-provider uses for Client ID Metadata Documents,
@@ -66,13 +69,18 @@ export interface DevAuthorizationServer {
   /** The base URL (same as issuer). */
   url: string
   provider: OidcProvider
+  /** The Fastify app serving it. */
+  app: import('fastify').FastifyInstance
   close (): Promise<void>
 }
+
+/** The demo user's password on the development login page. */
+export const DEMO_PASSWORD: string
 
 export function startAuthorizationServer (options?: AuthorizationServerOptions): Promise<DevAuthorizationServer>
 
 /**
- * Drives an authorization request through the auto-approved login and consent
- * (following redirects, carrying cookies) to the redirect URI carrying the code.
+ * Drives an authorization request through the development login (as the demo user) and
+ * consent (following redirects, carrying cookies) to the redirect URI carrying the code.
  */
 export function completeDevAuthorization (authorizationUrl: URL | string, redirectUri: string): Promise<URL>

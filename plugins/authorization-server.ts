@@ -17,7 +17,7 @@ import { InvalidRegistrationError } from '../lib/errors.js'
 import { createLocalKeySet } from '../lib/local-key-set.js'
 import { describeError } from '../lib/logger.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, OPENID_WELL_KNOWN } from '../lib/well-known.js'
-import type { AuthorizationServerHealth, McpAuthorizationServerDecorator, McpAuthorizationServerOptions } from '../types/authorization-server.js'
+import type { AuthorizationServerHealth, McpAuthorizationServerDecorator, McpAuthorizationServerOptions, OidcProviderInstance } from '../types/authorization-server.js'
 import { subscribeEvents } from './authorization-server/events.js'
 import interactionRoutes from './authorization-server/interaction-routes.js'
 import providerRoutes from './authorization-server/provider-routes.js'
@@ -63,6 +63,7 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   const ping = storePing(options.store)
   const decorator: McpAuthorizationServerDecorator = Object.freeze({
     issuer: options.issuer,
+    provider: provider as unknown as OidcProviderInstance,
     keys,
     jwks: () => ({ keys: options.signingKeys.publicKeys.map((k) => ({ ...k })) }),
     async health (): Promise<AuthorizationServerHealth> {

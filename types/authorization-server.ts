@@ -202,6 +202,14 @@ export interface AuthorizationServerHealth {
   keys: { count: number, kids: readonly string[] }
 }
 
+/** The part of oidc-provider's Provider the decoration exposes (events, and more at your own risk). */
+export interface OidcProviderInstance {
+  readonly issuer: string
+  /** oidc-provider events such as 'server_error', 'grant.success', 'authorization.error'. */
+  on (event: string, listener: (...args: any[]) => void): this
+  [member: string]: unknown
+}
+
 export interface McpAuthorizationServerDecorator {
   /** The issuer identifier, exactly as configured. */
   readonly issuer: string
@@ -210,6 +218,8 @@ export interface McpAuthorizationServerDecorator {
   /** The public JWKS document (as served at jwks_uri). */
   jwks (): { keys: JWK[] }
   health (): Promise<AuthorizationServerHealth>
+  /** The oidc-provider instance underneath: an escape hatch (its events, registerGrantType). */
+  readonly provider: OidcProviderInstance
 }
 
 declare module 'fastify' {

@@ -36,7 +36,7 @@ export function callbackListening (stdout: string, port: number): boolean {
 
 export function authorizationServerJob (run: AuthorizationServerRun, options: AuthorizationServerJobOptions): Job {
   return {
-    label: `${run.name}: ${run.resource ? `--resource ${RESOURCE}` : 'no resource'}`,
+    label: `${run.name}: ${run.resource ? `--resource ${RESOURCE}` : 'no resource'}${run.issuerPath === undefined ? '' : `, issuer path ${run.issuerPath}`}`,
     async start () {
       // Loaded here: the example runs on the build (dist/), which a client-only run does not need.
       const { completeDevAuthorization, startAuthorizationServer } = await import('../../examples/authorization-server.js')
@@ -44,6 +44,7 @@ export function authorizationServerJob (run: AuthorizationServerRun, options: Au
       const redirectUri = `http://127.0.0.1:${port}/callback`
       const as = await startAuthorizationServer({
         quiet: true,
+        path: run.issuerPath ?? '',
         resources: [{ uri: RESOURCE, scopes: SCOPES }],
         clients: [{ client_id: CLIENT_ID, token_endpoint_auth_method: 'none', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
       })

@@ -18,7 +18,7 @@ export function clientUnderTest (env: NodeJS.ProcessEnv = process.env): string {
   return `${process.execPath} --experimental-strip-types ${resolve(import.meta.dirname, 'placeholder-client.ts')}`
 }
 
-export type RunName = 'auth' | 'extensions' | 'backcompat' | 'draft' | 'authorization' | 'authorization-resource'
+export type RunName = 'auth' | 'extensions' | 'backcompat' | 'draft' | 'authorization' | 'authorization-resource' | 'authorization-path'
 
 export interface ClientRun {
   readonly kind: 'client'
@@ -33,6 +33,8 @@ export interface AuthorizationServerRun {
   readonly name: RunName
   /** Whether the authorization request names the resource (`--resource`). */
   readonly resource: boolean
+  /** The issuer's path (RFC 8414 path insertion), when the issuer has one. */
+  readonly issuerPath?: string
   readonly scenarios: readonly string[]
 }
 
@@ -82,6 +84,7 @@ export const RUNS: readonly Run[] = [
   },
   { kind: 'authorization', name: 'authorization', resource: false, scenarios: AUTHORIZATION_SERVER_SCENARIOS },
   { kind: 'authorization', name: 'authorization-resource', resource: true, scenarios: AUTHORIZATION_SERVER_SCENARIOS },
+  { kind: 'authorization', name: 'authorization-path', resource: true, issuerPath: '/oauth', scenarios: AUTHORIZATION_SERVER_SCENARIOS },
 ]
 
 /** Every scenario a baseline section may name. */

@@ -81,7 +81,10 @@ class TestOAuthProvider implements OAuthClientProvider {
   async redirectToAuthorization (url: URL): Promise<void> {
     this.authorizationUrls.push(new URL(url))
     const target = new URL(url)
-    target.searchParams.set('scope', this.consent(url.searchParams.get('scope') ?? ''))
+    const scope = this.consent(url.searchParams.get('scope') ?? '')
+    target.searchParams.set('scope', scope)
+    // offline_access (a refresh token) needs prompt=consent (OpenID Connect Core §11).
+    if (scope.split(' ').includes('offline_access')) target.searchParams.set('prompt', 'consent')
     const callback = await completeDevAuthorization(target, REDIRECT_URI)
     if (callback.searchParams.get('state') !== this.#state) throw new Error('state mismatch')
     const code = callback.searchParams.get('code')
@@ -178,7 +181,7 @@ t.test('the SDK client discovers, registers, authorizes (code + PKCE) from our 4
     const urls = log.map((e) => `${e.method} ${e.url} ${e.status}`)
     const prm = urls.indexOf(`GET ${PRM_URL} 200`)
     const asMetadata = urls.indexOf(`GET ${authServer.issuer}/.well-known/oauth-authorization-server 200`)
-    const registration = urls.findIndex((u) => u.startsWith(`POST ${authServer.issuer}/reg `))
+    const registration = urls.findIndex((u) => u.startsWith(`POST ${authServer.issuer}/register `))
     const token = urls.findIndex((u) => u.startsWith(`POST ${authServer.issuer}/token `))
     t.ok(prm > 0, 'then the protected-resource metadata named in resource_metadata')
     t.ok(asMetadata > prm, 'then the authorization server it names (RFC 8414)')
@@ -260,7 +263,8 @@ t.test('the SDK client discovers, registers, authorizes (code + PKCE) from our 4
 t.test('SDK 1.x with a refresh token: the 403 step-up refreshes without the new scope and gives up (typescript-sdk#2255)', async (t) => {
   const log: Exchange[] = []
   const provider = new TestOAuthProvider(clientMetadata(['authorization_code', 'refresh_token']))
-  provider.consent = () => 'notes:read'
+  // The user grants read access and a refresh token (offline_access).
+  provider.consent = () => 'notes:read offline_access'
   const { client } = await connectWithOAuth(t, provider, log)
   t.teardown(() => client.close())
   t.ok(provider.tokens()?.refresh_token, 'a refresh token')
