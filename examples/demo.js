@@ -29,7 +29,7 @@ if (!quiet) {
   console.log(`
 fastify-mcp-auth demo: an MCP client goes from a bare 401 to a DPoP-bound token
   MCP server             ${mcp.url}  (Fastify + @modelcontextprotocol/sdk + fastify-mcp-auth)
-  authorization server   ${authServer.issuer}  (oidc-provider, development only)
+  authorization server   ${authServer.issuer}  (mcpAuthorizationServer, development pages)
 `)
 }
 

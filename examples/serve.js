@@ -4,8 +4,8 @@
 //   npm start                               (builds first; or: node examples/serve.js)
 //   MCP_PORT=4000 AUTH_PORT=4001 npm start  other ports
 //
-// Everything listens on 127.0.0.1 and the authorization server signs in a demo user for
-// anyone: for trying things on your machine only.
+// Everything listens on 127.0.0.1 and the authorization server (mcpAuthorizationServer with
+// its development pages) signs in demo-user / demo: for trying things on your machine only.
 import { startAuthorizationServer } from './authorization-server.js'
 import { startMcpServer, NOTES_SCOPES } from './mcp-server.js'
 
@@ -32,9 +32,9 @@ Authorization server           ${authServer.issuer}
   metadata                     ${authServer.issuer}/.well-known/oauth-authorization-server
 
 Point an MCP client at ${mcp.url}; it finds everything else from the 401.
+Sign in as demo-user with the password demo. docs/connecting-clients.md has the details.
   MCP Inspector:  npx @modelcontextprotocol/inspector
-                  transport Streamable HTTP, URL ${mcp.url}, connect: it runs the OAuth flow
-                  (login and consent are approved automatically for the demo user)
+                  transport Streamable HTTP, URL ${mcp.url}, then Connect (it runs the OAuth flow)
   By hand:        curl -i -X POST ${mcp.url}
   The scripted story (starts its own servers): npm run demo
 
