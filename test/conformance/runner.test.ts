@@ -120,7 +120,7 @@ t.test('the client under test: CONFORMANCE_CLIENT replaces the placeholder', asy
   t.match(clientUnderTest({}), /placeholder-client\.ts$/)
   t.notMatch(clientUnderTest({}), / {2}/, 'the suite splits the command on single spaces')
   t.equal(KNOWN_SCENARIOS.client.size, 33, '14 auth, 6 extensions, 2 backcompat, 11 draft')
-  t.same(RUNS.map((run) => run.name), ['auth', 'extensions', 'backcompat', 'draft', 'authorization', 'authorization-resource'])
+  t.same(RUNS.map((run) => run.name), ['auth', 'extensions', 'backcompat', 'draft', 'authorization', 'authorization-resource', 'authorization-path'])
 })
 
 // End to end through `npm run conformance`'s entry (cli.ts), on the small backcompat run.
