@@ -88,42 +88,41 @@ class Browser {
   }
 }
 
-class ProviderOne implements ProviderV1 {
+/** What both SDKs' providers keep between calls (in memory), and the browser they send users to. */
+class Remembered<Client, Tokens> {
   readonly browser = new Browser()
-  readonly redirectUrl = 'http://127.0.0.1/v1-callback'
-  readonly clientMetadata: OAuthClientMetadata = { client_name: 'SDK v1', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }
-  #client: OAuthClientInformationMixed | undefined
-  #tokens: OAuthTokens | undefined
+  #client: Client | undefined
+  #tokens: Tokens | undefined
   #verifier = ''
+  readonly redirectUrl: string
+  constructor (redirectUrl: string) { this.redirectUrl = redirectUrl }
   clientInformation () { return this.#client }
-  saveClientInformation (client: OAuthClientInformationMixed) { this.#client = client }
+  saveClientInformation (client: Client) { this.#client = client }
   tokens () { return this.#tokens }
-  saveTokens (tokens: OAuthTokens) { this.#tokens = tokens }
+  saveTokens (tokens: Tokens) { this.#tokens = tokens }
   saveCodeVerifier (verifier: string) { this.#verifier = verifier }
   codeVerifier () { return this.#verifier }
   async redirectToAuthorization (url: URL) { await this.browser.visit(url, this.redirectUrl) }
 }
 
-class ProviderTwo implements ProviderV2 {
-  readonly browser = new Browser()
-  readonly redirectUrl = 'http://127.0.0.1/v2-callback'
-  readonly clientMetadataUrl: string
+const metadataOf = (name: string, redirectUrl: string) => ({ client_name: name, redirect_uris: [redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' })
+
+class ProviderOne extends Remembered<OAuthClientInformationMixed, OAuthTokens> implements ProviderV1 {
+  readonly clientMetadata: OAuthClientMetadata = metadataOf('SDK v1', this.redirectUrl)
+  constructor () { super('http://127.0.0.1/v1-callback') }
+}
+
+class ProviderTwo extends Remembered<StoredOAuthClientInformation, StoredOAuthTokens> implements ProviderV2 {
   readonly #dpop = DpopSession.create()
-  #client: StoredOAuthClientInformation | undefined
-  #tokens: StoredOAuthTokens | undefined
-  #verifier = ''
-  #state = ''
-  constructor (clientMetadataUrl: string) { this.clientMetadataUrl = clientMetadataUrl }
-  get clientMetadata () { return { client_name: 'SDK v2', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' } }
+  readonly clientMetadata = metadataOf('SDK v2', this.redirectUrl)
+  readonly clientMetadataUrl: string
+  constructor (clientMetadataUrl: string) {
+    super('http://127.0.0.1/v2-callback')
+    this.clientMetadataUrl = clientMetadataUrl
+  }
+
   dpop () { return this.#dpop }
-  state () { this.#state = randomBytes(16).toString('base64url'); return this.#state }
-  clientInformation () { return this.#client }
-  saveClientInformation (client: StoredOAuthClientInformation) { this.#client = client }
-  tokens () { return this.#tokens }
-  saveTokens (tokens: StoredOAuthTokens) { this.#tokens = tokens }
-  saveCodeVerifier (verifier: string) { this.#verifier = verifier }
-  codeVerifier () { return this.#verifier }
-  async redirectToAuthorization (url: URL) { await this.browser.visit(url, this.redirectUrl) }
+  state () { return randomBytes(16).toString('base64url') }
 }
 
 t.test('MCP SDK v1 client: discovery from the 401, dynamic registration, PKCE, then a tool call through mcpAuth', async (t) => {
