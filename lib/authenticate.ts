@@ -102,8 +102,11 @@ function requireFresh (fresh: boolean): void {
   if (fresh !== true) throw reject.invalidProof('dpop.replay')
 }
 
-/** Synchronous for a cached bearer token; may throw or reject with McpAuthError. */
-export type Authenticate = (request: AuthRequest, resource: ResolvedResource) => AuthResult | Promise<AuthResult>
+/**
+ * Synchronous for a cached bearer token; may throw or reject with McpAuthError.
+ * `resource` is undefined when the request's route names no configured resource.
+ */
+export type Authenticate = (request: AuthRequest, resource: ResolvedResource | undefined) => AuthResult | Promise<AuthResult>
 
 export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { options, verifyToken, clock, logger } = deps
@@ -219,6 +222,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   /** Throws (synchronously) or rejects with McpAuthError on every refusal. */
   return function authenticate (request, resource) {
     const credentials = extractCredentials(request, extractOptions)
+    // No token can be for a path that names no resource, and none is checked against another.
+    if (resource === undefined) throw reject.invalidToken('resource.unmatched')
     const pending = verifyToken(credentials.token, { resource, request: request.request })
     if (pending instanceof Promise) return pending.then((entry) => decide(request, resource, credentials, entry))
     return decide(request, resource, credentials, pending)

@@ -44,6 +44,7 @@ export type McpAuthRejectReason =
   | 'token.claims'
   | 'token.inactive'
   | 'token.rejected'
+  | 'resource.unmatched'
   | 'binding.dpop_required'
   | 'binding.unbound_dpop'
   | 'binding.jkt'
@@ -121,6 +122,7 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'token.claims': 'The access token claims are malformed',
   'token.inactive': 'The access token is not active',
   'token.rejected': 'The access token was rejected',
+  'resource.unmatched': 'The request path names no protected resource',
   'binding.dpop_required': 'A DPoP-bound access token and a DPoP proof are required',
   'binding.unbound_dpop': 'The DPoP scheme requires a DPoP-bound access token',
   'binding.jkt': 'The DPoP proof key does not match the access token binding',

@@ -17,6 +17,7 @@ import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
 import { ReadonlyURL } from './readonly-url.js'
+import { routerPattern } from './uri-path.js'
 import { protectedResourceMetadataPath, protectedResourceMetadataUrl } from './well-known.js'
 import type { McpAuthOptions, ResourceOptions } from '../types/index.js'
 
@@ -34,8 +35,10 @@ export interface ResolvedResource {
   readonly resourceDocumentation: string | undefined
   /** Absolute URL advertised in `resource_metadata`. */
   readonly metadataUrl: string
-  /** Route path of the metadata document on this origin. */
+  /** Path of the metadata document on this origin, in RFC 3986 form. */
   readonly metadataPath: string
+  /** The same as the route pattern Fastify's router matches (decoded, ":" doubled). */
+  readonly metadataRoute: string
   /** True when the user supplied metadataUrl (no local route is required). */
   readonly externalMetadata: boolean
   /** Extra RFC 9728 fields. */
@@ -246,6 +249,8 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
         ? protectedResourceMetadataUrl(parsed)
         : endpointUrl(field('resourceMetadataUrl'), entry.resourceMetadataUrl),
       metadataPath: protectedResourceMetadataPath(parsed),
+      // parseResource refuses the paths no route can match.
+      metadataRoute: routerPattern(protectedResourceMetadataPath(parsed)) as string,
       externalMetadata: entry.resourceMetadataUrl !== undefined,
       extraMetadata: resolveExtraMetadata(field('metadata'), entry.metadata),
     })

@@ -1,13 +1,14 @@
-// Resource URIs (RFC 8707 / MCP "canonical server URI"): validation at boot,
-// the audience comparison form, and picking the resource for a request path.
+// Resource URIs (RFC 8707 / MCP "canonical server URI"): validation at boot
+// (RFC 3986 form only) and the audience comparison form.
 import { memoize } from './memo.js'
+import { canonicalPath } from './uri-path.js'
 
 export interface ParsedResource {
   /** Canonical form: scheme and host lowercased, default port dropped, path and query verbatim. */
   readonly uri: string
   /** `https://host[:port]`, the public origin (used for `htu` and metadata URLs). */
   readonly origin: string
-  /** Path exactly as configured ('' for a bare origin). */
+  /** Path exactly as configured, in RFC 3986 form ('' for a bare origin). */
   readonly path: string
   /** Query exactly as configured ('' when none). */
   readonly query: string
@@ -53,11 +54,14 @@ export function parseResource (value: unknown): ParsedResource | string {
   // User info may hold a password: never echo it.
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value)) return 'must not contain user information (user:password@)'
   if (value.includes('#')) return `must not contain a fragment (RFC 8707 §2); got ${JSON.stringify(value)}`
-  const parts = splitHttpUri(value)
   let url: URL | undefined
   try {
     url = new URL(value)
   } catch {}
+  // Raw non-ASCII or spaces inside: show the one spelling every party compares
+  // (not for controls or surrounding spaces, which WHATWG URL would silently drop).
+  if (url !== undefined && /[^\x21-\x7E]/.test(value) && !hasControl(value) && value.trim() === value) return notRfc3986(value, url)
+  const parts = splitHttpUri(value)
   if (parts === undefined || url === undefined) return `must be an absolute https URI such as "https://mcp.example.com/mcp"; got ${JSON.stringify(value)}`
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     return `must use https (http is allowed only for loopback hosts); got ${JSON.stringify(value)}`
@@ -71,7 +75,27 @@ export function parseResource (value: unknown): ParsedResource | string {
   if ((path !== '' && path !== url.pathname) || query !== url.search || parts.rest.includes('\\')) {
     return `must be written in normalized form (no dot segments or backslashes; percent-encode other characters); got ${JSON.stringify(value)}`
   }
+  const canonical = canonicalPath(path)
+  if (canonical === undefined) return `has a malformed percent-encoding (UTF-8 escapes such as %C3%A9 only); got ${JSON.stringify(value)}`
+  if (canonical !== path) return notRfc3986(value, url)
+  // The router keeps these escapes encoded: no route could serve the path or its metadata.
+  if (/%(?:2F|3F|23)/.test(path)) return `must not percent-encode "/", "?" or "#" in its path; got ${JSON.stringify(value)}`
   return Object.freeze({ uri: parts.origin + path + query, origin: parts.origin, path, query })
+}
+
+function hasControl (value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x20 || code === 0x7F) return true
+  }
+  return false
+}
+
+/** The refusal naming the RFC 3986 spelling (UTF-8, upper-case hex, unreserved characters plain). */
+function notRfc3986 (value: string, url: URL): string {
+  const path = url.pathname === '/' && !/^[a-z]+:\/\/[^/?#]*\//i.test(value) ? '' : canonicalPath(url.pathname) ?? url.pathname
+  const spelling = `${url.protocol}//${url.host}${path}${url.search}`
+  return `must be written in RFC 3986 form (UTF-8 percent-encoded, upper-case hex): write ${JSON.stringify(spelling)}; got ${JSON.stringify(value)}`
 }
 
 /**
@@ -113,54 +137,4 @@ export function audienceKeys (aud: unknown): readonly string[] | undefined {
 export function requestPath (url: string): string {
   const q = url.indexOf('?')
   return q === -1 ? url : url.slice(0, q)
-}
-
-/** True when `path` is `prefix` or lies below it on a segment boundary. */
-export function isPathWithin (path: string, prefix: string): boolean {
-  if (prefix === '' || prefix === '/') return true
-  if (!path.startsWith(prefix)) return false
-  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47 /* / */
-}
-
-/**
- * Picks the resource for a request path: the longest matching path prefix,
- * else the first configured resource (the server's default).
- */
-export function createResourceSelector<R extends { readonly parsed: ParsedResource }> (resources: readonly R[]): (path: string) => R {
-  const first = resources[0]
-  if (first === undefined) throw new TypeError('at least one resource is required')
-  if (resources.length === 1) return () => first
-  const byLength = [...resources].sort((a, b) => b.parsed.path.length - a.parsed.path.length)
-  return (path) => {
-    for (const r of byLength) if (isPathWithin(path, r.parsed.path)) return r
-    return first
-  }
-}
-
-/**
- * The path a route pattern stands for in a request, from the router's own
- * (decoded, normalized) parameters: `/tenants/:tenant/mcp` + { tenant: 'acme' }
- * → `/tenants/acme/mcp`. Choosing the resource from this rather than the raw URL
- * means percent-encoding, fragments, absolute-form targets or router options
- * (case, slashes) can never make the plugin pick another resource than the one
- * whose route answers.
- */
-export function routePath (pattern: string, params: unknown): string {
-  if (!pattern.includes(':') && !pattern.includes('*')) return pattern
-  const values = typeof params === 'object' && params !== null ? params as Record<string, unknown> : {}
-  return pattern
-    .replace(/::/g, '\0')
-    .replace(/:([A-Za-z0-9_$]+)(\([^)]*\))?/g, (_match, name: string) => String(values[name] ?? ''))
-    .replace(/\*/g, () => String(values['*'] ?? ''))
-    .replace(/\0/g, ':')
-}
-
-/** True when the resource for every request of this route pattern is known without its parameters. */
-export function isStaticForResources (pattern: string, resourcePaths: readonly string[]): boolean {
-  const dynamic = pattern.search(/(?<!:):(?!:)|\*/)
-  if (dynamic === -1) return true
-  // The fixed segments before the first parameter.
-  const fixed = pattern.slice(0, pattern.lastIndexOf('/', dynamic) + 1)
-  // A resource whose path continues past them could be chosen by a parameter's value.
-  return !resourcePaths.some((path) => path.length > fixed.length && path.startsWith(fixed))
 }

@@ -6,15 +6,20 @@ import { createAuthContext, createAuthInfo, sharedAuthContext } from '../lib/aut
 import type { AuthRequest } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
 import { isMcpAuthError } from '../lib/errors.js'
-import { requestPath, routePath } from '../lib/resource.js'
+import type { RouteResource } from '../lib/route-resource.js'
 import type { ResolvedResource } from '../lib/options.js'
 import type { McpAuthInfo, McpSender } from '../types/index.js'
 import { emitAuthenticated } from './events.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
-import { kRouteResource, kRouteScopes } from './state.js'
+import { kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 
-export type RouteConfig = { mcpAuth?: false, [kRouteScopes]?: readonly string[], [kRouteResource]?: ResolvedResource }
+export type RouteConfig = {
+  mcpAuth?: false
+  [kRouteScopes]?: readonly string[]
+  [kRouteResource]?: ResolvedResource
+  [kRouteBinding]?: RouteResource<ResolvedResource>
+}
 
 function hasQueryToken (request: FastifyRequest): boolean {
   if (!request.url.includes('?')) return false
@@ -23,16 +28,29 @@ function hasQueryToken (request: FastifyRequest): boolean {
 }
 
 /**
- * The resource of the route that answers this request: decided at route
- * registration when the pattern decides it, else from the pattern and the
- * router's decoded parameters — never the raw URL, which percent-encoding,
- * fragments or absolute-form targets could make disagree with the router.
+ * The resource this request is checked against, from the route that answers it
+ * (lib/route-resource.ts), or undefined when the route's parameters fill a path
+ * that names none. A route registered before the plugin is bound on its first
+ * request; an unknown path (the 404 handler) gets the first resource.
  */
-export function resourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig = request.routeOptions.config as RouteConfig): ResolvedResource {
-  const decided = config[kRouteResource]
-  if (decided !== undefined) return decided
+export function resourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig): ResolvedResource | undefined {
+  const fixed = config[kRouteResource]
+  if (fixed !== undefined) return fixed
+  const binding = bindingOf(state, request, config)
+  if (binding === undefined) return state.options.resources[0]
+  return binding.fixed ?? binding.select?.(request.params)
+}
+
+function bindingOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig): RouteResource<ResolvedResource> | undefined {
+  const binding = config[kRouteBinding]
+  if (binding !== undefined) return binding
   const pattern = request.routeOptions.url
-  return state.selectResource(pattern === undefined ? requestPath(request.url) : routePath(pattern, request.params))
+  return pattern === undefined ? undefined : state.routes.forRoute(pattern)
+}
+
+/** The resource whose challenge answers this request: its own, else the nearest one (see resourceOf). */
+export function challengeResourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig, resource: ResolvedResource | undefined): ResolvedResource {
+  return resource ?? (bindingOf(state, request, config) as RouteResource<ResolvedResource>).nearest
 }
 
 export function createAuthenticateHook (state: McpAuthState) {
@@ -47,7 +65,8 @@ export function createAuthenticateHook (state: McpAuthState) {
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 
-    const resource = resourceOf(state, request, config)
+    const checked = resourceOf(state, request, config)
+    const resource = challengeResourceOf(state, request, config, checked)
     const routeScopes = config[kRouteScopes]
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
@@ -62,7 +81,7 @@ export function createAuthenticateHook (state: McpAuthState) {
       request,
     }
     try {
-      const pending = state.authenticate(authRequest, resource)
+      const pending = state.authenticate(authRequest, checked)
       const result = pending instanceof Promise ? await pending : pending
       let context
       if (principal !== undefined) {

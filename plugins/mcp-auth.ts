@@ -4,19 +4,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
-import { invalidOption, MetadataRouteMissingError } from '../lib/errors.js'
+import { InvalidRegistrationError, invalidOption, MetadataRouteMissingError } from '../lib/errors.js'
 import type { ResolvedOptions } from '../lib/options.js'
-import { isStaticForResources, routePath } from '../lib/resource.js'
 import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
 import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
-import { createState, kMcpAuth, kRouteResource, kRouteScopes } from './state.js'
+import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 import type { McpAuthState } from './state.js'
 
-function createRouteChecker (state: McpAuthState) {
-  const resourcePaths = state.options.resources.map((r) => r.parsed.path)
+function createRouteChecker (state: McpAuthState, outside: string[]) {
   return function checkRoute (route: RouteOptions): void {
     const config = route.config as Record<string | symbol, unknown> | undefined
     const flag = config?.mcpAuth
@@ -26,8 +24,11 @@ function createRouteChecker (state: McpAuthState) {
     const extra: Record<symbol, unknown> = {}
     const scopes = declaredScopes(route.preHandler)
     if (scopes !== undefined) extra[kRouteScopes] = scopes
-    // The route, not the raw URL, decides the resource (see routePath).
-    if (isStaticForResources(route.url, resourcePaths)) extra[kRouteResource] = state.selectResource(routePath(route.url, {}))
+    // The route, not the raw URL, decides the resource (see lib/route-resource.ts).
+    const binding = state.routes.forRoute(route.url)
+    if (binding.fixed !== undefined) extra[kRouteResource] = binding.fixed
+    else extra[kRouteBinding] = binding
+    if (binding.outside && flag !== false) outside.push(`${[route.method].flat().join(',')} ${route.url}`)
     route.config = { ...route.config, ...extra } as RouteOptions['config']
   }
 }
@@ -37,7 +38,8 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   const state = createState(resolved, fastify.log)
   fastify.decorate(kMcpAuth, state)
   fastify.decorateRequest('mcp', null)
-  fastify.addHook('onRoute', createRouteChecker(state))
+  const outside: string[] = []
+  fastify.addHook('onRoute', createRouteChecker(state, outside))
   // Load shedding first: an overloaded server must not spend signature work.
   await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
@@ -49,15 +51,26 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   if (resolved.metadata !== undefined && fastify.prefix === '') {
     registerMetadataRoutes(fastify, resolved, resolved.metadata, state.discovery)
   }
-  fastify.addHook('onReady', async function checkMetadataRoutes () {
+  fastify.addHook('onReady', async function checkRoutes () {
+    checkRoutesInsideResources(outside, resolved)
     checkMetadataServed(this, resolved)
   })
+}
+
+// With several resources, a route outside all of them has no resource to check: no fallback.
+function checkRoutesInsideResources (outside: readonly string[], options: ResolvedOptions): void {
+  if (outside.length === 0) return
+  throw new InvalidRegistrationError(
+    `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside every configured resource ` +
+    `(${options.resources.map((r) => r.parsed.path || '/').join(', ')}), so no resource's tokens can be checked there. ` +
+    'Move the route under a resource, add a resource for it, or set config: { mcpAuth: false } on it.'
+  )
 }
 
 // Every challenge points at resource_metadata: a URL nobody serves breaks client discovery.
 function checkMetadataServed (fastify: FastifyInstance, options: ResolvedOptions): void {
   for (const resource of options.resources) {
-    if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataPath.replaceAll(':', '::') })) continue
+    if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataRoute })) continue
     throw new MetadataRouteMissingError(
       `no route serves GET ${resource.metadataPath}, the metadata URL in ${resource.uri}'s challenges. ` +
       'Register protectedResourceMetadata at the root (app.register(protectedResourceMetadata, { auth: <mcpAuth options> })) ' +

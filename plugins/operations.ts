@@ -7,7 +7,8 @@ import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
-import { resourceOf } from './authenticate.js'
+import { challengeResourceOf, resourceOf } from './authenticate.js'
+import type { RouteConfig } from './authenticate.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 
@@ -23,7 +24,9 @@ export async function registerLoadShedding (fastify: FastifyInstance, state: Mcp
     // The same OAuth-style 503 as every other outage (errorRenderer applies).
     pressureHandler: (request, reply, type) => {
       request.log.warn({ type }, 'mcp-auth: shedding load')
-      return sendOAuthError(state, request, reply, reject.unavailable('overloaded'), resourceOf(state, request), undefined)
+      const config = request.routeOptions.config as RouteConfig
+      const resource = challengeResourceOf(state, request, config, resourceOf(state, request, config))
+      return sendOAuthError(state, request, reply, reject.unavailable('overloaded'), resource, undefined)
         .then(() => undefined)
     },
   })

@@ -66,16 +66,14 @@ export function registerMetadataRoutes (
   const cacheControl = metadata.cacheMaxAge === 0 ? 'no-cache' : `public, max-age=${metadata.cacheMaxAge}`
   const served = new Map<string, ResolvedResource>()
   for (const resource of options.resources) {
-    if (!resource.externalMetadata) served.set(resource.metadataPath, resource)
+    if (!resource.externalMetadata) served.set(resource.metadataRoute, resource)
   }
   // The root document (MCP clients fall back to it), unless a bare-origin resource owns that URL.
   if (metadata.root !== undefined && !served.has(PROTECTED_RESOURCE_WELL_KNOWN)) served.set(PROTECTED_RESOURCE_WELL_KNOWN, metadata.root)
 
-  for (const [path, resource] of served) {
+  for (const [route, resource] of served) {
     // The document is fixed at registration: serialized once, sent as is.
     const body = JSON.stringify(resourceDocument(options, resource))
-    // A ':' in a resource path is literal, not a route parameter.
-    const route = path.replaceAll(':', '::')
     fastify.get(route, { config: PUBLIC }, async (_request, reply) => {
       return reply
         .header('cache-control', cacheControl)

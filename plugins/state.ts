@@ -15,7 +15,8 @@ import { createKeyResolver } from '../lib/key-resolver.js'
 import type { KeyResolver } from '../lib/key-resolver.js'
 import type { Logger } from '../lib/logger.js'
 import type { ResolvedOptions, ResolvedResource } from '../lib/options.js'
-import { createResourceSelector } from '../lib/resource.js'
+import { createRouteResources } from '../lib/route-resource.js'
+import type { RouteResources } from '../lib/route-resource.js'
 import { createTokenVerifier } from '../lib/verifier.js'
 import type { TokenVerifierOptions } from '../lib/verifier.js'
 
@@ -24,6 +25,8 @@ export const kMcpAuth = Symbol.for('fastify-mcp-auth.state')
 export const kRouteScopes = Symbol.for('fastify-mcp-auth.route-scopes')
 /** Route config key holding the resource a route belongs to, when its pattern decides it. */
 export const kRouteResource = Symbol.for('fastify-mcp-auth.route-resource')
+/** Route config key holding a parametric route's binding, when its parameters decide the resource. */
+export const kRouteBinding = Symbol.for('fastify-mcp-auth.route-binding')
 
 export interface McpAuthState {
   readonly options: ResolvedOptions
@@ -31,7 +34,8 @@ export interface McpAuthState {
   readonly keys: KeyResolver
   readonly discovery: IssuerMetadataCache
   readonly authenticate: Authenticate
-  selectResource (path: string): ResolvedResource
+  /** Which resource each route's requests are checked against. */
+  readonly routes: RouteResources<ResolvedResource>
   /** The configured resource with this canonical URI. */
   resourceByUri (uri: string): ResolvedResource | undefined
   challengeSetup (resource: ResolvedResource): ChallengeSetup
@@ -104,7 +108,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     keys,
     discovery,
     authenticate: createAuthenticator({ options, verifyToken, clock, logger, certificateThumbprint: createCertificateReader(options.certificate) }),
-    selectResource: createResourceSelector(options.resources),
+    routes: createRouteResources(options.resources),
     resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
     challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,
     noCredentialsChallenge (resource, routeScopes) {

@@ -58,7 +58,7 @@ t.test('PRM-06: one document per resource, each with its own fields, and each 40
       { resource: RESOURCE, scopesSupported: ['a'] },
       { resource: 'https://mcp.example.com/tenants/acme/mcp', scopesSupported: ['b'], authorizationServers: [other.issuer] },
     ],
-  })
+  }, undefined, (a) => { a.get('/tenants/acme/mcp', async () => 'acme') })
   const one = (await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/mcp' })).json()
   const two = (await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/tenants/acme/mcp' })).json()
   t.same([one.resource, one.scopes_supported, one.authorization_servers], [RESOURCE, ['a'], [issuer.issuer]])
