@@ -10,12 +10,14 @@ import type { RouteResource } from '../lib/route-resource.js'
 import type { ResolvedResource } from '../lib/options.js'
 import type { McpAuthInfo, McpSender } from '../types/index.js'
 import { emitAuthenticated } from './events.js'
+import { answerPreflight, isCorsPreflight, kPreflightGuard } from './preflight.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 
 export type RouteConfig = {
   mcpAuth?: false
+  [kPreflightGuard]?: true
   [kRouteScopes]?: readonly string[]
   [kRouteResource]?: ResolvedResource
   [kRouteBinding]?: RouteResource<ResolvedResource>
@@ -57,11 +59,15 @@ export function createAuthenticateHook (state: McpAuthState) {
   const { principal } = state.options
 
   return async function mcpAuthenticate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    // A CORS preflight is never authenticated (it cannot carry credentials); any
-    // other OPTIONS request is an ordinary request.
-    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return undefined
     const config = request.routeOptions.config as RouteConfig
     if (config.mcpAuth === false) return undefined
+    // A CORS preflight is never authenticated (it cannot carry credentials), and
+    // never reaches the handler (plugins/preflight.ts); any other OPTIONS request
+    // is an ordinary request.
+    if (request.method === 'OPTIONS' && isCorsPreflight(request)) {
+      // A route registered before the plugin has no guard of its own: answer now.
+      return config[kPreflightGuard] === true || request.is404 ? undefined : answerPreflight(reply)
+    }
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 

@@ -10,6 +10,7 @@ import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
 import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
+import { guardRoutePreflights } from './preflight.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
 import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 import type { McpAuthState } from './state.js'
@@ -29,6 +30,7 @@ function createRouteChecker (state: McpAuthState, outside: string[]) {
     if (binding.fixed !== undefined) extra[kRouteResource] = binding.fixed
     else extra[kRouteBinding] = binding
     if (binding.outside && flag !== false) outside.push(`${[route.method].flat().join(',')} ${route.url}`)
+    if (flag !== false) Object.assign(extra, guardRoutePreflights(route))
     route.config = { ...route.config, ...extra } as RouteOptions['config']
   }
 }

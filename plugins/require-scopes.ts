@@ -77,7 +77,7 @@ export function requireScopes<
     if (state === undefined) throw new NotRegisteredError('requireScopes needs the fastify-mcp-auth plugin registered in this context')
     const context = request.mcp
     if (context === null) {
-      request.log.error({ method: request.method, route: request.routeOptions.url }, 'mcp-auth: requireScopes on a route that is not authenticated (config.mcpAuth: false, or a CORS preflight)')
+      request.log.error({ method: request.method, route: request.routeOptions.url }, 'mcp-auth: requireScopes on a route that is not authenticated (config.mcpAuth: false)')
       throw new NotRegisteredError('requireScopes on a route that is not authenticated')
     }
     let required = fixed

@@ -24,10 +24,13 @@ t.test('finding 2: only a CORS preflight skips authentication; any other OPTIONS
 t.test('finding 2: requireScopes on an unauthenticated request reveals no route details', async (t) => {
   const { app } = await buildApp(t, {}, undefined, (a) => {
     a.route({ method: ['POST', 'OPTIONS'], url: '/guarded', preHandler: requireScopes(['a']), handler: async () => 'ok' })
+    a.route({ method: 'POST', url: '/open', config: { mcpAuth: false }, preHandler: requireScopes(['a']), handler: async () => 'ok' })
   })
-  const res = await app.inject({ method: 'OPTIONS', url: '/guarded', headers: { origin: 'https://x', 'access-control-request-method': 'POST' } })
-  t.equal(res.statusCode, 500)
-  t.notMatch(res.body, /guarded/)
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/guarded', headers: { origin: 'https://x', 'access-control-request-method': 'POST' } })
+  t.equal(preflight.statusCode, 204, 'a preflight is answered before the guard')
+  const open = await app.inject({ method: 'POST', url: '/open' })
+  t.equal(open.statusCode, 500, 'a guard on an opted-out route fails closed')
+  t.notMatch(open.body, /open/)
 })
 
 t.test('finding 3: a full MemoryReplayStore costs a bounded sweep, and the default is sized for real traffic', async (t) => {
