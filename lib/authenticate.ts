@@ -24,7 +24,7 @@ import type { McpSender } from '../types/index.js'
 
 export interface AuthRequest extends CredentialInput {
   readonly method: string
-  /** Raw request target (path and query). */
+  /** The request target the client sent (path and query), before any framework rewrite. */
   readonly url: string
   /** The framework request, passed to user callbacks and the certificate source. */
   readonly request: unknown

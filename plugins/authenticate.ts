@@ -78,7 +78,8 @@ export function createAuthenticateHook (state: McpAuthState) {
     const dpopHeader = request.headers.dpop
     const authRequest: AuthRequest = {
       method: request.method,
-      url: request.url,
+      // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).
+      url: request.originalUrl,
       authorization: request.headers.authorization,
       authorizationLines: lines.authorization,
       dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),

@@ -1045,3 +1045,21 @@ t.test('RFC 9449 §7.1 / §9: every proof and binding failure at the resource se
   }
   t.equal((await send(app, { token, proof: await proofFor(key, token) })).statusCode, 401, 'use_dpop_nonce')
 })
+
+t.test('issue 15 item 5: htu is the URL the client requested, not the one after rewriteUrl', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  // A versioned public path served by the /mcp route.
+  const app = Fastify({ rewriteUrl: (request) => (request.url ?? '/').replace(/^\/v1\//, '/') })
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: issuer.jwks })
+  app.get('/mcp', async (request) => ({ url: request.url, originalUrl: request.originalUrl }))
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
+  const requested = await send(app, { token, url: '/v1/mcp?x=1', proof: await proofFor(key, token, { url: `${ORIGIN}/v1/mcp` }) })
+  t.equal(requested.statusCode, 200, 'a proof for the requested URL is accepted')
+  t.same(requested.json(), { url: '/mcp?x=1', originalUrl: '/v1/mcp?x=1' })
+  const rewritten = await send(app, { token, url: '/v1/mcp', proof: await proofFor(key, token, { url: RESOURCE }) })
+  t.equal(rewritten.statusCode, 401, 'a proof naming the rewritten URL is refused')
+  t.equal(parseChallenges(rewritten.headers['www-authenticate'])[1]?.params.error, 'invalid_dpop_proof')
+  t.match(parseChallenges(rewritten.headers['www-authenticate'])[1]?.params.error_description, /URI/)
+})
