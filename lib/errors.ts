@@ -11,6 +11,7 @@ export type McpAuthErrorCode =
   | 'FST_MCP_AUTH_USE_DPOP_NONCE'
   | 'FST_MCP_AUTH_INSUFFICIENT_SCOPE'
   | 'FST_MCP_AUTH_UNAVAILABLE'
+  | 'FST_MCP_AUTH_INTERNAL'
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -19,6 +20,7 @@ export type OAuthErrorCode =
   | 'use_dpop_nonce'
   | 'insufficient_scope'
   | 'temporarily_unavailable'
+  | 'server_error'
 
 /** Fine-grained reasons, one per check. User code may add its own strings. */
 export type McpAuthRejectReason =
@@ -78,9 +80,10 @@ export type McpAuthRejectReason =
   | 'replay_store.full'
   | 'nonce.failed'
   | 'overloaded'
+  | 'principal.failed'
   | (string & {})
 
-export type McpAuthStatus = 400 | 401 | 403 | 503
+export type McpAuthStatus = 400 | 401 | 403 | 500 | 503
 
 interface CodeRow {
   readonly statusCode: McpAuthStatus
@@ -96,6 +99,8 @@ export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.fr
   FST_MCP_AUTH_USE_DPOP_NONCE: { statusCode: 401, oauthError: 'use_dpop_nonce', description: 'A DPoP nonce from the server is required' },
   FST_MCP_AUTH_INSUFFICIENT_SCOPE: { statusCode: 403, oauthError: 'insufficient_scope', description: 'The access token does not grant the required scope' },
   FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later' },
+  // A user callback failed (a bug or an outage behind it): the client learns nothing more.
+  FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error' },
 })
 
 // Fixed descriptions per reason: the client learns which check failed, never any token content.
@@ -156,6 +161,7 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'replay_store.full': 'DPoP replay protection is at capacity, retry later',
   'nonce.failed': 'DPoP nonces are unavailable, retry later',
   overloaded: 'The server is overloaded, retry later',
+  'principal.failed': 'Internal error',
 })
 
 export interface McpAuthErrorOptions {
@@ -214,6 +220,8 @@ export const reject = {
     new McpAuthError('FST_MCP_AUTH_INSUFFICIENT_SCOPE', 'scope.missing', { scope }),
   unavailable: (reason: McpAuthRejectReason, cause?: unknown) =>
     new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause }),
+  internal: (reason: McpAuthRejectReason, cause?: unknown) =>
+    new McpAuthError('FST_MCP_AUTH_INTERNAL', reason, { cause }),
 }
 
 /** Configuration errors: thrown while `register` runs, so `ready()` rejects. */

@@ -3,12 +3,13 @@
 // before the body is read, so unauthenticated requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createAuthContext, createAuthInfo, sharedAuthContext } from '../lib/auth-context.js'
-import type { AuthRequest } from '../lib/authenticate.js'
+import type { AuthRequest, AuthResult } from '../lib/authenticate.js'
 import { countCredentialLines } from '../lib/credentials.js'
-import { isMcpAuthError } from '../lib/errors.js'
+import { isMcpAuthError, reject } from '../lib/errors.js'
+import { describeError } from '../lib/logger.js'
 import type { RouteResource } from '../lib/route-resource.js'
 import type { ResolvedResource } from '../lib/options.js'
-import type { McpAuthInfo, McpSender } from '../types/index.js'
+import type { McpAuthInfo, McpSender, PrincipalFunction } from '../types/index.js'
 import { emitAuthenticated } from './events.js'
 import { answerPreflight, isCorsPreflight, kPreflightGuard } from './preflight.js'
 import { sendOAuthError } from './reply.js'
@@ -55,6 +56,21 @@ export function challengeResourceOf (state: McpAuthState, request: FastifyReques
   return resource ?? (bindingOf(state, request, config) as RouteResource<ResolvedResource>).nearest
 }
 
+/**
+ * The user's principal for a verified request. An McpAuthError it throws is its
+ * answer; anything else is a failure whose message stays in the log (it may name
+ * a database, a URL with credentials…): the client gets 500 "Internal error".
+ */
+async function principalOf (principal: PrincipalFunction, result: AuthResult, request: FastifyRequest): Promise<unknown> {
+  try {
+    return await principal(result.verified.claims, result.sender as McpSender, request)
+  } catch (err) {
+    if (isMcpAuthError(err)) throw err
+    request.log.error({ reason: 'principal.failed', err: describeError(err) }, 'mcp-auth: principal threw')
+    throw reject.internal('principal.failed', err)
+  }
+}
+
 export function createAuthenticateHook (state: McpAuthState) {
   const { principal } = state.options
 
@@ -92,7 +108,7 @@ export function createAuthenticateHook (state: McpAuthState) {
       const result = pending instanceof Promise ? await pending : pending
       let context
       if (principal !== undefined) {
-        context = createAuthContext(result.token, result.verified, resource, result.sender, await principal(result.verified.claims, result.sender as McpSender, request))
+        context = createAuthContext(result.token, result.verified, resource, result.sender, await principalOf(principal, result, request))
       } else {
         // Shared only for a token that came before: a one-shot token's would be kept for nothing.
         context = result.kept !== undefined

@@ -1,5 +1,5 @@
 // Renders every rejection the plugin sends: status, WWW-Authenticate (never on
-// 503), DPoP-Nonce, Cache-Control: no-store, Retry-After, CORS exposure, and
+// 500 or 503), DPoP-Nonce, Cache-Control: no-store, Retry-After, CORS exposure, and
 // the JSON body or whatever errorRenderer returns. The plugin answers the
 // client itself, so a user's setErrorHandler cannot turn a 401 into a 500.
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -42,7 +42,7 @@ export async function sendOAuthError (
   reply.header('cache-control', 'no-store')
   if (err.statusCode === 503) {
     reply.header('retry-after', String(state.options.retryAfter))
-  } else {
+  } else if (err.statusCode !== 500) {
     reply.header('www-authenticate', challengeFor(state, request, err, resource, routeScopes))
   }
   if (nonce !== undefined) reply.header('dpop-nonce', nonce)

@@ -10,7 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import mcpAuth, { mcpContext, McpScopes, mcpOperationScopes, RedisReplayStore, requireScopes, scopesSatisfy } from '../index.js'
-import type { McpAuthContext, McpAuthEvent, McpAuthOptions, McpSender } from '../index.js'
+import type { McpAuthContext, McpAuthErrorCode, McpAuthEvent, McpAuthOptions, McpAuthRejectReason, McpAuthStatus, McpSender, OAuthErrorCode } from '../index.js'
 
 const app = Fastify()
 
@@ -203,5 +203,24 @@ describe('operations surface', () => {
     expect(new RedisReplayStore({ client: createClient() })).type.toBe<RedisReplayStore>()
     expect(new RedisReplayStore({ client: {} })).type.toRaiseError()
     expect(new RedisReplayStore({ client: { set: async () => 'OK' } })).type.toRaiseError()
+  })
+})
+
+describe('McpAuthError surface', () => {
+  test('errorRenderer sees every status, 500 server_error included', () => {
+    const options: McpAuthOptions = {
+      resource: 'https://mcp.example.com/mcp',
+      errorRenderer (error) {
+        expect(error.statusCode).type.toBe<McpAuthStatus>()
+        expect(error.oauthError).type.toBe<OAuthErrorCode | undefined>()
+        return { status: error.statusCode }
+      },
+    }
+    expect(options).type.toBe<McpAuthOptions>()
+    expect<McpAuthStatus>().type.toBeAssignableFrom(500 as const)
+    expect<OAuthErrorCode>().type.toBeAssignableFrom('server_error' as const)
+    expect<McpAuthErrorCode>().type.toBeAssignableFrom('FST_MCP_AUTH_INTERNAL' as const)
+    expect<McpAuthRejectReason>().type.toBeAssignableFrom('principal.failed' as const)
+    expect<McpAuthRejectReason>().type.toBeAssignableFrom('resource.unmatched' as const)
   })
 })

@@ -473,6 +473,7 @@ t.test('CODE_TABLE matches the DESIGN wire table row for row', async (t) => {
     FST_MCP_AUTH_USE_DPOP_NONCE: [401, 'use_dpop_nonce'],
     FST_MCP_AUTH_INSUFFICIENT_SCOPE: [403, 'insufficient_scope'],
     FST_MCP_AUTH_UNAVAILABLE: [503, 'temporarily_unavailable'],
+    FST_MCP_AUTH_INTERNAL: [500, 'server_error'],
   })
   t.ok(Object.isFrozen(CODE_TABLE))
   for (const row of Object.values(CODE_TABLE)) t.match(row.description, DESCRIPTION_SET)
