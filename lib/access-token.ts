@@ -12,6 +12,7 @@ import { isMcpAuthError, reject } from './errors.js'
 import { toKeyObject, verifyJws } from './jws.js'
 import type { KeyResolver } from './key-resolver.js'
 import { knownKeysOf } from './local-key-set.js'
+import type { SigningKey } from './local-key-set.js'
 import { memoize } from './memo.js'
 
 export interface JwtVerifierOptions {
@@ -124,22 +125,27 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
 // No promise when the signature can be checked at once: a miss then costs no microtask hops.
 function finish (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, key: KeySource | undefined, claims: Record<string, unknown>, iss: string): VerifiedToken | Promise<VerifiedToken> {
   if (key === undefined) throw reject.invalidToken('token.alg')
-  const pending = verifySignature(token, protectedHeader, dot2, alg, header, key)
-  if (pending !== undefined) return pending.then(() => toVerifiedToken(claims, iss))
-  return toVerifiedToken(claims, iss)
+  const signer = verifySignature(token, protectedHeader, dot2, alg, header, key)
+  if (signer instanceof Promise) return signer.then((signingKey) => toVerifiedToken(claims, iss, signingKey))
+  return toVerifiedToken(claims, iss, signer)
 }
 
 type KeySource = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey
 
-/** Synchronous (undefined) when the key is at hand; a promise when a key function must be asked. */
-function verifySignature (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): Promise<void> | undefined {
+/**
+ * Synchronous when the key is at hand; a promise when a key function must be
+ * asked. Answers the remote key that verified the signature (see SigningKey).
+ */
+function verifySignature (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: KeySource): SigningKey | undefined | Promise<SigningKey | undefined> {
   if (typeof source !== 'function') return checkSignature(token, dot2, alg, source)
-  const known = knownKeysOf(source)?.known(protectedHeader)
-  if (known !== undefined) return checkSignature(token, dot2, alg, known)
-  return verifyWithKeyFunction(token, protectedHeader, dot2, alg, header, source)
+  const knownKeys = knownKeysOf(source)
+  const known = knownKeys?.known(protectedHeader)
+  if (known === undefined) return verifyWithKeyFunction(token, protectedHeader, dot2, alg, header, source)
+  checkSignature(token, dot2, alg, known)
+  return knownKeys?.signerOf?.(known)
 }
 
-async function verifyWithKeyFunction (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<void> {
+async function verifyWithKeyFunction (token: string, protectedHeader: string, dot2: number, alg: string, header: Record<string, unknown>, source: JWTVerifyGetKey): Promise<SigningKey | undefined> {
   const dot1 = protectedHeader.length
   let key: unknown
   try {
@@ -150,20 +156,29 @@ async function verifyWithKeyFunction (token: string, protectedHeader: string, do
       signature: token.slice(dot2 + 1),
     } satisfies FlattenedJWSInput)
   } catch (err) {
-    if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, dot2, alg, err)
-    throw classifyKeyError(err)
+    if (err instanceof errors.JWKSMultipleMatchingKeys) key = await verifyWithCandidates(token, dot2, alg, err)
+    else throw classifyKeyError(err)
+    return signerOf(source, key)
   }
   checkSignature(token, dot2, alg, key)
   // Verified: from now on this header's key is found without asking.
   knownKeysOf(source)?.confirm(protectedHeader)
+  return signerOf(source, key)
+}
+
+function signerOf (source: JWTVerifyGetKey, key: unknown): SigningKey | undefined {
+  const lookup = knownKeysOf(source)?.signerOf
+  if (lookup === undefined) return undefined
+  const keyObject = toKeyObject(key)
+  return keyObject === undefined ? undefined : lookup(keyObject)
 }
 
 // Several JWKS entries match the header: one of them must verify (jose ≥ 6 leaves this to the caller).
-async function verifyWithCandidates (token: string, dot2: number, alg: string, candidates: errors.JWKSMultipleMatchingKeys): Promise<void> {
+async function verifyWithCandidates (token: string, dot2: number, alg: string, candidates: errors.JWKSMultipleMatchingKeys): Promise<unknown> {
   for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
     try {
-      await checkSignature(token, dot2, alg, key)
-      return
+      checkSignature(token, dot2, alg, key)
+      return key
     } catch (err) {
       if (!(isMcpAuthError(err) && err.reason === 'token.signature')) throw err
     }

@@ -3,6 +3,7 @@
 // independent of the request: audience, issuer-per-resource, binding and
 // scopes are checked per request, so a cached entry is safe to reuse.
 import { reject } from './errors.js'
+import type { SigningKey } from './local-key-set.js'
 import { audienceKeys } from './resource.js'
 
 export interface ConfirmationClaim {
@@ -48,6 +49,8 @@ export interface VerifiedToken {
   readonly subject: string | undefined
   readonly clientId: string | undefined
   readonly binding: Binding
+  /** The remote JWKS key that verified the signature (JWTs from discovered or `{ uri }` keys only). */
+  readonly signingKey: SigningKey | undefined
 }
 
 export interface TimeCheckOptions {
@@ -81,7 +84,7 @@ const optionalString = (value: unknown): boolean => value === undefined || typeo
  * Validates claim types and builds the immutable VerifiedToken. `issuer` is
  * the already-checked `iss`, if the token has one.
  */
-export function toVerifiedToken (claims: Record<string, unknown>, issuer: string | undefined): VerifiedToken {
+export function toVerifiedToken (claims: Record<string, unknown>, issuer: string | undefined, signingKey?: SigningKey): VerifiedToken {
   // Named reads, not a loop over names: this runs on every cache miss.
   if (!optionalString(claims.sub) || !optionalString(claims.jti) || !optionalString(claims.client_id) ||
     !optionalString(claims.azp) || !optionalString(claims.scope)) throw reject.invalidToken('token.claims')
@@ -100,6 +103,7 @@ export function toVerifiedToken (claims: Record<string, unknown>, issuer: string
     subject: frozen.sub,
     clientId: frozen.client_id ?? frozen.azp,
     binding,
+    signingKey,
   })
 }
 

@@ -1,11 +1,13 @@
 // Remote JWKS: fetched with a timeout, cached, refreshed in the background when
 // stale, refetched once (after a cooldown) when a token names an unknown `kid`.
 // Keys already held keep serving while the endpoint is down, for a bounded time.
+import type { KeyObject } from 'node:crypto'
 import { errors } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
 import { reject } from './errors.js'
+import { jwkThumbprint } from './jwk-thumbprint.js'
 import { createLocalKeySet, knownKeysOf, withKnownKeys } from './local-key-set.js'
-import type { LocalKeySet, WithKnownKeys } from './local-key-set.js'
+import type { LocalKeySet, SigningKey, WithKnownKeys } from './local-key-set.js'
 import { fetchJson, isJsonObject } from './http.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -41,6 +43,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   let lastError: string | undefined
   let inflight: Promise<void> | undefined
   const failureBackoff = Math.min(options.cooldownMs, 2000)
+  const signingKeys = createSigningKeys()
 
   function reload (): Promise<void> {
     inflight ??= (async () => {
@@ -50,6 +53,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
         if (status !== 200) throw new Error(`unexpected status ${status}`)
         if (!isJsonObject(json) || !Array.isArray(json.keys)) throw new Error('response is not a JSON Web Key Set')
         local = createLocalKeySet(json as never)
+        signingKeys.replace(json.keys)
         fetchedAt = options.nowMs()
         lastError = undefined
       } catch (err) {
@@ -107,7 +111,53 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   const confirm = (protectedHeader: string) => knownKeysOf(local)?.confirm(protectedHeader)
 
   return {
-    getKey: withKnownKeys(getKey, { known, confirm }),
+    getKey: withKnownKeys(getKey, { known, confirm, signerOf: signingKeys.signerOf }),
     status: () => ({ uri, fetchedAt, lastError }),
+  }
+}
+
+interface SigningKeyRecord { readonly kid: string | undefined, readonly thumbprint: string, withdrawn: boolean }
+
+// A key given out by a set replaced since and absent from the current one.
+const GONE: SigningKey = Object.freeze({ kid: undefined, thumbprint: '', withdrawn: true })
+
+/**
+ * The keys of the current set by thumbprint. A refresh marks every key it no
+ * longer lists withdrawn (the tokens that recorded it are verified again), and
+ * keeps the record of every key it still lists (its tokens stay cached).
+ */
+function createSigningKeys (): { replace (keys: unknown[]): void, signerOf (key: KeyObject): SigningKey } {
+  const current = new Map<string, SigningKeyRecord>()
+  // Exporting and hashing a key costs: once per KeyObject (a set's keys are imported once).
+  const byKeyObject = new WeakMap<KeyObject, SigningKey>()
+  return {
+    replace (keys) {
+      const listed = new Map<string, string | undefined>()
+      for (const jwk of keys) {
+        if (!isJsonObject(jwk)) continue
+        const thumbprint = jwkThumbprint(jwk)
+        if (thumbprint !== undefined) listed.set(thumbprint, typeof jwk.kid === 'string' ? jwk.kid : undefined)
+      }
+      for (const [thumbprint, record] of current) {
+        if (listed.has(thumbprint)) continue
+        record.withdrawn = true
+        current.delete(thumbprint)
+      }
+      for (const [thumbprint, kid] of listed) {
+        if (!current.has(thumbprint)) current.set(thumbprint, { kid, thumbprint, withdrawn: false })
+      }
+    },
+    signerOf (key) {
+      let signer = byKeyObject.get(key)
+      if (signer === undefined) {
+        let thumbprint: string | undefined
+        try {
+          thumbprint = jwkThumbprint(key.export({ format: 'jwk' }) as Record<string, unknown>)
+        } catch {}
+        signer = (thumbprint === undefined ? undefined : current.get(thumbprint)) ?? GONE
+        byKeyObject.set(key, signer)
+      }
+      return signer
+    },
   }
 }

@@ -10,11 +10,25 @@ import type { FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters, JWTVerifyGe
 import type { KeyObject } from 'node:crypto'
 import { toKeyObject } from './jws.js'
 
+/**
+ * A key of a remote JWKS as the tokens it verified record it: `withdrawn` turns
+ * true once a refresh of that JWKS no longer lists it, and a cached token
+ * verified by it is then verified again (lib/verifier.ts).
+ */
+export interface SigningKey {
+  readonly kid: string | undefined
+  /** RFC 7638 thumbprint. */
+  readonly thumbprint: string
+  readonly withdrawn: boolean
+}
+
 export interface KnownKeys {
   /** The key already confirmed for this base64url protected header, or undefined. */
   readonly known: (protectedHeader: string) => KeyObject | undefined
   /** A signature verified with the key this set gave for that header: remember it. */
   readonly confirm: (protectedHeader: string) => void
+  /** Only remote key sets, which can withdraw keys: the record of a key they gave out. */
+  readonly signerOf?: (key: KeyObject) => SigningKey
 }
 
 // Only our own key sets carry it: a user's key function is always asked.

@@ -106,6 +106,8 @@ export interface ResolvedOptions {
   readonly scopeMatching: 'hierarchical' | 'exact'
   readonly scopeWildcards: boolean
   readonly tokenCacheSize: number
+  /** Seconds any verified-token cache entry is trusted without a new verification. */
+  readonly tokenCacheMaxAge: number
   readonly maxTokenLength: number
   readonly retryAfter: number
 }
@@ -186,7 +188,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     errorRenderer: options.errorRenderer as McpAuthOptions['errorRenderer'],
     scopeMatching,
     scopeWildcards: booleanOption('"scopeWildcards"', options.scopeWildcards),
-    tokenCacheSize: resolveTokenCache(options.tokenCache),
+    ...resolveTokenCache(options.tokenCache),
     maxTokenLength: integer('"maxTokenLength"', options.maxTokenLength, 8192, 256, 65536),
     retryAfter: integer('"retryAfter"', options.retryAfter, 5, 0, 86400),
   })
@@ -534,12 +536,16 @@ function resolveHealthRoute (value: unknown): string | undefined {
   return value
 }
 
-function resolveTokenCache (value: unknown): number {
-  if (value === false) return 0
-  if (value === undefined) return 10_000
-  if (typeof value !== 'object' || value === null) throw invalidOption('"tokenCache" must be false or { maxEntries }')
-  checkKeys('tokenCache.', value as Record<string, unknown>, ['maxEntries'])
-  return integer('"tokenCache.maxEntries"', (value as { maxEntries?: unknown }).maxEntries, 10_000, 1, 10_000_000)
+function resolveTokenCache (value: unknown): { tokenCacheSize: number, tokenCacheMaxAge: number } {
+  if (value === false) return { tokenCacheSize: 0, tokenCacheMaxAge: 300 }
+  if (value === undefined) return { tokenCacheSize: 10_000, tokenCacheMaxAge: 300 }
+  if (typeof value !== 'object' || value === null) throw invalidOption('"tokenCache" must be false or { maxEntries, maxAge }')
+  const cache = value as Record<string, unknown>
+  checkKeys('tokenCache.', cache, ['maxEntries', 'maxAge'])
+  return {
+    tokenCacheSize: integer('"tokenCache.maxEntries"', cache.maxEntries, 10_000, 1, 10_000_000),
+    tokenCacheMaxAge: seconds('"tokenCache.maxAge"', cache.maxAge, 300, 1, 86400),
+  }
 }
 
 // ——— small validators ———

@@ -1,6 +1,7 @@
 // Picks the verification path (JWT, introspection or the user's verifier) and
 // puts a bounded cache of verified tokens in front of it. Cache entries are
-// immutable, keyed by the token's SHA-256, and never outlive `exp`; everything
+// immutable, keyed by the token's SHA-256, and never outlive `exp`,
+// `tokenCache.maxAge` or the remote key that verified them; everything
 // request-specific (audience, issuer per resource, binding, scopes) is checked
 // after the cache, on every request.
 //
@@ -22,6 +23,7 @@ import { isMcpAuthError, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
 import { hashToken } from './token-hash.js'
 import type { KeptToken } from './credentials.js'
+import type { SigningKey } from './local-key-set.js'
 
 export interface VerifyContext {
   readonly resource: ResolvedResource
@@ -59,8 +61,10 @@ export interface TokenVerifierOptions {
     | { readonly kind: 'custom', readonly verify: CustomVerifier }
   /** Most cached entries; 0 disables caching. */
   readonly cacheSize: number
-  /** Longest an entry may live in seconds, on top of the `exp` bound. */
+  /** Longest an entry may live in seconds, on top of the `exp` bound (introspection: how long a revocation may go unseen). */
   readonly cacheTtl: number
+  /** Longest any entry is trusted without a new verification, in seconds (`tokenCache.maxAge`). */
+  readonly maxAge: number
   readonly clock: Clock
   readonly clockTolerance: number
   readonly issuers: ReadonlySet<string>
@@ -137,11 +141,11 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   // `now` is the request's time, read before the verification: an entry never outlives it by more than cacheTtl.
   function entryFor (verified: VerifiedToken, tokenHash: string | undefined, now: number): CacheEntry {
-    const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, now + options.cacheTtl)
+    const until = Math.min(verified.expiresAt ?? Number.POSITIVE_INFINITY, now + options.cacheTtl, now + options.maxAge)
     // cacheTtl bounds how long a revoked token can still pass (introspection): also
     // on the monotonic clock, so a wall clock stepping back cannot stretch it.
     const untilMonotonic = Number.isFinite(options.cacheTtl) ? monotonicNowMs() + options.cacheTtl * 1000 : Number.POSITIVE_INFINITY
-    return Object.freeze({ verified, tokenHash, until, untilMonotonic })
+    return Object.freeze({ verified, tokenHash, until, untilMonotonic, key: verified.signingKey })
   }
 
   // A token without exp and no TTL cap (never for JWTs, which require exp) is not cached.
@@ -233,14 +237,18 @@ interface HotRecord extends KeptToken {
 }
 
 interface CacheEntry extends VerifiedEntry {
-  /** Seconds since the epoch: exp, or sooner under cacheTtl. */
+  /** Seconds since the epoch: exp, or sooner under cacheTtl and maxAge. */
   readonly until: number
   /** monotonicNowMs() deadline under cacheTtl (Infinity without one). */
   readonly untilMonotonic: number
+  /** The remote key that verified it: once withdrawn from its JWKS, the entry is dead. */
+  readonly key: SigningKey | undefined
 }
 
 function isLive (entry: CacheEntry, now: number): boolean {
-  return entry.until > now && (entry.untilMonotonic === Number.POSITIVE_INFINITY || entry.untilMonotonic > monotonicNowMs())
+  return entry.until > now &&
+    (entry.key === undefined || !entry.key.withdrawn) &&
+    (entry.untilMonotonic === Number.POSITIVE_INFINITY || entry.untilMonotonic > monotonicNowMs())
 }
 
 /** The DPoP `ath` is needed only for a DPoP-bound token; bearer tokens skip the hash. */

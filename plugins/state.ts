@@ -87,6 +87,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     verify,
     cacheSize: options.tokenCacheSize,
     cacheTtl,
+    maxAge: options.tokenCacheMaxAge,
     clock,
     clockTolerance: options.clockTolerance,
     issuers: options.issuers,

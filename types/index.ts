@@ -195,6 +195,12 @@ export type OnEventFunction = (event: McpAuthEvent, request: FastifyRequest) => 
 export interface TokenCacheOptions {
   /** Most verified tokens held (default 10000). */
   maxEntries?: number
+  /**
+   * Seconds a verified token is trusted without being verified again (default 300),
+   * whatever its `exp`. A token whose key is withdrawn from a discovered or `{ uri }`
+   * JWKS is verified again at its next use in any case.
+   */
+  maxAge?: number
 }
 
 export interface McpAuthOptions {

@@ -224,3 +224,11 @@ describe('McpAuthError surface', () => {
     expect<McpAuthRejectReason>().type.toBeAssignableFrom('resource.unmatched' as const)
   })
 })
+
+describe('tokenCache', () => {
+  test('maxEntries and maxAge, or false', () => {
+    expect<McpAuthOptions['tokenCache']>().type.toBeAssignableFrom({ maxEntries: 10, maxAge: 60 })
+    expect<McpAuthOptions['tokenCache']>().type.toBeAssignableFrom(false as const)
+    expect<McpAuthOptions['tokenCache']>().type.not.toBeAssignableFrom({ maxAge: '60' })
+  })
+})

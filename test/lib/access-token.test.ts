@@ -270,6 +270,7 @@ function syncTokenVerifier (verify: (token: string) => Promise<VerifiedToken>, c
     verify: { kind: 'jwt', verify },
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
+    maxAge: Number.POSITIVE_INFINITY,
     clock,
     clockTolerance: 5,
     issuers: new Set([ISS]),
@@ -315,6 +316,61 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
   now = NOW + 66
   await t.rejects(cached(token, { resource: RESOURCE, request: {} }), invalid('token.expired'))
   t.equal(calls, 3)
+})
+
+t.test('issue 15 item 2: tokenCache.maxAge bounds how long any entry is trusted without a new verification', async (t) => {
+  let now = NOW
+  let calls = 0
+  const verifier = syncTokenVerifier(async () => {
+    calls++
+    return Object.freeze({ binding: {}, expiresAt: NOW + 86_400 }) as unknown as VerifiedToken
+  }, () => now, { maxAge: 300 })
+  for (let i = 0; i < 3; i++) await verifier('long-lived', ctx)
+  t.equal(calls, 1, 'verified once, then hits')
+  now = NOW + 299
+  await verifier('long-lived', ctx)
+  t.equal(calls, 1, 'still trusted before maxAge')
+  now = NOW + 300
+  await verifier('long-lived', ctx)
+  t.equal(calls, 2, 'at maxAge (counted from the verification) the token is verified again, long before exp')
+  await verifier('long-lived', ctx)
+  t.equal(calls, 2, 'and cached anew')
+})
+
+t.test('issue 15 item 2: an entry whose signing key is withdrawn is verified again at its next use, on either tier', async (t) => {
+  let calls = 0
+  const key = { kid: 'k1', thumbprint: 'tp', withdrawn: false }
+  const kept = { kid: 'k2', thumbprint: 'tp2', withdrawn: false }
+  const verifier = syncTokenVerifier(async (token) => {
+    calls++
+    return Object.freeze({ binding: {}, expiresAt: NOW + 86_400, signingKey: token === 'by-kept' ? kept : key }) as unknown as VerifiedToken
+  }, () => NOW)
+  for (let i = 0; i < 3; i++) await verifier('by-k1', ctx)
+  for (let i = 0; i < 3; i++) await verifier('by-kept', ctx)
+  t.equal(calls, 2)
+  key.withdrawn = true
+  await verifier('by-k1', ctx)
+  t.equal(calls, 3, 'the by-value tier does not serve it')
+  await verifier('by-kept', ctx)
+  t.equal(calls, 3, 'a token by a key still listed stays cached')
+  // Past the by-value tier (256 other tokens): the hashed tier must drop it too.
+  const hashed = syncTokenVerifier(async () => {
+    calls++
+    return Object.freeze({ binding: {}, expiresAt: NOW + 86_400, signingKey: kept }) as unknown as VerifiedToken
+  }, () => NOW, { cacheSize: 1000 })
+  // Two misses admit it to the hashed tier; 300 other tokens push it out of the by-value tier.
+  await hashed('old', ctx)
+  for (let i = 0; i < 300; i++) await hashed(`other-${i}`, ctx)
+  await hashed('old', ctx)
+  for (let i = 0; i < 300; i++) await hashed(`again-${i}`, ctx)
+  const before = calls
+  await hashed('old', ctx)
+  t.equal(calls, before, 'found in the hashed tier')
+  for (let i = 0; i < 300; i++) await hashed(`more-${i}`, ctx)
+  kept.withdrawn = true
+  const flood = calls
+  await hashed('old', ctx)
+  t.equal(calls, flood + 1, 'withdrawn: verified again from the hashed tier as well')
 })
 
 t.test('verified-token cache: a verification that ends past exp or past cacheTtl is never served from the cache', async (t) => {
@@ -533,6 +589,7 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     verify: { kind: 'custom', verify: (token) => { calls++; return answers[token] } },
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
+    maxAge: 300,
     clock: () => NOW,
     clockTolerance: 5,
     issuers: new Set([ISS]),

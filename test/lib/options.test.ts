@@ -120,6 +120,7 @@ t.test('nested unknown keys name the option path cleanly, with a hint', async (t
     /^mcpAuth option "resource\[1\]\.scopeSupported" is not a known option; did you mean "resource\[1\]\.scopesSupported"\?$/, 'array entries too')
   await rejectsOption(t, { ...BASE, mtls: { cert: () => null } }, /"mtls\.cert" is not a known option/)
   await rejectsOption(t, { ...BASE, tokenCache: { max: 5 } }, /"tokenCache\.max" is not a known option/)
+  await rejectsOption(t, { ...BASE, tokenCache: { maxage: 5 } }, /"tokenCache\.maxage" is not a known option; did you mean "tokenCache\.maxAge"\?/)
 })
 
 t.test('unknown top-level options are refused with a "did you mean" hint', async (t) => {
@@ -163,7 +164,11 @@ t.test('"algorithms" and "secret": no none, HS* only with a ≥ 32-byte secret, 
   await rejectsOption(t, { ...BASE, scopeMatching: 'fuzzy' }, /"scopeMatching" must be "hierarchical" or "exact"; got "fuzzy"/)
   await rejectsOption(t, { ...BASE, maxTokenLength: 10 }, /"maxTokenLength" must be an integer between 256 and 65536; got 10/)
   await rejectsOption(t, { ...BASE, retryAfter: 1.5 }, /"retryAfter" must be an integer/)
-  await rejectsOption(t, { ...BASE, tokenCache: true }, /"tokenCache" must be false or \{ maxEntries \}/)
+  await rejectsOption(t, { ...BASE, tokenCache: true }, /"tokenCache" must be false or \{ maxEntries, maxAge \}/)
+  for (const maxAge of [0, -1, 86401, '300', Number.NaN]) {
+    await rejectsOption(t, { ...BASE, tokenCache: { maxAge } }, /"tokenCache\.maxAge" must be a number of seconds between 1 and 86400/, `maxAge ${String(maxAge)}`)
+  }
+  await registers(t, { ...BASE, tokenCache: { maxAge: 60, maxEntries: 10 } })
 })
 
 t.test('"dpop": false or an object; asymmetric algorithms; nonce secret ≥ 32 bytes; a real replay store', async (t) => {
