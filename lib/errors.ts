@@ -75,6 +75,7 @@ export type McpAuthRejectReason =
   | 'jwks.unreachable'
   | 'discovery.failed'
   | 'introspection.failed'
+  | 'introspection.busy'
   | 'verifier.unavailable'
   | 'replay_store.failed'
   | 'replay_store.full'
@@ -156,6 +157,7 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'jwks.unreachable': 'The signing keys could not be retrieved, retry later',
   'discovery.failed': 'The authorization server metadata could not be retrieved, retry later',
   'introspection.failed': 'The token could not be introspected, retry later',
+  'introspection.busy': 'Token introspection is at capacity, retry later',
   'verifier.unavailable': 'The token could not be verified, retry later',
   'replay_store.failed': 'DPoP replay protection is unavailable, retry later',
   'replay_store.full': 'DPoP replay protection is at capacity, retry later',

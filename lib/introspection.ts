@@ -26,6 +26,8 @@ export interface IntrospectorOptions {
 
 export type Introspector = (token: string) => Promise<VerifiedToken>
 
+const ACCESS_TOKEN_TYPES = new Set(['bearer', 'dpop'])
+
 export function createIntrospector (options: IntrospectorOptions): Introspector {
   const authorization = 'Basic ' + Buffer.from(
     `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`
@@ -60,6 +62,9 @@ export function createIntrospector (options: IntrospectorOptions): Introspector 
     }
     // `active` is a REQUIRED boolean; anything but true is an inactive token.
     if (answer.active !== true) throw reject.invalidToken('token.inactive')
+    // An access token, not a refresh token or anything else the endpoint knows (RFC 7662 §2.2, RFC 9449 §7.1).
+    const type = answer.token_type
+    if (type !== undefined && (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase()))) throw reject.invalidToken('token.typ')
     const iss = answer.iss
     if (iss !== undefined && (typeof iss !== 'string' || !options.issuers.has(iss))) throw reject.invalidToken('token.issuer')
     checkTimes(answer, { now: options.clock(), clockTolerance: options.clockTolerance, requireExp: false })

@@ -61,6 +61,9 @@ export type Verification =
     readonly clientSecret: string
     readonly cacheTtl: number
     readonly timeoutMs: number
+    readonly negativeCacheTtl: number
+    readonly negativeCacheMaxEntries: number
+    readonly maxConcurrent: number
   }
 
 export interface ResolvedDpop {
@@ -130,7 +133,7 @@ const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceD
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
 const JWKS_TUNING = ['timeout', 'cooldown', 'cacheMaxAge', 'staleIfError']
 const DPOP_KEYS = ['required', 'algorithms', 'iatWindow', 'replayStore', 'nonce']
-const INTROSPECTION_KEYS = ['endpoint', 'clientId', 'clientSecret', 'cacheTtl', 'timeout']
+const INTROSPECTION_KEYS = ['endpoint', 'clientId', 'clientSecret', 'cacheTtl', 'timeout', 'negativeCacheTtl', 'negativeCacheMaxEntries', 'maxConcurrent']
 // Fastify passes its own register options (prefix…) to fastify-plugin plugins too.
 const FASTIFY_REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
@@ -435,6 +438,9 @@ function resolveVerification (options: Record<string, unknown>, issuers: Readonl
     clientSecret: i.clientSecret,
     cacheTtl: seconds('"introspection.cacheTtl"', i.cacheTtl, 60, 0, 86400),
     timeoutMs: seconds('"introspection.timeout"', i.timeout, 5, 0.001, 60) * 1000,
+    negativeCacheTtl: seconds('"introspection.negativeCacheTtl"', i.negativeCacheTtl, 10, 0, 3600),
+    negativeCacheMaxEntries: integer('"introspection.negativeCacheMaxEntries"', i.negativeCacheMaxEntries, 10_000, 1, 10_000_000),
+    maxConcurrent: integer('"introspection.maxConcurrent"', i.maxConcurrent, 32, 1, 10_000),
   }
 }
 

@@ -11,6 +11,7 @@ import { monotonicNowMs, systemClock } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIntrospector } from '../lib/introspection.js'
+import { createIntrospectionGate } from '../lib/introspection-gate.js'
 import { createKeyResolver } from '../lib/key-resolver.js'
 import type { KeyResolver } from '../lib/key-resolver.js'
 import type { Logger } from '../lib/logger.js'
@@ -65,10 +66,8 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     verify = { kind: 'custom', verify: v.verifyToken as never }
   } else if (v.kind === 'introspection') {
     cacheTtl = v.cacheTtl
-    verify = {
-      kind: 'introspection',
-      verify: createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, issuers: options.issuers, discovery, logger }),
-    }
+    const introspect = createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, issuers: options.issuers, discovery, logger })
+    verify = { kind: 'introspection', verify: createIntrospectionGate(introspect, { ...v, nowMs }) }
   } else {
     verify = {
       kind: 'jwt',

@@ -129,6 +129,18 @@ export interface IntrospectionOptions {
   cacheTtl?: number
   /** Request timeout in seconds (default 5). */
   timeout?: number
+  /**
+   * Seconds an inactive answer is remembered (default 10; 0 disables), in a cache of its
+   * own, so a repeated junk token costs one call and never evicts verified tokens.
+   */
+  negativeCacheTtl?: number
+  /** Most inactive answers remembered (default 10000). */
+  negativeCacheMaxEntries?: number
+  /**
+   * Most introspection calls in flight (default 32); a request beyond that gets 503 with
+   * `Retry-After` at once. Concurrent requests with one token always share one call.
+   */
+  maxConcurrent?: number
 }
 
 export type DpopNonceOptions =

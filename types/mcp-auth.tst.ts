@@ -232,3 +232,16 @@ describe('tokenCache', () => {
     expect<McpAuthOptions['tokenCache']>().type.not.toBeAssignableFrom({ maxAge: '60' })
   })
 })
+
+describe('introspection limits', () => {
+  test('negativeCacheTtl, negativeCacheMaxEntries and maxConcurrent are numbers', () => {
+    expect<McpAuthOptions['introspection']>().type.toBeAssignableFrom({
+      clientId: 'rs',
+      clientSecret: 's',
+      negativeCacheTtl: 0,
+      negativeCacheMaxEntries: 100,
+      maxConcurrent: 8,
+    })
+    expect<McpAuthOptions['introspection']>().type.not.toBeAssignableFrom({ clientId: 'rs', clientSecret: 's', maxConcurrent: '8' })
+  })
+})

@@ -230,6 +230,20 @@ t.test('"introspection", "mtls", "principal", "errorRenderer" shapes', async (t)
     /"introspection\.endpoint" is required when more than one authorization server is configured/)
   await rejectsOption(t, { ...noJwks, introspection: { clientId: 'rs', clientSecret: 's', cacheTtl: -5 } }, /"introspection\.cacheTtl" must be a number of seconds/)
   await rejectsOption(t, { ...noJwks, introspection: { clientId: 'rs', clientSecret: 's', endpiont: 'https://a.example/i' } }, /"introspection\.endpiont" is not a known option; did you mean "introspection\.endpoint"\?/)
+  const limits: Array<[Record<string, unknown>, RegExp]> = [
+    [{ negativeCacheTtl: -1 }, /"introspection\.negativeCacheTtl" must be a number of seconds between 0 and 3600; got -1/],
+    [{ negativeCacheTtl: '10' }, /"introspection\.negativeCacheTtl" must be a number of seconds/],
+    [{ negativeCacheMaxEntries: 0 }, /"introspection\.negativeCacheMaxEntries" must be an integer between 1 and 10000000; got 0/],
+    [{ negativeCacheMaxEntries: 1.5 }, /"introspection\.negativeCacheMaxEntries" must be an integer/],
+    [{ maxConcurrent: 0 }, /"introspection\.maxConcurrent" must be an integer between 1 and 10000; got 0/],
+    [{ maxConcurrent: Number.POSITIVE_INFINITY }, /"introspection\.maxConcurrent" must be an integer/],
+    [{ maxConcurent: 5 }, /"introspection\.maxConcurent" is not a known option; did you mean "introspection\.maxConcurrent"\?/],
+    [{ negativeCacheTTL: 5 }, /"introspection\.negativeCacheTTL" is not a known option; did you mean "introspection\.negativeCacheTtl"\?/],
+  ]
+  for (const [extra, message] of limits) {
+    await rejectsOption(t, { ...noJwks, introspection: { clientId: 'rs', clientSecret: 's', ...extra } }, message, JSON.stringify(extra))
+  }
+  await registers(t, { ...noJwks, introspection: { clientId: 'rs', clientSecret: 's', negativeCacheTtl: 0, negativeCacheMaxEntries: 5, maxConcurrent: 1 } })
   await rejectsOption(t, { ...BASE, mtls: true }, /"mtls" must be \{ certificate\?: \(request\) => DER \| PEM \| null \}/)
   await rejectsOption(t, { ...BASE, mtls: { certificate: 'pem' } }, /"mtls\.certificate" must be a function; got "pem"/)
   await rejectsOption(t, { ...BASE, principal: { id: 1 } }, /"principal" must be a function/)

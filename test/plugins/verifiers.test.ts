@@ -414,7 +414,7 @@ t.test('RFC 7662 §4: a cache hit still enforces the audience of the selected re
   t.equal(introspectCalls(as), 1)
 })
 
-t.test('RFC 7662 §4: cacheTtl 0 disables the cache; inactive answers are never cached', async (t) => {
+t.test('RFC 7662 §4: cacheTtl 0 disables the cache; with negativeCacheTtl 0 inactive answers are never kept', async (t) => {
   const as = await startAs(t)
   const h = await setup(t, introspectionOptions(as, { cacheTtl: 0 }))
   const token = opaque()
@@ -424,12 +424,20 @@ t.test('RFC 7662 §4: cacheTtl 0 disables the cache; inactive answers are never 
   t.equal(introspectCalls(as), 2)
 
   const as2 = await startAs(t)
-  const h2 = await setup(t, introspectionOptions(as2))
+  const h2 = await setup(t, introspectionOptions(as2, { negativeCacheTtl: 0 }))
   const later = opaque()
   assertRejected(t, h2, await h2.get('/mcp', bearer(later)), { reason: 'token.inactive' })
   as2.introspection.set(later, { active: true, aud: RESOURCE, exp: now() + 300 })
   t.equal((await h2.get('/mcp', bearer(later))).statusCode, 200, 'the negative answer was not kept')
   t.equal(introspectCalls(as2), 2)
+
+  // By default it is kept (negativeCacheTtl 10 s), and the answer is the same.
+  const as3 = await startAs(t)
+  const h3 = await setup(t, introspectionOptions(as3))
+  const junk = opaque()
+  assertRejected(t, h3, await h3.get('/mcp', bearer(junk)), { reason: 'token.inactive' })
+  assertRejected(t, h3, await h3.get('/mcp', bearer(junk)), { reason: 'token.inactive' })
+  t.equal(introspectCalls(as3), 1)
 })
 
 t.test('RFC 7662 §4 (INTRO-06): a cached answer is never used beyond its exp', async (t) => {
@@ -547,7 +555,7 @@ t.test('RFC 9449 §6.2 (INTRO-04): cnf.jkt in the introspection answer → DPoP 
 
 t.test('introspection: the client secret and tokens are never logged', async (t) => {
   const as = await startAs(t)
-  const h = await setup(t, introspectionOptions(as, { timeout: 0.1 }))
+  const h = await setup(t, introspectionOptions(as))
   const tokens = [opaque(), opaque(), opaque()]
   as.introspection.set(tokens[0] as string, { active: true, aud: RESOURCE })
   as.introspection.set(tokens[1] as string, { active: true, aud: R2 })
