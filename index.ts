@@ -55,7 +55,7 @@ export type { ProtectedResourceMetadataInput, AuthorizationServerMetadataInput }
 export type { ProtectedResourceMetadata, AuthorizationServerMetadata, OAuthErrorBody } from './types/metadata.js'
 export { MetadataRouteMissingError } from './lib/errors.js'
 export type { MetadataOptions } from './types/index.js'
-export { InvalidRegistrationError } from './lib/errors.js'
+export { InvalidRegistrationError, WarmUpError } from './lib/errors.js'
 export { mcpOperationScopes, McpHeaderMismatchError } from './lib/mcp-operations.js'
 export type { McpOperationScopesMap, McpOperationRequest } from './lib/mcp-operations.js'
 export { RedisReplayStore } from './lib/stores/redis-replay-store.js'

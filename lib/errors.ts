@@ -104,6 +104,8 @@ export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.fr
   FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error' },
 })
 
+const KEYS_UNAVAILABLE = 'The authorization server\'s keys are unavailable, retry later'
+
 // Fixed descriptions per reason: the client learns which check failed, never any token content.
 const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'credentials.missing': 'An access token is required',
@@ -154,7 +156,7 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'dpop.nonce_missing': 'A DPoP nonce from the server is required',
   'dpop.nonce_invalid': 'The DPoP nonce is invalid or expired',
   'scope.missing': 'The access token does not grant the required scope',
-  'jwks.unreachable': 'The signing keys could not be retrieved, retry later',
+  'jwks.unreachable': KEYS_UNAVAILABLE,
   'discovery.failed': 'The authorization server metadata could not be retrieved, retry later',
   'introspection.failed': 'The token could not be introspected, retry later',
   'introspection.busy': 'Token introspection is at capacity, retry later',
@@ -222,6 +224,9 @@ export const reject = {
     new McpAuthError('FST_MCP_AUTH_INSUFFICIENT_SCOPE', 'scope.missing', { scope }),
   unavailable: (reason: McpAuthRejectReason, cause?: unknown) =>
     new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause }),
+  /** An outage on the way to the verification keys (the JWKS, or the metadata naming it). */
+  keysUnavailable: (reason: McpAuthRejectReason, cause?: unknown) =>
+    new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause, description: KEYS_UNAVAILABLE }),
   internal: (reason: McpAuthRejectReason, cause?: unknown) =>
     new McpAuthError('FST_MCP_AUTH_INTERNAL', reason, { cause }),
 }
@@ -234,6 +239,9 @@ export const NotRegisteredError = createError('FST_MCP_AUTH_NOT_REGISTERED', '%s
 
 /** A plugin registered where it cannot work (e.g. the metadata plugin under a prefix). */
 export const InvalidRegistrationError = createError('FST_MCP_AUTH_INVALID_REGISTRATION', '%s', 500)
+
+/** At ready(), with `jwks.warmUp: 'required'`: a key set (or the metadata naming it) could not be fetched. */
+export const WarmUpError = createError('FST_MCP_AUTH_WARM_UP_FAILED', '%s', 503)
 
 /** At ready(): a resource's challenge points at a metadata URL no route serves. */
 export const MetadataRouteMissingError = createError('FST_MCP_AUTH_METADATA_MISSING', '%s', 500)

@@ -1,6 +1,8 @@
 // The one outbound HTTP helper (discovery, JWKS, introspection): Node's fetch
 // with a hard timeout, no redirects and a response size cap. Any throw here is
-// an infrastructure failure; callers turn it into 503, never into 401.
+// an infrastructure failure (a FetchFailure naming its cause); callers turn it
+// into 503, never into 401.
+import { FetchFailure, failureCause } from './fetch-failure.js'
 
 export interface FetchJsonOptions {
   readonly method?: 'GET' | 'POST'
@@ -8,6 +10,8 @@ export interface FetchJsonOptions {
   readonly body?: string
   readonly timeoutMs: number
   readonly maxBytes?: number
+  /** Aborts the request early (the app is closing). */
+  readonly signal?: AbortSignal
 }
 
 export interface JsonResponse {
@@ -18,13 +22,6 @@ export interface JsonResponse {
 
 const DEFAULT_MAX_BYTES = 1024 * 1024
 
-export class HttpError extends Error {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'HttpError'
-  }
-}
-
 export async function fetchJson (url: string, options: FetchJsonOptions): Promise<JsonResponse> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   let response: Response
@@ -34,16 +31,16 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
       headers: { accept: 'application/json', ...options.headers },
       body: options.body,
       redirect: 'error',
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal: options.signal === undefined ? AbortSignal.timeout(options.timeoutMs) : AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
     })
   } catch (cause) {
-    throw new HttpError(`request to ${url} failed`, { cause })
+    throw new FetchFailure(failureCause(cause), `request to ${url} failed`, { cause })
   }
   let text: string
   try {
     text = await readCapped(response, maxBytes)
   } catch (cause) {
-    throw new HttpError(`reading the response from ${url} failed`, { cause })
+    throw new FetchFailure(failureCause(cause), `reading the response from ${url} failed`, { cause })
   }
   let json: unknown
   try {
@@ -58,7 +55,7 @@ async function readCapped (response: Response, maxBytes: number): Promise<string
   const declared = Number(response.headers.get('content-length'))
   if (declared > maxBytes) {
     await response.body?.cancel()
-    throw new Error(`response larger than ${maxBytes} bytes`)
+    throw new FetchFailure('too_large', `response larger than ${maxBytes} bytes`)
   }
   if (response.body === null) return ''
   const reader = response.body.getReader()
@@ -70,7 +67,7 @@ async function readCapped (response: Response, maxBytes: number): Promise<string
     size += value.byteLength
     if (size > maxBytes) {
       await reader.cancel()
-      throw new Error(`response larger than ${maxBytes} bytes`)
+      throw new FetchFailure('too_large', `response larger than ${maxBytes} bytes`)
     }
     chunks.push(value)
   }

@@ -5,8 +5,10 @@
 // every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { IssuerMetadataCache } from './discovery.js'
-import { reject } from './errors.js'
-import type { KeySetStatus, RemoteJwks, RemoteJwksOptions } from './jwks.js'
+import { isMcpAuthError, reject } from './errors.js'
+import { failureCause, FetchFailure } from './fetch-failure.js'
+import type { FailureCause } from './fetch-failure.js'
+import type { RemoteJwks, RemoteJwksOptions } from './jwks.js'
 import { createRemoteJwks } from './jwks.js'
 import { createLocalKeySet } from './local-key-set.js'
 
@@ -16,17 +18,45 @@ export type KeySource =
   | { readonly kind: 'function', readonly getKey: JWTVerifyGetKey }
   | { readonly kind: 'discovery' }
 
+/** One remote key set the configured issuers' tokens need (health reporting). */
+export interface KeySetReport {
+  /** With discovery, the issuer whose jwks_uri it is. */
+  readonly issuer: string | undefined
+  /** The JWKS URL, once known. */
+  readonly uri: string | undefined
+  /** Milliseconds (nowMs) of its last successful fetch, or undefined. */
+  readonly fetchedAt: number | undefined
+  /** Why the last fetch of the keys (or of the issuer's metadata) failed. */
+  readonly cause: FailureCause | undefined
+}
+
+export interface WarmUpFailure {
+  /** The issuer or JWKS URL that could not be fetched. */
+  readonly source: string
+  readonly cause: FailureCause
+  readonly error: unknown
+}
+
 export interface KeyResolver {
   /** The key function for tokens from `issuer` (already checked to be trusted). */
   keyFor (issuer: string): JWTVerifyGetKey | Promise<JWTVerifyGetKey>
-  /** Freshness of every remote key set, for health reporting. */
-  status (): KeySetStatus[]
+  /** Every remote key set: one per issuer with discovery, the one `{ uri }`, none for static keys. */
+  status (): KeySetReport[]
+  /** Fetches every remote key set (and the metadata leading to it) now; resolves with what failed. */
+  warmUp (): Promise<WarmUpFailure[]>
 }
 
 export interface KeyResolverOptions {
   readonly source: KeySource
   readonly remote: RemoteJwksOptions
   readonly discovery: IssuerMetadataCache
+  /** Every configured issuer. */
+  readonly issuers: ReadonlySet<string>
+}
+
+/** A metadata failure on the way to the keys: the client is told the keys are unavailable. */
+function keysUnavailable (err: unknown): unknown {
+  return isMcpAuthError(err) && err.statusCode === 503 ? reject.keysUnavailable(err.reason, err.cause) : err
 }
 
 export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
@@ -34,30 +64,74 @@ export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
   switch (source.kind) {
     case 'keys': {
       const getKey = createLocalKeySet(source.keys)
-      return { keyFor: () => getKey, status: () => [] }
+      return { keyFor: () => getKey, status: () => [], warmUp: async () => [] }
     }
     case 'function':
-      return { keyFor: () => source.getKey, status: () => [] }
+      return { keyFor: () => source.getKey, status: () => [], warmUp: async () => [] }
     case 'uri': {
       const remote = createRemoteJwks(source.uri, options.remote)
-      return { keyFor: () => remote.getKey, status: () => [remote.status()] }
-    }
-    case 'discovery': {
-      const byUri = new Map<string, RemoteJwks>()
       return {
-        async keyFor (issuer) {
-          const metadata = await options.discovery.get(issuer)
-          const uri = metadata.jwks_uri
-          if (uri === undefined) throw reject.unavailable('discovery.failed', new Error(`issuer ${issuer} publishes no jwks_uri`))
-          let remote = byUri.get(uri)
-          if (remote === undefined) {
-            remote = createRemoteJwks(uri, options.remote)
-            byUri.set(uri, remote)
+        keyFor: () => remote.getKey,
+        status: () => [{ issuer: undefined, ...remote.status() }],
+        async warmUp () {
+          try {
+            await remote.warmUp()
+            return []
+          } catch (error) {
+            return [{ source: source.uri, cause: failureCause(error), error }]
           }
-          return remote.getKey
         },
-        status: () => [...byUri.values()].map((r) => r.status()),
       }
     }
+    case 'discovery':
+      return createDiscoveredKeys(options)
+  }
+}
+
+function createDiscoveredKeys (options: KeyResolverOptions): KeyResolver {
+  const { discovery } = options
+  const byUri = new Map<string, RemoteJwks>()
+
+  function remoteFor (issuer: string, uri: string | undefined): RemoteJwks {
+    if (uri === undefined) throw new FetchFailure('no_jwks_uri', `issuer ${issuer} publishes no jwks_uri`)
+    let remote = byUri.get(uri)
+    if (remote === undefined) {
+      remote = createRemoteJwks(uri, options.remote)
+      byUri.set(uri, remote)
+    }
+    return remote
+  }
+
+  return {
+    async keyFor (issuer) {
+      try {
+        const metadata = await discovery.get(issuer)
+        return remoteFor(issuer, metadata.jwks_uri).getKey
+      } catch (err) {
+        if (err instanceof FetchFailure) throw reject.keysUnavailable('discovery.failed', err)
+        throw keysUnavailable(err)
+      }
+    },
+    status () {
+      return [...options.issuers].map((issuer) => {
+        const metadata = discovery.status(issuer)
+        const uri = metadata.metadata?.jwks_uri
+        const keys = uri === undefined ? undefined : byUri.get(uri)?.status()
+        const missing = metadata.metadata !== undefined && uri === undefined ? 'no_jwks_uri' : undefined
+        return { issuer, uri, fetchedAt: keys?.fetchedAt, cause: keys?.cause ?? metadata.cause ?? missing }
+      })
+    },
+    async warmUp () {
+      const failures: WarmUpFailure[] = []
+      await Promise.all([...options.issuers].map(async (issuer) => {
+        try {
+          const metadata = await discovery.warmUp(issuer)
+          await remoteFor(issuer, metadata.jwks_uri).warmUp()
+        } catch (error) {
+          failures.push({ source: issuer, cause: failureCause(error), error })
+        }
+      }))
+      return failures
+    },
   }
 }

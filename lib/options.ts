@@ -89,6 +89,8 @@ export interface ResolvedOptions {
     readonly maxAgeMs: number
     readonly staleIfErrorMs: number
   }
+  /** When discovery and JWKS fetches start: at ready() in the background, at ready() awaited, or at the first request. */
+  readonly warmUp: 'background' | 'required' | false
   readonly algorithms: ReadonlySet<string>
   readonly tokenTypes: ReadonlySet<string>
   readonly clockTolerance: number
@@ -131,7 +133,7 @@ const KNOWN_OPTIONS = [
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
-const JWKS_TUNING = ['timeout', 'cooldown', 'cacheMaxAge', 'staleIfError']
+const JWKS_TUNING = ['timeout', 'cooldown', 'cacheMaxAge', 'staleIfError', 'warmUp']
 const DPOP_KEYS = ['required', 'algorithms', 'iatWindow', 'replayStore', 'nonce']
 const INTROSPECTION_KEYS = ['endpoint', 'clientId', 'clientSecret', 'cacheTtl', 'timeout', 'negativeCacheTtl', 'negativeCacheMaxEntries', 'maxConcurrent']
 // Fastify passes its own register options (prefix…) to fastify-plugin plugins too.
@@ -154,7 +156,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
   const algorithms = resolveAlgorithms(options.algorithms, secret !== undefined)
   const tokenTypes = stringList('"tokenTypes"', options.tokenTypes ?? ['at+jwt'], 'e.g. ["at+jwt", "JWT"]')
   const clockTolerance = seconds('"clockTolerance"', options.clockTolerance, 5, 0, 600)
-  const { keySource, network } = resolveJwks(options.jwks)
+  const { keySource, network, warmUp } = resolveJwks(options.jwks)
   const verification = resolveVerification(options, issuers)
   if (verification.kind !== 'jwt' && isConfiguredJwks(options.jwks)) {
     throw invalidOption(`"jwks" has no effect with "${verification.kind === 'custom' ? 'verifyToken' : 'introspection'}": remove one of them`)
@@ -175,6 +177,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     issuers,
     keySource,
     network,
+    warmUp,
     algorithms: new Set(algorithms),
     tokenTypes: new Set(tokenTypes.map(normalizeMediaType)),
     clockTolerance,
@@ -358,7 +361,7 @@ function resolveAlgorithms (value: unknown, hasSecret: boolean): readonly string
   return list
 }
 
-function resolveJwks (value: unknown): { keySource: KeySource, network: ResolvedOptions['network'] } {
+function resolveJwks (value: unknown): { keySource: KeySource, network: ResolvedOptions['network'], warmUp: ResolvedOptions['warmUp'] } {
   let keySource: KeySource = { kind: 'discovery' }
   let tuning: Record<string, unknown> = {}
   if (typeof value === 'function') {
@@ -384,7 +387,16 @@ function resolveJwks (value: unknown): { keySource: KeySource, network: Resolved
       maxAgeMs: seconds('"jwks.cacheMaxAge"', tuning.cacheMaxAge, 600, 1, 604800) * 1000,
       staleIfErrorMs: seconds('"jwks.staleIfError"', tuning.staleIfError, 86400, 0, 604800) * 1000,
     }),
+    warmUp: resolveWarmUp(tuning.warmUp),
   }
+}
+
+function resolveWarmUp (value: unknown): ResolvedOptions['warmUp'] {
+  if (value === undefined) return 'background'
+  if (value !== 'background' && value !== 'required' && value !== false) {
+    throw invalidOption(`"jwks.warmUp" must be 'background' (fetch at ready() without waiting), 'required' (ready() fails without keys) or false (fetch at the first request); got ${show(value)}`)
+  }
+  return value
 }
 
 function isConfiguredJwks (value: unknown): boolean {

@@ -4,7 +4,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
-import { InvalidRegistrationError, invalidOption, MetadataRouteMissingError } from '../lib/errors.js'
+import { InvalidRegistrationError, invalidOption, MetadataRouteMissingError, WarmUpError } from '../lib/errors.js'
+import type { WarmUpFailure } from '../lib/key-resolver.js'
 import type { ResolvedOptions } from '../lib/options.js'
 import type { McpAuthOptions } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
@@ -57,6 +58,14 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
     checkRoutesInsideResources(outside, resolved)
     checkMetadataServed(this, resolved)
   })
+  if (resolved.warmUp !== false) {
+    const required = resolved.warmUp === 'required'
+    fastify.addHook('onReady', async function warmUp () {
+      // Failures are logged where they happen; in the background they only prime the fail-fast window.
+      const pending = state.readiness.warmUp()
+      if (required) throwWarmUpFailures(await pending)
+    })
+  }
 }
 
 // With several resources, a route outside all of them has no resource to check: no fallback.
@@ -66,6 +75,16 @@ function checkRoutesInsideResources (outside: readonly string[], options: Resolv
     `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside every configured resource ` +
     `(${options.resources.map((r) => r.parsed.path || '/').join(', ')}), so no resource's tokens can be checked there. ` +
     'Move the route under a resource, add a resource for it, or set config: { mcpAuth: false } on it.'
+  )
+}
+
+function throwWarmUpFailures (failures: readonly WarmUpFailure[]): void {
+  if (failures.length === 0) return
+  const list = failures.map((f) => `${f.source} (${f.cause})`).join(', ')
+  throw new WarmUpError(
+    `the authorization server's keys are unavailable: ${list}. With jwks.warmUp: 'required', ready() needs every key set; ` +
+    'check the issuer URL and the network, or use warmUp: \'background\' to start without them.',
+    { cause: failures[0]?.error }
   )
 }
 

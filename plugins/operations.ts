@@ -5,7 +5,9 @@ import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
-import { describeError } from '../lib/logger.js'
+import { failureCause, FetchFailure } from '../lib/fetch-failure.js'
+import type { FailureCause } from '../lib/fetch-failure.js'
+import type { ReplayStore } from '../lib/stores/replay-store.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
 import { challengeResourceOf, resourceOf } from './authenticate.js'
 import type { RouteConfig } from './authenticate.js'
@@ -33,7 +35,18 @@ export async function registerLoadShedding (fastify: FastifyInstance, state: Mcp
 }
 
 interface CoHostedServer {
-  health (): Promise<{ store: { reachable: boolean } }>
+  health (): Promise<{ store: { reachable: boolean, error?: string }, keys?: unknown }>
+}
+
+/**
+ * A co-hosted authorization server reports its store and keys here too (read
+ * without the entry's type augmentation: the root entry does not depend on it).
+ * Its store's error message is left out: this body carries no error messages.
+ */
+async function coHostedHealth (fastify: FastifyInstance): Promise<{ store: { reachable: boolean }, keys?: unknown } | undefined> {
+  if (!fastify.hasDecorator('mcpAuthorizationServer')) return undefined
+  const { store, keys } = await (fastify as unknown as Record<string, CoHostedServer>).mcpAuthorizationServer.health()
+  return { store: { reachable: store.reachable }, keys }
 }
 
 export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthState): void {
@@ -42,27 +55,43 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
   const { network, dpop } = state.options
   fastify.get(url, { config: { mcpAuth: false } }, async (_request, reply) => {
     const now = monotonicNowMs()
-    const jwks = state.keys.status().map((set) => {
-      const age = set.fetchedAt === undefined ? undefined : Math.round((now - set.fetchedAt) / 1000)
-      const usable = age !== undefined && age * 1000 <= network.maxAgeMs + network.staleIfErrorMs
-      return { uri: set.uri, ageSeconds: age, fresh: age !== undefined && age * 1000 <= network.maxAgeMs, usable, lastError: set.lastError }
-    })
-    let replayStore: { reachable: boolean, error?: string } | undefined
-    if (dpop?.replayStore !== undefined) {
-      try {
-        await dpop.replayStore.ping?.()
-        replayStore = { reachable: true }
-      } catch (err) {
-        replayStore = { reachable: false, error: describeError(err).message }
+    // Cause codes only, never error messages: this route is often public.
+    const jwks = state.readiness.keySets().map(({ issuer, uri, fetchedAt, cause }) => {
+      const ageMs = fetchedAt === undefined ? undefined : now - fetchedAt
+      return {
+        issuer,
+        uri,
+        ageSeconds: ageMs === undefined ? undefined : Math.round(ageMs / 1000),
+        fresh: ageMs !== undefined && ageMs <= network.maxAgeMs,
+        // A key set never fetched is not ready: requests that need it would wait or fail.
+        usable: ageMs !== undefined && ageMs <= network.maxAgeMs + network.staleIfErrorMs,
+        cause,
       }
-    }
-    // A co-hosted authorization server reports its store and keys here too.
-    // (Read without the entry's type augmentation: the root entry does not depend on it.)
-    const coHosted = fastify.hasDecorator('mcpAuthorizationServer') ? (fastify as unknown as Record<string, CoHostedServer>).mcpAuthorizationServer : undefined
-    const authorizationServer = coHosted === undefined ? undefined : await coHosted.health()
-    const ok = jwks.every((set) => set.usable || set.ageSeconds === undefined) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
+    })
+    const replayStore = dpop?.replayStore === undefined ? undefined : await pingStore(dpop.replayStore, network.timeoutMs)
+    const authorizationServer = await coHostedHealth(fastify)
+    const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
     return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer })
   })
+}
+
+/** `reachable: null` when the store has no ping() (it cannot tell); a ping gets the network timeout. */
+async function pingStore (store: ReplayStore, timeoutMs: number): Promise<{ reachable: boolean | null, cause?: FailureCause }> {
+  if (typeof store.ping !== 'function') return { reachable: null }
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      Promise.resolve().then(() => store.ping?.()),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the replay store did not answer PING in time')), timeoutMs)
+      }),
+    ])
+    return { reachable: true }
+  } catch (err) {
+    return { reachable: false, cause: failureCause(err) }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Node cluster workers or PM2 instances each hold their own memory store: replays across them go unseen. */

@@ -16,6 +16,8 @@ import { createKeyResolver } from '../lib/key-resolver.js'
 import type { KeyResolver } from '../lib/key-resolver.js'
 import type { Logger } from '../lib/logger.js'
 import type { ResolvedOptions, ResolvedResource } from '../lib/options.js'
+import { createReadiness } from '../lib/readiness.js'
+import type { Readiness } from '../lib/readiness.js'
 import { createRouteResources } from '../lib/route-resource.js'
 import type { RouteResources } from '../lib/route-resource.js'
 import { createTokenVerifier } from '../lib/verifier.js'
@@ -34,6 +36,8 @@ export interface McpAuthState {
   readonly logger: Logger
   readonly keys: KeyResolver
   readonly discovery: IssuerMetadataCache
+  /** What requests depend on fetching: warmed up at ready(), reported by the health route. */
+  readonly readiness: Readiness
   readonly authenticate: Authenticate
   /** Which resource each route's requests are checked against. */
   readonly routes: RouteResources<ResolvedResource>
@@ -49,15 +53,11 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
   const logger: Logger = log
   const clock = systemClock
   const nowMs = monotonicNowMs
-  const discovery = createIssuerMetadataCache({
-    timeoutMs: options.network.timeoutMs,
-    maxAgeMs: options.network.maxAgeMs,
-    staleIfErrorMs: options.network.staleIfErrorMs,
-    cooldownMs: options.network.cooldownMs,
-    nowMs,
-    logger,
-  })
-  const keys = createKeyResolver({ source: options.keySource, remote: { ...options.network, nowMs, logger }, discovery })
+  // Closing the app aborts every fetch in flight (discovery, JWKS).
+  const closing = new AbortController()
+  const network = { ...options.network, nowMs, logger, signal: closing.signal }
+  const discovery = createIssuerMetadataCache(network)
+  const keys = createKeyResolver({ source: options.keySource, remote: network, discovery, issuers: options.issuers })
 
   let verify: TokenVerifierOptions['verify']
   let cacheTtl = Number.POSITIVE_INFINITY
@@ -107,6 +107,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     logger,
     keys,
     discovery,
+    readiness: createReadiness(options.verification, keys, discovery, options.issuers),
     authenticate: createAuthenticator({ options, verifyToken, clock, logger, certificateThumbprint: createCertificateReader(options.certificate) }),
     routes: createRouteResources(options.resources),
     resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
@@ -125,6 +126,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
       return challenge
     },
     async close () {
+      closing.abort()
       const dpop = options.dpop
       if (dpop?.ownsReplayStore === true) await dpop.replayStore?.close?.()
     },

@@ -104,6 +104,12 @@ export interface JwksTuning {
   cacheMaxAge?: number
   /** How long past `cacheMaxAge` cached keys keep serving while the endpoint fails (default 86400). */
   staleIfError?: number
+  /**
+   * When discovery and JWKS fetches start: `'background'` (default) at `ready()` without
+   * waiting; `'required'`: `ready()` waits and rejects (FST_MCP_AUTH_WARM_UP_FAILED) when
+   * the keys cannot be fetched; `false`: at the first request that needs them.
+   */
+  warmUp?: 'background' | 'required' | false
 }
 
 export type JwksOption =

@@ -245,3 +245,11 @@ describe('introspection limits', () => {
     expect<McpAuthOptions['introspection']>().type.not.toBeAssignableFrom({ clientId: 'rs', clientSecret: 's', maxConcurrent: '8' })
   })
 })
+
+describe('jwks.warmUp', () => {
+  test('background, required or false', () => {
+    expect<McpAuthOptions['jwks']>().type.toBeAssignableFrom({ warmUp: 'required' as const })
+    expect<McpAuthOptions['jwks']>().type.toBeAssignableFrom({ uri: 'https://a.example/jwks', warmUp: false as const })
+    expect<McpAuthOptions['jwks']>().type.not.toBeAssignableFrom({ warmUp: true as const })
+  })
+})

@@ -66,6 +66,9 @@ export class MemoryReplayStore implements ReplayStore {
     this.#entries.clear()
   }
 
+  /** In-process: always reachable (the health route asks). */
+  ping (): void {}
+
   // Removes expired entries from the oldest end, examining at most `limit`.
   // Per claim it stops at the first live entry (insertion order is nearly expiry
   // order); when full it looks further, since TTLs differ a little.

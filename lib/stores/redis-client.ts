@@ -69,7 +69,8 @@ function describe (value: unknown): string {
 // must not hold a request: give up after the timeout. A late answer settles nothing.
 function withTimeout (send: () => PromiseLike<unknown>, timeoutMs: number, message: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), timeoutMs)
+    // ETIMEDOUT: the health route reports the cause as `timeout`.
+    const timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), timeoutMs)
     // Never keep the process alive just for this timer.
     timer.unref()
     let pending: PromiseLike<unknown>

@@ -29,7 +29,9 @@ async function build (t: Tap, options: Omit<McpAuthOptions, 'resource'>): Promis
     logger: { level: 'warn', stream: { write: (line: string) => { logs.push(JSON.parse(line) as LogLine) } } },
   })
   t.teardown(() => app.close())
-  await app.register(mcpAuth, { resource: RESOURCE, ...options } as McpAuthOptions)
+  // These tests start from nothing fetched: the first request fetches (no warm-up at ready()).
+  const jwks = typeof options.jwks === 'function' ? options.jwks : { warmUp: false as const, ...options.jwks }
+  await app.register(mcpAuth, { resource: RESOURCE, ...options, jwks } as McpAuthOptions)
   app.get('/mcp', async (request) => ({ subject: request.mcp?.subject, issuer: request.mcp?.issuer, binding: request.mcp?.sender.binding }))
   await app.ready()
   return { app, logs }
@@ -49,8 +51,9 @@ function count (issuer: ServedTestIssuer, path: string): number {
   return issuer.requests.filter((r) => r.path === path).length
 }
 
-const DISCOVERY_TEXT = 'The authorization server metadata could not be retrieved, retry later'
-const JWKS_TEXT = 'The signing keys could not be retrieved, retry later'
+// Issuer metadata and JWKS outages alike: the keys are what the request lacks.
+const DISCOVERY_TEXT = 'The authorization server\'s keys are unavailable, retry later'
+const JWKS_TEXT = DISCOVERY_TEXT
 
 /** XC-06: 503, Retry-After, no challenge, no-store, temporarily_unavailable. */
 function assertUnavailable (t: Tap, res: LightMyRequestResponse, description: string, name = 'XC-06'): void {
@@ -139,7 +142,7 @@ t.test('ASM-02 / RFC 8414 §3.3: a discovered issuer that differs → 503, no ch
   t.equal(count(issuer, '/.well-known/oauth-authorization-server'), 1, 'requests right after the failure get 503 without refetching')
   const errorLine = logs.find((l) => l.level === 50 && l.msg === 'mcp-auth: issuer metadata discovery failed')
   t.ok(errorLine, 'an error log line')
-  t.match(errorLine, { issuer: issuer.issuer, err: { message: /names issuer "https:\/\/auth\.example\.com"/ } })
+  t.match(errorLine, { issuer: issuer.issuer, cause: 'issuer_mismatch', err: { message: /names issuer "https:\/\/auth\.example\.com"/ } })
 })
 
 t.test('ASM-02: a trailing-slash variant of the issuer is a different issuer → 503', async (t) => {
@@ -154,7 +157,7 @@ t.test('ASM-03: a non-https jwks_uri on a non-loopback host → 503', async (t) 
   issuer.metadata = { jwks_uri: 'http://keys.example.com/jwks' }
   const { app, logs } = await build(t, { authorizationServers: [issuer.issuer] })
   assertUnavailable(t, await call(app, await issuer.mintAccessToken()), DISCOVERY_TEXT)
-  t.ok(logs.some((l) => l.level === 50), 'logged')
+  t.match(logs.find((l) => l.level === 50), { cause: 'insecure_jwks_uri' }, 'logged with its cause')
 })
 
 t.test('metadata without a jwks_uri → 503, never 401', async (t) => {
@@ -221,11 +224,9 @@ t.test('XC-06: issuer unreachable (connection refused) → 503', async (t) => {
 t.test('XC-06: a hanging issuer → 503 within the configured timeout', async (t) => {
   const issuer = await served(t)
   issuer.failure = 'hang'
-  const { app } = await build(t, { authorizationServers: [issuer.issuer], jwks: { timeout: 0.3 } })
-  const started = Date.now()
+  const { app, logs } = await build(t, { authorizationServers: [issuer.issuer], jwks: { timeout: 0.3 } })
   assertUnavailable(t, await call(app, await issuer.mintAccessToken()), DISCOVERY_TEXT)
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 3000, `answered in ${elapsed} ms`)
+  t.match(logs.find((l) => l.level === 50), { cause: 'timeout' }, 'the timeout ended the wait')
 })
 
 t.test('XC-06: discovered JWKS endpoint down → 503 with the JWKS text', async (t) => {
@@ -333,7 +334,7 @@ t.test('XC-06: JWKS endpoint down with nothing cached → 503 and an error log; 
   assertUnavailable(t, await call(app, token), JWKS_TEXT, 'down')
   assertUnavailable(t, await call(app, token), JWKS_TEXT, 'still down')
   t.equal(count(issuer, '/jwks'), 2, 'cooldown 0: no failure backoff')
-  t.match(logs.find((l) => l.level === 50), { msg: 'mcp-auth: JWKS fetch failed', jwksUri: issuer.jwksUri, err: { message: /unexpected status 503/ } })
+  t.match(logs.find((l) => l.level === 50), { msg: 'mcp-auth: JWKS fetch failed', jwksUri: issuer.jwksUri, cause: 'http_503', err: { message: /unexpected status 503/ } })
   issuer.failure = false
   assertOk(t, await call(app, token), issuer, 'recovered')
 })
@@ -353,11 +354,9 @@ t.test('XC-06: right after a failed JWKS fetch (default jwks.cooldown) requests 
 t.test('XC-06: a slow JWKS endpoint → 503 within the timeout (jwks.timeout 0.3 s)', async (t) => {
   const issuer = await served(t)
   issuer.failure = 'hang'
-  const { app } = await build(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri, timeout: 0.3, cooldown: 0 } })
-  const started = Date.now()
+  const { app, logs } = await build(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri, timeout: 0.3, cooldown: 0 } })
   assertUnavailable(t, await call(app, await issuer.mintAccessToken()), JWKS_TEXT)
-  const elapsed = Date.now() - started
-  t.ok(elapsed >= 250 && elapsed < 3000, `answered in ${elapsed} ms`)
+  t.match(logs.find((l) => l.level === 50), { cause: 'timeout' }, 'the timeout ended the wait')
   issuer.failure = false
   assertOk(t, await call(app, await issuer.mintAccessToken()), issuer, 'recovered')
 })
@@ -392,13 +391,13 @@ t.test('XC-06: the reason reaches errorRenderer; status and headers stay', async
 t.test('stale keys past cacheMaxAge are refreshed in the background while requests are served', async (t) => {
   const issuer = await served(t)
   // The background refresh waits for jwks.cooldown since the last fetch as well as for cacheMaxAge.
-  const { app, logs } = await build(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri, cacheMaxAge: 1, cooldown: 1 } })
+  const { app, logs } = await build(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri, cacheMaxAge: 1, cooldown: 1, timeout: 60 } })
   assertOk(t, await call(app, await issuer.mintAccessToken()), issuer, 'first')
   await new Promise((resolve) => setTimeout(resolve, 1100))
   issuer.failure = 'hang'
-  const started = Date.now()
   assertOk(t, await call(app, await issuer.mintAccessToken()), issuer, 'stale but served')
-  t.ok(Date.now() - started < 1000, 'did not wait for the hanging refresh (timeout 5 s)')
+  // The refresh hangs for up to 60 s and has not ended: the request did not wait for it.
+  t.notOk(logs.some((l) => l.level >= 40), 'answered while the refresh is still in flight')
   await waitFor(() => count(issuer, '/jwks') >= 2)
   t.equal(count(issuer, '/jwks'), 2, 'a background refresh went out')
   issuer.failure = false // the hanging refresh is cut off and fails

@@ -333,3 +333,22 @@ t.test('a slow Redis hits the store timeout → 503 quickly, not a hang', { skip
   await admin.call('CLIENT', 'UNPAUSE')
   t.equal((await send(app, client)).statusCode, 200, 'Redis responsive again: accepted')
 })
+
+t.test('issue 15 item 7: Redis killed → DPoP requests get 503 and the health route says so (503, reachable: false, a cause code)', { skip: SKIP }, async (t) => {
+  for (const [name, connect] of [['ioredis', connectIoredis], ['node-redis', connectNodeRedis]] as const) {
+    const server = await startRedis(t)
+    const store = new RedisReplayStore({ client: await connect(t, server), timeout: 0.5 })
+    const { app } = await buildApp(t, { dpop: { replayStore: store }, healthRoute: '/health' }, sharedIssuer)
+    const up = await app.inject({ url: '/health' })
+    t.equal(up.statusCode, 200, `${name}: up`)
+    t.same(up.json().replayStore, { reachable: true })
+    await server.kill()
+    assertUnavailable(t, await send(app, await dpopClient()), `${name}: Redis down`)
+    const down = await app.inject({ url: '/health' })
+    t.equal(down.statusCode, 503, `${name}: the health route agrees`)
+    t.equal(down.json().status, 'unavailable')
+    t.equal(down.json().replayStore.reachable, false)
+    t.equal(down.json().replayStore.cause, 'offline', `${name}: the client has no connection`)
+    t.notMatch(down.body, /ECONN|closed|writeable|Redis/i, `${name}: no error message`)
+  }
+})

@@ -39,6 +39,7 @@ function resolver (getKey: JWTVerifyGetKey): KeyResolver & { asked: string[] } {
       return getKey
     },
     status: () => [],
+    warmUp: async () => [],
   }
 }
 
@@ -193,7 +194,7 @@ t.test('key resolution failures: outage (503) vs. a problem with the token (401)
     await t.rejects(verify(token), expected, name)
   }
   // A failing keyFor (e.g. discovery) propagates its McpAuthError unchanged.
-  const failing: KeyResolver = { keyFor: async () => { throw reject.unavailable('discovery.failed') }, status: () => [] }
+  const failing: KeyResolver = { keyFor: async () => { throw reject.unavailable('discovery.failed') }, status: () => [], warmUp: async () => [] }
   await t.rejects(verifierFor(failing)(token), { code: 'FST_MCP_AUTH_UNAVAILABLE', reason: 'discovery.failed' })
 })
 

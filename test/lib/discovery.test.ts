@@ -341,7 +341,7 @@ t.test('cooldown 0: no failure backoff, every lookup with nothing usable fetches
   t.match(await cache.get(issuer.issuer), { issuer: issuer.issuer }, 'recovers on the very next lookup')
 })
 
-t.test('the failure backoff never rejects a lookup that can join a fetch already in flight', async (t) => {
+t.test('issue 15 item 8: after the backoff one lookup retries; others arriving while it is in flight get 503 at once', async (t) => {
   let fail = true
   const server = await serve(t, (_req, res, base) => {
     if (fail) return json(res, 503, {})
@@ -350,13 +350,13 @@ t.test('the failure backoff never rejects a lookup that can join a fetch already
   const clock = { now: 1_000_000 }
   const cache = createIssuerMetadataCache(options(clock, recordingLogger()))
   await t.rejects(cache.get(server.url), unavailable())
+  t.equal(cache.status(server.url).cause, 'http_503')
   fail = false
   clock.now += 2000
-  // The first lookup starts a fetch (lastError still set); the others arrive while
-  // it is in flight and wait for it instead of failing fast.
   const results = await Promise.allSettled(Array.from({ length: 5 }, () => cache.get(server.url)))
-  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
-  t.equal(server.hits.length, 2, 'one shared fetch')
+  t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected'])
+  t.equal(server.hits.length, 2, 'one retry')
+  t.match(cache.status(server.url), { fetchedAt: clock.now, cause: undefined, metadata: { issuer: server.url } })
 })
 
 t.test('past cacheMaxAge + staleIfError a lookup waits for the fetch, joining a background refresh in flight', async (t) => {

@@ -34,7 +34,7 @@ function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
     clockTolerance: 5,
     clock: () => Math.floor(Date.now() / 1000),
     issuers: new Set(['https://as.example']),
-    keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never }),
+    keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never, issuers: new Set() }),
     secret: undefined,
   })
 }

@@ -5,6 +5,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import mcpAuth from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
+import { resolveOptions } from '../../lib/options.js'
 import { MemoryReplayStore } from '../../lib/stores/memory-replay-store.js'
 import { createTestIssuer } from '../../testing.js'
 import { parseChallenges } from '../helpers/app.js'
@@ -112,6 +113,14 @@ t.test('nested unknown keys name the option path cleanly, with a hint', async (t
   // The option path is quoted once: "resource.scopeSupported", not ""resource".scopeSupported".
   await rejectsOption(t, { ...BASE, resource: { resource: RESOURCE, scopeSupported: ['a'] } },
     /^mcpAuth option "resource\.scopeSupported" is not a known option; did you mean "resource\.scopesSupported"\?$/, 'clean quoting')
+  await rejectsOption(t, { ...BASE, jwks: { warmup: 'required' } }, /"jwks\.warmup" is not a known option; did you mean "jwks\.warmUp"\?/)
+  for (const warmUp of [true, 'eager', 0, null]) {
+    await rejectsOption(t, { ...BASE, jwks: { warmUp } }, /"jwks\.warmUp" must be 'background' \(fetch at ready\(\) without waiting\), 'required' \(ready\(\) fails without keys\) or false \(fetch at the first request\)/, `warmUp ${String(warmUp)}`)
+  }
+  for (const warmUp of ['background', 'required', false] as const) {
+    t.equal(resolveOptions({ resource: RESOURCE, authorizationServers: [ISSUER], jwks: { warmUp } }).warmUp, warmUp)
+  }
+  t.equal(resolveOptions({ resource: RESOURCE, authorizationServers: [ISSUER] }).warmUp, 'background', 'the default')
   await rejectsOption(t, { ...BASE, jwks: { uri: 'https://auth.example.com/jwks', cooldowm: 5 } },
     /"jwks\.cooldowm" is not a known option; did you mean "jwks\.cooldown"\?/)
   await rejectsOption(t, { ...BASE, dpop: { nonces: { secret: 'x'.repeat(32) } } }, /"dpop\.nonces" is not a known option; did you mean "dpop\.nonce"\?/)

@@ -8,8 +8,8 @@ import Fastify from 'fastify'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
 import { resolveOptions } from '../../lib/options.js'
-import type { McpAuthEvent, McpAuthOptions, ReplayStore } from '../../index.js'
-import { createDpopKey, createDpopProof, createTestIssuer, startTestIssuer } from '../../testing.js'
+import type { McpAuthEvent, McpAuthOptions } from '../../index.js'
+import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 import { buildApp, RESOURCE } from '../helpers/app.js'
 
@@ -123,42 +123,6 @@ t.test('underPressure defaults: one second of event-loop delay, 90 % of the V8 h
   t.equal(custom.underPressure?.maxEventLoopUtilization, 0.99, 'yours are kept')
   t.equal(custom.underPressure?.maxHeapUsedBytes, 5e8)
   t.equal(custom.underPressure?.maxEventLoopDelay, 1000)
-})
-
-t.test('healthRoute: JWKS freshness and replay-store reachability', async (t) => {
-  const served = await startTestIssuer({ audience: RESOURCE })
-  t.teardown(() => served.close())
-  let reachable = true
-  const store: ReplayStore = {
-    claim: () => true,
-    ping: async () => { if (!reachable) throw new Error('connection refused') },
-  }
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(mcpAuth, {
-    resource: RESOURCE,
-    authorizationServers: [served.issuer],
-    jwks: { uri: served.jwksUri, cooldown: 0 },
-    dpop: { replayStore: store },
-    healthRoute: '/health',
-  })
-  app.get('/mcp', async () => 'ok')
-  const before = await app.inject({ url: '/health' })
-  t.equal(before.statusCode, 200, 'not fetched yet is not a failure')
-  t.match(before.json(), { status: 'ok', jwks: [{ uri: served.jwksUri, usable: false }], replayStore: { reachable: true } })
-
-  const key = await createDpopKey()
-  const token = await served.mintAccessToken({}, { bindTo: key })
-  const proof = await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token })
-  t.equal((await app.inject({ url: '/mcp', headers: { authorization: `DPoP ${token}`, dpop: proof } })).statusCode, 200)
-  const fresh = await app.inject({ url: '/health' })
-  t.match(fresh.json(), { status: 'ok', jwks: [{ fresh: true, usable: true, ageSeconds: 0 }] })
-
-  reachable = false
-  const down = await app.inject({ url: '/health' })
-  t.equal(down.statusCode, 503)
-  t.match(down.json(), { status: 'unavailable', replayStore: { reachable: false, error: 'connection refused' } })
-  t.equal(down.headers['cache-control'], 'no-store')
 })
 
 t.test('healthRoute validation', async (t) => {
