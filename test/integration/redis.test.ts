@@ -101,12 +101,25 @@ t.test('claim: one raw SET PX NX per proof; OK → true, null → false, anythin
     reply = null
     t.equal(await store.claim('k', 0.0001), false, kind)
     t.same(calls[1], ['SET', 'p:k', '1', 'PX', '1', 'NX'], `${kind}: a sub-millisecond ttl rounds up, never to 0`)
-    for (const odd of [undefined, 'QUEUED', 1, 0, '', {}, true, 'ok']) {
+    for (const odd of [undefined, 'QUEUED', 1, 0, '', {}, true, 'ok', Buffer.from('OK'), ['OK'], Object('OK')]) {
       reply = odd
       await t.rejects(store.claim('k', 1), { message: /unexpected reply/ }, `${kind}: reply ${JSON.stringify(odd)} → throw, never "fresh"`)
     }
     for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       await t.rejects(store.claim('k', ttl), { name: 'TypeError' }, `ttl ${ttl} → throw`)
+    }
+  }
+})
+
+t.test('issue 15 item 9: under no client does a proof pass on an unexpected reply: 503, never 200', async (t) => {
+  for (const odd of [undefined, 'QUEUED', 1, true, 'ok', Buffer.from('OK'), ['OK'], {}]) {
+    for (const kind of ['call', 'sendCommand'] as const) {
+      const answer = async (): Promise<unknown> => odd
+      const client = kind === 'call' ? { call: answer } : { sendCommand: answer }
+      const app = await dpopApp(t, new RedisReplayStore({ client }), sharedIssuer)
+      const res = await send(app, await dpopClient())
+      t.equal(res.statusCode, 503, `${kind} answering ${JSON.stringify(odd)}: 503`)
+      t.equal(res.json().error, 'temporarily_unavailable')
     }
   }
 })
