@@ -148,3 +148,19 @@ t.test('fail fast: after a failed fetch with nothing usable, 503 at once for the
   issuer.failure = false
   t.equal((await retry).statusCode, 503, 'the retry itself failed (cut off)')
 })
+
+t.test('introspection with a discovered endpoint warms the issuer\'s metadata; a custom verifier needs nothing', async (t) => {
+  const issuer = await served(t)
+  const app = await register(t, { authorizationServers: [issuer.issuer], introspection: { clientId: 'rs', clientSecret: 's' } })
+  await app.ready()
+  await until(() => count(issuer) === 1)
+  t.same(issuer.requests.map((r) => r.path), ['/.well-known/oauth-authorization-server'], 'metadata only: no JWKS for introspection')
+
+  issuer.failure = true
+  const failing = await register(t, { authorizationServers: [issuer.issuer], introspection: { clientId: 'rs', clientSecret: 's' }, jwks: { warmUp: 'required' } })
+  await t.rejects(async () => { await failing.ready() }, { code: 'FST_MCP_AUTH_WARM_UP_FAILED', message: /\(http_503\)/ })
+
+  const custom = await register(t, { authorizationServers: [issuer.issuer], verifyToken: async () => ({}), jwks: { warmUp: 'required' } })
+  await custom.ready()
+  t.pass('nothing to fetch')
+})
