@@ -10,6 +10,7 @@ import mcpAuth from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
 import { startTestIssuer } from '../../testing.js'
 import type { ServedTestIssuer } from '../../testing.js'
+import { until } from '../helpers/wait.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
@@ -100,16 +101,7 @@ t.test('tokenCache.maxAge: a cached token is verified again once maxAge has pass
   t.ok(within < 3, 'cached while maxAge lasts')
   // The request clock counts whole seconds: one second after the last verification, its entry is past maxAge.
   const last = Math.floor(Date.now() / 1000)
-  await waitUntil(() => Math.floor(Date.now() / 1000) >= last + 1)
+  await until(() => Math.floor(Date.now() / 1000) >= last + 1)
   t.equal((await call(app, token)).statusCode, 200)
   t.equal(lookups, within + 1, 'verified again after maxAge, though exp is a day away')
 })
-
-async function waitUntil (condition: () => boolean): Promise<void> {
-  // Bounded: every condition here holds within two seconds of wall-clock time.
-  const end = Date.now() + 5000
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met within 5 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

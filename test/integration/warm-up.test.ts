@@ -15,6 +15,7 @@ import mcpAuth from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
 import { startTestIssuer } from '../../testing.js'
 import type { ServedTestIssuer } from '../../testing.js'
+import { until } from '../helpers/wait.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 const KEYS_UNAVAILABLE = 'The authorization server\'s keys are unavailable, retry later'
@@ -39,15 +40,6 @@ const call = async (app: FastifyInstance, issuer: ServedTestIssuer): Promise<Lig
   app.inject({ url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken()}` } })
 
 const count = (issuer: ServedTestIssuer): number => issuer.requests.length
-
-/** Bounded wait (fetches here end within their timeouts). */
-async function until (condition: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met within 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 t.test('warmUp "background" (default): discovery and JWKS fetches start at ready(); the first request waits for nothing', async (t) => {
   const issuer = await served(t)

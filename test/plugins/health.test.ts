@@ -15,6 +15,7 @@ import type { McpAuthOptions, ReplayStore } from '../../index.js'
 import { createTestCa, createTestIssuer, startTestIssuer } from '../../testing.js'
 import type { ServedTestIssuer } from '../../testing.js'
 import { freePort } from '../helpers/net.js'
+import { until } from '../helpers/wait.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
@@ -42,15 +43,6 @@ async function served (t: Test): Promise<ServedTestIssuer> {
 async function health (app: FastifyInstance): Promise<{ res: LightMyRequestResponse, body: HealthBody }> {
   const res = await app.inject({ url: '/health' })
   return { res, body: res.json() as HealthBody }
-}
-
-/** Bounded: the warm-up's fetches end within their timeout. */
-async function until (condition: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 10_000
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error('condition not met within 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 const settled = (app: FastifyInstance) => async (): Promise<boolean> => (await health(app)).body.jwks.every((set) => set.usable || set.cause !== undefined)

@@ -14,6 +14,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import mcpAuth from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
+import { until } from '../helpers/wait.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 const ISS = 'https://auth.example.com'
@@ -95,15 +96,6 @@ async function app (t: Test, endpoint: Endpoint, introspection: Record<string, u
 const opaque = (): string => randomBytes(24).toString('base64url')
 const call = (instance: FastifyInstance, token: string): Promise<LightMyRequestResponse> =>
   instance.inject({ url: '/mcp', headers: { authorization: `Bearer ${token}` } })
-
-/** Bounded: resolves once `condition` holds, or fails the test after 10 s. */
-async function until (condition: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met within 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 t.test('100 concurrent requests with one token → one introspection call', async (t) => {
   const endpoint = await startEndpoint(t)
