@@ -95,7 +95,9 @@ export function createAuthenticateHook (state: McpAuthState) {
     const authRequest: AuthRequest = {
       method: request.method,
       // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).
-      url: request.originalUrl,
+      // Fastify keeps it on the raw request only when it rewrites (request.originalUrl
+      // would store a copy on every request).
+      url: (request.raw as { originalUrl?: string }).originalUrl ?? request.raw.url as string,
       authorization: request.headers.authorization,
       authorizationLines: lines.authorization,
       dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
