@@ -263,14 +263,16 @@ t.test('a down issuer is not hammered: a stale document is refreshed at most onc
 t.test('a stale document is served without waiting for a hanging issuer (refresh off the request path)', async (t) => {
   const issuer = await issuerFor(t)
   const clock = { now: 1_000_000 }
-  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { maxAgeMs: 60_000, timeoutMs: 2000 }))
+  const logger = recordingLogger()
+  const cache = createIssuerMetadataCache(options(clock, logger, { maxAgeMs: 60_000, timeoutMs: 60_000 }))
   const first = await cache.get(issuer.issuer)
   issuer.failure = 'hang'
   clock.now += 60_001
-  const started = Date.now()
   t.equal(await cache.get(issuer.issuer), first)
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 1000, `stale lookup took ${elapsed} ms (the refresh timeout is 2 s)`)
+  await waitFor(() => issuer.requests.length === 2)
+  // The refresh hangs for up to 60 s and has not ended: the lookup did not wait for it.
+  t.same(logger.lines, [], 'answered while the refresh is still in flight')
+  t.equal(cache.status(issuer.issuer).cause, undefined)
 })
 
 t.test('XC-06: issuer failures are outages (503)', async (t) => {
@@ -294,11 +296,10 @@ t.test('XC-06: a hanging issuer → 503 within the timeout; recovery resumes ser
   const issuer = await issuerFor(t)
   issuer.failure = 'hang'
   const clock = { now: 1_000_000 }
-  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { timeoutMs: 200 }))
-  const started = Date.now()
+  // 1 s: the hang ends by the timeout, and the recovery fetch has room on a busy machine.
+  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { timeoutMs: 1000 }))
   await t.rejects(cache.get(issuer.issuer), unavailable())
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 1500, `gave up after ${elapsed} ms`)
+  t.equal(cache.status(issuer.issuer).cause, 'timeout', 'the timeout ended the wait')
   issuer.failure = false
   await t.rejects(cache.get(issuer.issuer), unavailable(), 'right after the failure: 503 without a new fetch')
   t.equal(issuer.requests.length, 1)
