@@ -48,7 +48,7 @@ export interface RemoteDocument<T> {
    * started less than a cooldown ago: then undefined. Rejects with `unavailable`.
    */
   refetch (): Promise<T | undefined>
-  /** Starts (or joins) a fetch now; rejects with the fetch's own error. */
+  /** Starts (or joins) a fetch now; rejects with the fetch's own error. Its failure opens no fail-fast window. */
   warmUp (): Promise<T>
   status (): DocumentStatus
 }
@@ -69,7 +69,10 @@ export function createRemoteDocument<T> (options: RemoteDocumentOptions<T>): Rem
   // Like HTTP caching: fresh while younger than maxAge, usable while younger than maxAge + staleIfError.
   const usable = (now: number): boolean => fetchedAt !== undefined && now - fetchedAt < options.maxAgeMs + options.staleIfErrorMs
 
-  function fetchNow (): Promise<T> {
+  // A warm-up's failure is logged and reported, but opens no fail-fast window: it
+  // was no request's, and it may precede the endpoint (an authorization server
+  // hosted by this very app is not listening yet at ready()).
+  function fetchNow (warmUp = false): Promise<T> {
     inflight ??= (async () => {
       attemptedAt = nowMs()
       try {
@@ -81,10 +84,11 @@ export function createRemoteDocument<T> (options: RemoteDocumentOptions<T>): Rem
         cause = undefined
         return next
       } catch (err) {
-        failedAt = nowMs()
+        const now = nowMs()
+        if (!warmUp) failedAt = now
         lastError = err
         cause = failureCause(err)
-        if (options.signal?.aborted !== true) options.failed(cause, err, usable(failedAt))
+        if (options.signal?.aborted !== true) options.failed(cause, err, usable(now))
         throw err
       } finally {
         inflight = undefined
@@ -124,7 +128,7 @@ export function createRemoteDocument<T> (options: RemoteDocumentOptions<T>): Rem
         throw options.unavailable(err)
       }
     },
-    warmUp: fetchNow,
+    warmUp: () => fetchNow(true),
     status: () => ({ fetchedAt, cause }),
   }
 }

@@ -45,7 +45,7 @@ interface CoHostedServer {
  */
 async function coHostedHealth (fastify: FastifyInstance): Promise<{ store: { reachable: boolean }, keys?: unknown } | undefined> {
   if (!fastify.hasDecorator('mcpAuthorizationServer')) return undefined
-  const { store, keys } = await (fastify as unknown as Record<string, CoHostedServer>).mcpAuthorizationServer.health()
+  const { store, keys } = await (fastify as unknown as { mcpAuthorizationServer: CoHostedServer }).mcpAuthorizationServer.health()
   return { store: { reachable: store.reachable }, keys }
 }
 

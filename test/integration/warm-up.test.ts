@@ -52,15 +52,39 @@ t.test('warmUp "background" (default): discovery and JWKS fetches start at ready
   t.equal(count(issuer), 2, 'the request used the warmed keys')
 })
 
-t.test('warmUp "background": requests arriving while the first fetch is in flight join it', async (t) => {
+t.test('warmUp "background": requests arriving while the first fetch is in flight share it, not refused', async (t) => {
   const issuer = await served(t)
-  issuer.failure = 'hang'
-  const app = await register(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri } })
+  const held: Array<() => void> = []
+  const server = createServer((_req, res) => {
+    held.push(() => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(issuer.jwks))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`
+  const app = await register(t, { authorizationServers: [issuer.issuer], jwks: { uri } })
   await app.ready()
-  await until(() => count(issuer) === 1)
-  const pending = call(app, issuer)
-  issuer.failure = false // the hanging fetch is cut off: it fails
-  t.equal((await pending).statusCode, 503, 'joined the warm-up fetch and shared its failure')
+  await until(() => held.length === 1)
+  const pending = Array.from({ length: 5 }, () => call(app, issuer))
+  for (const answer of held) answer()
+  t.same((await Promise.all(pending)).map((r) => r.statusCode), [200, 200, 200, 200, 200])
+  t.equal(held.length, 1, 'one fetch in all: the warm-up\'s')
+})
+
+t.test('warmUp "background": a failed warm-up is logged and reported, and the first request fetches again', async (t) => {
+  const issuer = await served(t)
+  issuer.failure = true
+  const logs: LogLine[] = []
+  const app = await register(t, { authorizationServers: [issuer.issuer], jwks: { uri: issuer.jwksUri }, healthRoute: '/health' }, logs)
+  await app.ready()
+  await until(() => logs.some((l) => l.level === 50))
+  t.match(logs.find((l) => l.level === 50), { msg: 'mcp-auth: JWKS fetch failed', cause: 'http_503' }, 'visible at once')
+  t.match((await app.inject({ url: '/health' })).json(), { status: 'unavailable', jwks: [{ cause: 'http_503' }] })
+  // The app may come up before its authorization server (or host it itself): no fail-fast window from the warm-up.
+  issuer.failure = false
+  t.equal((await call(app, issuer)).statusCode, 200)
 })
 
 t.test('warmUp false: nothing is fetched before the first request that needs keys', async (t) => {
