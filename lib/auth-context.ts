@@ -3,7 +3,6 @@
 // shared as something a handler could mutate for other requests. The SDK's
 // AuthInfo is mutable by its type: a fresh one per request.
 import type { VerifiedToken } from './claims.js'
-import type { KeptToken } from './credentials.js'
 import type { ResolvedResource } from './options.js'
 import type { McpAuthContext, McpAuthInfo, McpSender } from '../types/index.js'
 
@@ -42,26 +41,6 @@ class AuthContext implements McpAuthContext<unknown> {
 
 export function createAuthContext (token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender, principal: unknown): McpAuthContext {
   return new AuthContext(token, verified, resource, sender, principal) as McpAuthContext
-}
-
-// Without a principal, the context is a function of the token, its verified
-// claims, the resource and the sender: for a token the verifier keeps by value it
-// is built once, kept in that record and shared by the token's requests, which
-// then cost no allocation and no freeze. It goes when the record goes, so no raw
-// token is held longer than the verifier holds it.
-interface SharedContext {
-  readonly verified: VerifiedToken
-  readonly context: McpAuthContext
-}
-
-/** The context of a request without a principal, for a token the verifier keeps (see KeptToken). */
-export function sharedAuthContext (kept: KeptToken, token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender): McpAuthContext {
-  const known = kept.derived as SharedContext | undefined
-  if (known !== undefined && known.verified === verified && known.context.resource === resource.uri && known.context.sender === sender && known.context.token === token) return known.context
-  const context = createAuthContext(token, verified, resource, sender, undefined)
-  // Only the kept string is kept: a context never carries another token.
-  if (token === kept.token) kept.derived = { verified, context }
-  return context
 }
 
 /**

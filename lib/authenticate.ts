@@ -1,26 +1,25 @@
-// The request pipeline, framework-free: credentials → token (cached) →
-// issuer and audience for the selected resource → sender binding (DPoP proof
-// or client certificate) → nonce → replay record. Throws McpAuthError on
-// every rejection; returns the facts request.mcp is built from.
-import type { Binding, VerifiedToken } from './claims.js'
+// The request pipeline, framework-free, in the order the RFCs give the checks:
+// credentials (RFC 6750 §2.1) → verified token (cached) → issuer and audience
+// for the route's resource (RFC 9068 §4, RFC 8707) → sender binding (a DPoP
+// proof, its nonce and its replay record, RFC 9449 §7; or the client
+// certificate, RFC 8705 §3) → the user's principal → request.mcp. Every
+// refusal is an McpAuthError.
+import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
-import type { Credentials, CredentialInput, KeptToken } from './credentials.js'
+import type { CredentialInput, Credentials } from './credentials.js'
 import { extractCredentials } from './credentials.js'
-import { createExpectedHtu } from './dpop/htu.js'
+import { createAuthContext } from './auth-context.js'
 import type { NonceVerdict } from './dpop/nonce.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
-import type { ProofVerifier, VerifiedProof } from './dpop/proof.js'
+import type { ProofVerifier } from './dpop/proof.js'
 import { isMcpAuthError, reject } from './errors.js'
-import type { McpAuthError } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
 import { thumbprintsEqual } from './mtls/thumbprint.js'
 import type { ResolvedDpop, ResolvedOptions, ResolvedResource } from './options.js'
-import { requestPath } from './resource.js'
-import { hashToken } from './token-hash.js'
 import { ReplayStoreFullError } from './stores/replay-store.js'
-import type { TokenVerifier, VerifiedEntry } from './verifier.js'
-import type { McpSender } from '../types/index.js'
+import type { TokenVerifier } from './verifier.js'
+import type { McpAuthContext, McpSender, PrincipalFunction } from '../types/index.js'
 
 export interface AuthRequest extends CredentialInput {
   readonly method: string
@@ -28,18 +27,16 @@ export interface AuthRequest extends CredentialInput {
   readonly url: string
   /** The framework request, passed to user callbacks and the certificate source. */
   readonly request: unknown
+  /** The request's logger (a failing principal is logged there). */
+  readonly log: Logger
 }
 
-export interface AuthResult {
-  readonly token: string
-  readonly verified: VerifiedToken
-  readonly sender: McpSender
+export interface Authenticated {
+  readonly context: McpAuthContext
   /** A fresh nonce to send on the success response (rotation, RFC 9449 §8.2). */
   readonly nonce: string | undefined
   /** A DPoP header came beside the Bearer scheme with an unbound token; it was not checked. */
   readonly proofIgnored: boolean
-  /** The token is kept by value (Credentials.kept): what is built from it may be kept there. */
-  readonly kept: KeptToken | undefined
 }
 
 export interface AuthenticatorDeps {
@@ -48,125 +45,112 @@ export interface AuthenticatorDeps {
   readonly clock: Clock
   readonly logger: Logger
   /**
-   * The x5t#S256 of the client certificate the request presents (see
-   * certificateThumbprint), or undefined; only called for certificate-bound tokens.
+   * The x5t#S256 of the client certificate the request presents, or undefined;
+   * only called for certificate-bound tokens.
    */
   readonly certificateThumbprint: (request: unknown) => Promise<string | undefined>
 }
 
+/**
+ * Authenticates one request against `resource`, which is undefined when the
+ * request's route names no configured resource. Rejects with McpAuthError.
+ */
+export type Authenticate = (request: AuthRequest, resource: ResolvedResource | undefined) => Promise<Authenticated>
+
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
-
-// request.mcp.sender once a binding (cnf.jkt or, else, cnf x5t#S256; never both,
-// see decide) is confirmed: it depends on the token's cnf alone, so one frozen
-// object per cached token serves all of its requests.
-const senders = new WeakMap<Binding, McpSender>()
-
-function confirmedSender (binding: Binding): McpSender {
-  let sender = senders.get(binding)
-  if (sender === undefined) {
-    const { jkt, x5t } = binding
-    sender = Object.freeze(jkt !== undefined ? { binding: 'dpop', jkt } : { binding: 'mtls', x5t: x5t as string })
-    senders.set(binding, sender)
-  }
-  return sender
-}
-
-/** 'valid' → nothing to send; 'rotate' → a fresh nonce to send; anything else → use_dpop_nonce. */
-function applyVerdict (config: ResolvedDpop, verdict: NonceVerdict): undefined | Promise<string | undefined> {
-  if (verdict === 'valid') return undefined
-  if (verdict === 'rotate') return issueNonce(config)
-  throw reject.useNonce('dpop.nonce_invalid')
-}
-
-/**
- * Calls a store or provider method that answers with a value or a promise (any
- * thenable): `next` gets the value at once when it is one, so a synchronous
- * store keeps the request synchronous. A throw or rejection of the call becomes
- * `failure(err)`; what `next` throws is passed on as it is.
- */
-function settle<T, R> (call: () => T | PromiseLike<T>, next: (value: T) => R, failure: (err: unknown) => McpAuthError): R | Promise<Awaited<R>> {
-  let answer: T | PromiseLike<T>
-  let deferred: boolean
-  try {
-    answer = call()
-    deferred = typeof (answer as PromiseLike<T> | null)?.then === 'function'
-  } catch (err) {
-    throw failure(err)
-  }
-  if (deferred) return Promise.resolve(answer).then(next, (err: unknown) => { throw failure(err) }) as Promise<Awaited<R>>
-  return next(answer as T)
-}
-
-/** A replay store's answer: anything but true is a replay (fails closed). */
-function requireFresh (fresh: boolean): void {
-  if (fresh !== true) throw reject.invalidProof('dpop.replay')
-}
-
-/**
- * Synchronous for a cached bearer token; may throw or reject with McpAuthError.
- * `resource` is undefined when the request's route names no configured resource.
- */
-export type Authenticate = (request: AuthRequest, resource: ResolvedResource | undefined) => AuthResult | Promise<AuthResult>
 
 export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { options, verifyToken, clock, logger } = deps
-  const dpop = options.dpop
-  const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength, knownToken: verifyToken.knows }
+  const { dpop, principal } = options
+  const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength }
   const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
-  const expectedHtu = createExpectedHtu()
 
-  // Synchronous with no nonce provider and a store that answers synchronously
-  // (MemoryReplayStore): the usual DPoP request then costs no microtask hops.
-  function checkDpop (
-    dpop: ResolvedDpop,
-    verifyProof: ProofVerifier,
+  return async function authenticate (request, resource) {
+    const credentials = extractCredentials(request, extractOptions)
+    // No token can be for a path that names no resource, and none is checked against another.
+    if (resource === undefined) throw reject.invalidToken('resource.unmatched')
+    const { verified, tokenHash } = await verifyToken(credentials.token, { resource, request: request.request })
+    // Per resource, on every request (cache hits included).
+    if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')
+    if (!verified.audiences.some((aud) => resource.audienceKeys.has(aud))) throw reject.invalidToken('token.audience')
+
+    // Binding is driven by the token's cnf, whatever scheme the client used.
+    const { jkt, x5t } = verified.binding
+    let sender = BEARER
+    let nonce: string | undefined
+    if (jkt !== undefined && x5t !== undefined) throw reject.invalidToken('binding.conflict')
+    if (jkt !== undefined) {
+      // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
+      // (the DPoP scheme is only recognised when DPoP is on).
+      if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
+      nonce = await checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
+      sender = Object.freeze({ binding: 'dpop', jkt })
+    } else if (credentials.scheme === 'dpop') {
+      // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
+      throw reject.invalidToken('binding.unbound_dpop')
+    } else if (x5t !== undefined) {
+      await checkCertificate(request, x5t)
+      sender = Object.freeze({ binding: 'mtls', x5t })
+    } else if (dpop?.required === true) {
+      throw reject.invalidToken('binding.dpop_required')
+    }
+
+    const user = principal === undefined ? undefined : await principalOf(principal, verified, sender, request)
+    return {
+      context: createAuthContext(credentials.token, verified, resource, sender, user),
+      nonce,
+      proofIgnored: sender === BEARER && credentials.proof !== undefined,
+    }
+  }
+
+  /**
+   * RFC 9449 §4.3 and §11.1: the proof, then the server nonce, then the replay
+   * record, so a refused proof takes no store entry. Answers the nonce to send
+   * back (a rotation), or undefined.
+   */
+  async function checkDpop (
+    config: ResolvedDpop,
+    verify: ProofVerifier,
     credentials: Credentials,
     request: AuthRequest,
     resource: ResolvedResource,
-    tokenHash: string | undefined,
+    tokenHash: string,
     jkt: string
-  ): string | undefined | Promise<string | undefined> {
+  ): Promise<string | undefined> {
     const now = clock()
-    const proof = verifyProof(credentials.proof, credentials.proofLines, {
-      method: request.method,
-      htu: expectedHtu(resource.parsed.origin, requestPath(request.url)),
-      ath: tokenHash ?? hashToken(credentials.token),
-      jkt,
-      now,
-    })
-    const record = (nonce: string | undefined): string | undefined | Promise<string | undefined> => {
-      const recorded = recordProof(dpop, proof, now)
-      return recorded instanceof Promise ? recorded.then(() => nonce) : nonce
+    const proof = verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
+
+    let next: string | undefined
+    if (config.nonce !== undefined) {
+      if (proof.nonce === undefined) throw reject.useNonce('dpop.nonce_missing')
+      let verdict: NonceVerdict
+      try {
+        verdict = await config.nonce.check(proof.nonce)
+      } catch (err) {
+        logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
+        throw reject.unavailable('nonce.failed', err)
+      }
+      if (verdict === 'rotate') next = await issueNonce(config)
+      else if (verdict !== 'valid') throw reject.useNonce('dpop.nonce_invalid')
     }
-    // The nonce is checked before the proof is recorded: a refused proof takes no store entry.
-    const nonce = checkNonce(dpop, proof)
-    return nonce instanceof Promise ? nonce.then(record) : record(nonce)
-  }
 
-  /** The nonce to send back (a rotation), or undefined; a promise only for an asynchronous provider or a rotation. */
-  function checkNonce (config: ResolvedDpop, proof: VerifiedProof): string | undefined | Promise<string | undefined> {
-    const provider = config.nonce
-    if (provider === undefined) return undefined
-    if (proof.nonce === undefined) throw reject.useNonce('dpop.nonce_missing')
-    const nonce = proof.nonce
-    return settle(() => provider.check(nonce), (verdict) => applyVerdict(config, verdict), nonceFailure)
-  }
-
-  function nonceFailure (err: unknown): McpAuthError {
-    logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
-    return reject.unavailable('nonce.failed', err)
-  }
-
-  /** Undefined when recorded synchronously; a promise when the store answers with one. Throws or rejects with McpAuthError. */
-  function recordProof (config: ResolvedDpop, proof: VerifiedProof, now: number): void | Promise<void> {
     const store = config.replayStore
-    if (store === undefined) return undefined
-    // Remember the jti for as long as the proof could still be accepted.
-    const ttl = Math.max(1, proof.iat + config.iatWindow - now + 1)
-    return settle(() => store.claim(replayKey(proof.jkt, proof.jti), ttl), requireFresh, storeFailure)
+    if (store !== undefined) {
+      // Remember the jti for as long as the proof could still be accepted.
+      const ttl = Math.max(1, proof.iat + config.iatWindow - now + 1)
+      let fresh: boolean
+      try {
+        fresh = await store.claim(replayKey(proof.jkt, proof.jti), ttl)
+      } catch (err) {
+        throw storeFailure(err)
+      }
+      // Anything but true is a replay: fail closed.
+      if (fresh !== true) throw reject.invalidProof('dpop.replay')
+    }
+    return next
   }
 
-  function storeFailure (err: unknown): McpAuthError {
+  function storeFailure (err: unknown): Error {
     if (err instanceof ReplayStoreFullError) {
       logger.error({ err: describeError(err) }, 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire')
       return reject.unavailable('replay_store.full', err)
@@ -187,52 +171,21 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     if (presented === undefined) throw reject.invalidToken('binding.certificate_missing')
     if (!thumbprintsEqual(presented, x5t)) throw reject.invalidToken('binding.x5t')
   }
-
-  // A bound token's checks are asynchronous; a cached bearer token's are not, so
-  // that path returns a plain result (no promise, no microtask hop per request).
-  function decide (request: AuthRequest, resource: ResolvedResource, credentials: Credentials, entry: VerifiedEntry): AuthResult | Promise<AuthResult> {
-    const { verified, tokenHash } = entry
-    const { token } = credentials
-    // Per resource, on every request (cache hits included).
-    if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')
-    if (!hasAudience(verified, resource)) throw reject.invalidToken('token.audience')
-
-    // Binding is driven by the token's cnf, whatever scheme the client used.
-    const { jkt, x5t } = verified.binding
-    if (jkt !== undefined && x5t !== undefined) throw reject.invalidToken('binding.conflict')
-    if (jkt !== undefined) {
-      // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is rejected
-      // (the DPoP scheme is only recognised when DPoP is on).
-      if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
-      // Throws (or rejects) unless the proof confirms the binding.
-      const nonce = checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
-      const sender = confirmedSender(verified.binding)
-      if (nonce instanceof Promise) return nonce.then((next) => ({ token, verified, sender, nonce: next, proofIgnored: false, kept: credentials.kept }))
-      return { token, verified, sender, nonce, proofIgnored: false, kept: credentials.kept }
-    }
-    // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
-    if (credentials.scheme === 'dpop') throw reject.invalidToken('binding.unbound_dpop')
-    if (x5t !== undefined) {
-      return checkCertificate(request, x5t).then(() => ({ token, verified, sender: confirmedSender(verified.binding), nonce: undefined, proofIgnored: false, kept: credentials.kept }))
-    }
-    if (dpop?.required === true) throw reject.invalidToken('binding.dpop_required')
-    return { token, verified, sender: BEARER, nonce: undefined, proofIgnored: credentials.proof !== undefined, kept: credentials.kept }
-  }
-
-  /** Throws (synchronously) or rejects with McpAuthError on every refusal. */
-  return function authenticate (request, resource) {
-    const credentials = extractCredentials(request, extractOptions)
-    // No token can be for a path that names no resource, and none is checked against another.
-    if (resource === undefined) throw reject.invalidToken('resource.unmatched')
-    const pending = verifyToken(credentials.token, { resource, request: request.request })
-    if (pending instanceof Promise) return pending.then((entry) => decide(request, resource, credentials, entry))
-    return decide(request, resource, credentials, pending)
-  }
 }
 
-function hasAudience (verified: VerifiedToken, resource: ResolvedResource): boolean {
-  for (const aud of verified.audiences) if (resource.audienceKeys.has(aud)) return true
-  return false
+/**
+ * The user's principal for a verified request. An McpAuthError it throws is its
+ * answer; anything else is a failure whose message stays in the log (it may name
+ * a database, a URL with credentials…): the client gets 500 "Internal error".
+ */
+async function principalOf (principal: PrincipalFunction, verified: VerifiedToken, sender: McpSender, request: AuthRequest): Promise<unknown> {
+  try {
+    return await principal(verified.claims, sender, request.request as never)
+  } catch (err) {
+    if (isMcpAuthError(err)) throw err
+    request.log.error({ reason: 'principal.failed', err: describeError(err) }, 'mcp-auth: principal threw')
+    throw reject.internal('principal.failed', err)
+  }
 }
 
 // RFC 9449 §8.1: nonce = 1*NQCHAR

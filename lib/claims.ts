@@ -3,7 +3,7 @@
 // independent of the request: audience, issuer-per-resource, binding and
 // scopes are checked per request, so a cached entry is safe to reuse.
 import { reject } from './errors.js'
-import type { SigningKey } from './local-key-set.js'
+import type { SigningKey } from './signing-keys.js'
 import { audienceKeys } from './resource.js'
 
 export interface ConfirmationClaim {

@@ -1,7 +1,6 @@
 // Credential extraction (RFC 6750 §2.1, RFC 9449 §7.1). Pure: the caller hands
 // in header values and counts, so duplicate field lines (which Node's
 // `req.headers` silently drops or joins) are visible here.
-import { isCompactJws } from './access-token.js'
 import { reject } from './errors.js'
 
 export type CredentialScheme = 'bearer' | 'dpop'
@@ -25,30 +24,11 @@ export interface Credentials {
   /** The DPoP header value when exactly one arrived; see `proofLines`. */
   readonly proof: string | undefined
   readonly proofLines: number
-  /** The verifier keeps this exact token (see knownToken): it came before, and likely comes again. */
-  readonly kept: KeptToken | undefined
-}
-
-/**
- * A token the verifier keeps by value. `derived` is a slot for facts built from
- * it for later requests (request.mcp): it lives exactly as long as the verifier
- * keeps the token, so it never holds a raw token longer than the verifier does.
- */
-export interface KeptToken {
-  readonly token: string
-  derived?: unknown
 }
 
 export interface ExtractOptions {
   readonly dpopEnabled: boolean
   readonly maxTokenLength: number
-  /**
-   * For a token that, as this exact string, already passed extraction (the
-   * verified-token cache's by-value tier): what is kept there, whose string then
-   * stands for the token (equal strings, and identity makes later comparisons
-   * cheap); its syntax is not scanned again. Undefined for any other token.
-   */
-  readonly knownToken?: (token: string) => KeptToken | undefined
 }
 
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -74,6 +54,8 @@ export function countCredentialLines (rawHeaders: readonly string[]): { authoriz
  * Returns the presented credentials or throws an McpAuthError:
  * no credentials or an unsupported scheme → 401 without `error`;
  * a malformed header, two Authorization lines or a query token → 400.
+ * The token's own syntax is checked by checkTokenSyntax, which the verifier
+ * runs for tokens it does not hold already.
  */
 export function extractCredentials (input: CredentialInput, options: ExtractOptions): Credentials {
   // Refused even beside a header (RFC 6750 §2: one method only; OAuth 2.1 §5.1).
@@ -93,11 +75,12 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   const presented = header.slice(start)
   if (presented.length === 0) throw reject.invalidRequest('credentials.malformed')
   if (presented.length > options.maxTokenLength) throw reject.invalidRequest('credentials.too_large')
-  const known = options.knownToken?.(presented)
-  // A compact JWS (the usual token) is a b64token; that answer is reused by the JWT verifier.
-  if (known === undefined && !isCompactJws(presented) && !B64TOKEN.test(presented)) throw reject.invalidRequest('credentials.malformed')
+  return { scheme, token: presented, proof: input.dpop, proofLines: input.dpopLines }
+}
 
-  return { scheme, token: known?.token ?? presented, proof: input.dpop, proofLines: input.dpopLines, kept: known }
+/** RFC 6750 §2.1: the token is a b64token (a 400 otherwise). */
+export function checkTokenSyntax (token: string): void {
+  if (!B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
 }
 
 // The scheme is a token: it ends at the first whitespace (what /\s/ matches;

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache'
 import type { VerifiedToken } from './claims.js'
 import { isMcpAuthError, reject } from './errors.js'
 import type { McpAuthError } from './errors.js'
-import { hashToken } from './token-hash.js'
+import { hashToken } from './verifier.js'
 
 export interface IntrospectionGateOptions {
   /** Seconds an inactive (401) answer is remembered; 0 remembers none. */

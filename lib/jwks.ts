@@ -3,14 +3,13 @@
 // the background past cacheMaxAge, refetched for an unknown `kid` at most once
 // per cooldown, and served stale while the endpoint is down, for a bounded time.
 // Keys a refresh no longer lists are withdrawn (lib/signing-keys.ts).
-import { errors } from 'jose'
+import { createLocalJWKSet, errors } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
 import { reject } from './errors.js'
 import { FetchFailure } from './fetch-failure.js'
 import type { FailureCause } from './fetch-failure.js'
 import { fetchJson, isJsonObject } from './http.js'
-import { createLocalKeySet, knownKeysOf, withKnownKeys } from './local-key-set.js'
-import type { LocalKeySet, WithKnownKeys } from './local-key-set.js'
+import type { KeySet } from './key-resolver.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
 import { createRemoteDocument } from './remote-document.js'
@@ -39,7 +38,7 @@ export interface KeySetStatus {
 }
 
 export interface RemoteJwks {
-  readonly getKey: WithKnownKeys<JWTVerifyGetKey>
+  readonly keySet: KeySet
   /** Fetches now (start-up); rejects with the fetch's own error. */
   warmUp (): Promise<void>
   status (): KeySetStatus
@@ -47,13 +46,13 @@ export interface RemoteJwks {
 
 export function createRemoteJwks (uri: string, options: RemoteJwksOptions): RemoteJwks {
   const signingKeys = createSigningKeys()
-  const document = createRemoteDocument<LocalKeySet>({
+  const document = createRemoteDocument<JWTVerifyGetKey>({
     ...options,
     async fetch (signal) {
       const { status, json } = await fetchJson(uri, { timeoutMs: options.timeoutMs, signal })
       if (status !== 200) throw new FetchFailure(`http_${status}`, `unexpected status ${status} from ${uri}`)
       if (!isJsonObject(json) || !Array.isArray(json.keys)) throw new FetchFailure('invalid_response', `the response from ${uri} is not a JSON Web Key Set`)
-      const keySet = createLocalKeySet(json as never)
+      const keySet = createLocalJWKSet(json as never)
       signingKeys.replace(json.keys)
       return keySet
     },
@@ -78,14 +77,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   }
 
   return {
-    getKey: withKnownKeys(getKey, {
-      // The synchronous answer only while the keys are fresh: anything older takes
-      // the path above, which refreshes or drops them.
-      known: (protectedHeader) => knownKeysOf(document.fresh())?.known(protectedHeader),
-      // Into the current set: a key found in a set replaced since is not among its candidates.
-      confirm: (protectedHeader) => knownKeysOf(document.latest())?.confirm(protectedHeader),
-      signerOf: signingKeys.signerOf,
-    }),
+    keySet: { getKey, signerOf: signingKeys.signerOf },
     warmUp: async () => { await document.warmUp() },
     status: () => ({ uri, ...document.status() }),
   }

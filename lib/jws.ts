@@ -1,11 +1,48 @@
-// JWS signature verification with node:crypto, synchronously, for the
+// Compact JWS (RFC 7515 §7.1) for access tokens and DPoP proofs: the shape,
+// segment decoding, and signature verification with node:crypto for the
 // algorithms MCP deployments use. The key must fit the algorithm exactly
-// (type, curve, RSA size), or the answer is 'key-mismatch' — never a pass.
-// Other algorithms return 'unsupported' and the caller falls back to jose.
+// (type, curve, RSA size), or the answer is 'key-mismatch', never a pass.
 import { constants, createHmac, createPublicKey, KeyObject, timingSafeEqual, verify } from 'node:crypto'
 import type { CryptoKey } from 'jose'
 
 export type JwsVerdict = 'valid' | 'invalid' | 'key-mismatch' | 'unsupported'
+
+/** Three non-empty base64url segments (JWS compact serialization). */
+export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** `typ` compares case-insensitively with the `application/` prefix optional (RFC 7515 §4.1.9). */
+export function normalizeMediaType (value: string): string {
+  const lower = value.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice(12) : lower
+}
+
+/** A base64url segment holding a JSON object, decoded; undefined for anything else. */
+export function decodeSegment (segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const BASE64URL_VALUE = new Int8Array(128).fill(-1)
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL_VALUE[c.charCodeAt(0)] = i
+
+/**
+ * True when `encoded` (already known to be base64url characters) is the one
+ * canonical encoding of its bytes: a length that encodes whole bytes, and no
+ * stray bits in the last character. One signature, one spelling: a token
+ * cannot be varied without a new signature.
+ */
+export function isCanonicalBase64url (encoded: string): boolean {
+  const rest = encoded.length % 4
+  if (rest === 1) return false
+  if (rest === 0) return true
+  const last = BASE64URL_VALUE[encoded.charCodeAt(encoded.length - 1)] ?? -1
+  if (last < 0) return false
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
+}
 
 const MIN_RSA_BITS = 2048 // RFC 7518 §3.3 / §3.5
 const EC = {
@@ -28,7 +65,8 @@ function rsaBits (key: KeyObject): number {
 /**
  * Verifies `signature` over `signingInput` (the ASCII `header.payload`) with
  * `key` for `alg`. `key` is a public KeyObject, or secret bytes / a secret
- * KeyObject for HS*.
+ * KeyObject for HS*. ECDSA signatures are the JWS form (R || S, RFC 7518 §3.4),
+ * never DER; RSASSA-PSS uses the salt length of its digest (RFC 7518 §3.5).
  */
 export function verifyJws (alg: string, key: KeyObject | Uint8Array, signingInput: string, signature: Uint8Array): JwsVerdict {
   const data = Buffer.from(signingInput, 'latin1')
@@ -62,26 +100,32 @@ export function verifyJws (alg: string, key: KeyObject | Uint8Array, signingInpu
   return 'unsupported'
 }
 
-// jose key sets hand out WebCrypto CryptoKeys; node:crypto wants KeyObjects.
-const converted = new WeakMap<object, KeyObject>()
-
-/** A KeyObject for a key from a jose key function (CryptoKey, KeyObject or public JWK), or undefined. */
+/** A KeyObject for a key a jose key function returns (CryptoKey, KeyObject or public JWK), or undefined. */
 export function toKeyObject (key: unknown): KeyObject | undefined {
   if (key instanceof KeyObject) return key
   if (typeof key !== 'object' || key === null || key instanceof Uint8Array) return undefined
-  let keyObject = converted.get(key)
-  if (keyObject === undefined) {
-    try {
-      if ('algorithm' in key && 'type' in key) {
-        keyObject = KeyObject.from(key as CryptoKey as Parameters<typeof KeyObject.from>[0])
-      } else if (typeof (key as { kty?: unknown }).kty === 'string' && (key as { d?: unknown }).d === undefined) {
-        keyObject = createPublicKey({ key: key as Parameters<typeof createPublicKey>[0] & object as never, format: 'jwk' })
-      }
-    } catch {
-      keyObject = undefined
+  try {
+    if ('algorithm' in key && 'type' in key) return KeyObject.from(key as CryptoKey as Parameters<typeof KeyObject.from>[0])
+    if (typeof (key as { kty?: unknown }).kty === 'string' && (key as { d?: unknown }).d === undefined) {
+      return createPublicKey({ key: key as Parameters<typeof createPublicKey>[0] & object as never, format: 'jwk' })
     }
-    if (keyObject === undefined) return undefined
-    converted.set(key, keyObject)
+  } catch {}
+  return undefined
+}
+
+/**
+ * toKeyObject, converting each key object once: a key set hands out the same
+ * CryptoKey for every token it signs. Owned by the verifier that creates it.
+ */
+export function createKeyConverter (): (key: unknown) => KeyObject | undefined {
+  const converted = new WeakMap<object, KeyObject>()
+  return (key) => {
+    if (key instanceof KeyObject || typeof key !== 'object' || key === null) return toKeyObject(key)
+    let keyObject = converted.get(key)
+    if (keyObject === undefined) {
+      keyObject = toKeyObject(key)
+      if (keyObject !== undefined) converted.set(key, keyObject)
+    }
+    return keyObject
   }
-  return keyObject
 }

@@ -3,14 +3,16 @@
 // With discovery, keys are looked up per issuer, so one issuer's key never
 // verifies another issuer's token; a configured `jwks` is one key set shared by
 // every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
+import { createLocalJWKSet } from 'jose'
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
+import type { KeyObject } from 'node:crypto'
 import type { IssuerMetadataCache } from './discovery.js'
 import { isMcpAuthError, reject } from './errors.js'
 import { failureCause, FetchFailure } from './fetch-failure.js'
 import type { FailureCause } from './fetch-failure.js'
 import type { RemoteJwks, RemoteJwksOptions } from './jwks.js'
 import { createRemoteJwks } from './jwks.js'
-import { createLocalKeySet } from './local-key-set.js'
+import type { SigningKey } from './signing-keys.js'
 
 export type KeySource =
   | { readonly kind: 'keys', readonly keys: JSONWebKeySet }
@@ -37,9 +39,17 @@ export interface WarmUpFailure {
   readonly error: unknown
 }
 
+/** Where a token's verification key comes from, as an explicit object (never a function with extra properties). */
+export interface KeySet {
+  /** Picks the key for a token's protected header (jose's key function contract). */
+  readonly getKey: JWTVerifyGetKey
+  /** Remote key sets only, which can withdraw keys: the record of a key this set gave out. */
+  readonly signerOf?: (key: KeyObject) => SigningKey
+}
+
 export interface KeyResolver {
-  /** The key function for tokens from `issuer` (already checked to be trusted). */
-  keyFor (issuer: string): JWTVerifyGetKey | Promise<JWTVerifyGetKey>
+  /** The key set for tokens from `issuer` (already checked to be trusted). */
+  keyFor (issuer: string): Promise<KeySet>
   /** Every remote key set: one per issuer with discovery, the one `{ uri }`, none for static keys. */
   status (): KeySetReport[]
   /** Fetches every remote key set (and the metadata leading to it) now; resolves with what failed. */
@@ -63,15 +73,17 @@ export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
   const { source } = options
   switch (source.kind) {
     case 'keys': {
-      const getKey = createLocalKeySet(source.keys)
-      return { keyFor: () => getKey, status: () => [], warmUp: async () => [] }
+      const keySet: KeySet = { getKey: createLocalJWKSet(source.keys) }
+      return { keyFor: async () => keySet, status: () => [], warmUp: async () => [] }
     }
-    case 'function':
-      return { keyFor: () => source.getKey, status: () => [], warmUp: async () => [] }
+    case 'function': {
+      const keySet: KeySet = { getKey: source.getKey }
+      return { keyFor: async () => keySet, status: () => [], warmUp: async () => [] }
+    }
     case 'uri': {
       const remote = createRemoteJwks(source.uri, options.remote)
       return {
-        keyFor: () => remote.getKey,
+        keyFor: async () => remote.keySet,
         status: () => [{ issuer: undefined, ...remote.status() }],
         async warmUp () {
           try {
@@ -106,7 +118,7 @@ function createDiscoveredKeys (options: KeyResolverOptions): KeyResolver {
     async keyFor (issuer) {
       try {
         const metadata = await discovery.get(issuer)
-        return remoteFor(issuer, metadata.jwks_uri).getKey
+        return remoteFor(issuer, metadata.jwks_uri).keySet
       } catch (err) {
         if (err instanceof FetchFailure) throw reject.keysUnavailable('discovery.failed', err)
         throw keysUnavailable(err)

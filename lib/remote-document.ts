@@ -39,8 +39,6 @@ export interface RemoteDocument<T> {
    * once per cooldown); else the result of a fetch. Rejects with `unavailable`.
    */
   get (): Promise<T>
-  /** The copy while it is fresh (not past maxAge), for synchronous answers. */
-  fresh (): T | undefined
   /** The copy, however old. */
   latest (): T | undefined
   /**
@@ -115,9 +113,6 @@ export function createRemoteDocument<T> (options: RemoteDocumentOptions<T>): Rem
       } catch (err) {
         throw options.unavailable(err)
       }
-    },
-    fresh () {
-      return fetchedAt !== undefined && nowMs() - fetchedAt < options.maxAgeMs ? value : undefined
     },
     latest: () => value,
     async refetch () {

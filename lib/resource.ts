@@ -1,6 +1,5 @@
 // Resource URIs (RFC 8707 / MCP "canonical server URI"): validation at boot
 // (RFC 3986 form only) and the audience comparison form.
-import { memoize } from './memo.js'
 import { canonicalPath } from './uri-path.js'
 
 export interface ParsedResource {
@@ -104,10 +103,7 @@ function notRfc3986 (value: string, url: URL): string {
  * compared exactly. Values that are not http(s) URIs compare verbatim. A value
  * with a fragment never matches anything (RFC 8707 §2).
  */
-// Tokens for one resource repeat the same few audiences: canonicalize each once.
-export const audienceKey: (value: string) => string | undefined = memoize(canonicalAudience)
-
-function canonicalAudience (value: string): string | undefined {
+export function audienceKey (value: string): string | undefined {
   if (value.includes('#')) return undefined
   const parts = splitHttpUri(value)
   if (parts === undefined || parts.rest.includes('\\')) return value

@@ -5,7 +5,18 @@
 import type { KeyObject } from 'node:crypto'
 import { isJsonObject } from './http.js'
 import { jwkThumbprint } from './jwk-thumbprint.js'
-import type { SigningKey } from './local-key-set.js'
+
+/**
+ * A key of a remote JWKS as the tokens it verified record it: `withdrawn` turns
+ * true once a refresh of that JWKS no longer lists it, and a cached token
+ * verified by it is then verified again (lib/verifier.ts).
+ */
+export interface SigningKey {
+  readonly kid: string | undefined
+  /** RFC 7638 thumbprint. */
+  readonly thumbprint: string
+  readonly withdrawn: boolean
+}
 
 interface SigningKeyRecord { readonly kid: string | undefined, readonly thumbprint: string, withdrawn: boolean }
 

@@ -1,16 +1,15 @@
 // The onRequest hook: skip rules from route config (never URL prefixes), then
-// the framework-free pipeline, then request.mcp and request.raw.auth. It runs
-// before the body is read, so unauthenticated requests cost no body parsing.
+// the framework-free pipeline (lib/authenticate.ts), then request.mcp and
+// request.raw.auth. It runs before the body is read, so unauthenticated
+// requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createAuthContext, createAuthInfo, sharedAuthContext } from '../lib/auth-context.js'
-import type { AuthRequest, AuthResult } from '../lib/authenticate.js'
+import { createAuthInfo } from '../lib/auth-context.js'
 import { countCredentialLines } from '../lib/credentials.js'
-import { isMcpAuthError, reject } from '../lib/errors.js'
-import { describeError } from '../lib/logger.js'
+import { isMcpAuthError } from '../lib/errors.js'
 import type { RouteResource } from '../lib/route-resource.js'
 import type { ResolvedResource } from '../lib/options.js'
-import type { McpAuthInfo, McpSender, PrincipalFunction } from '../types/index.js'
-import { emitAuthenticated } from './events.js'
+import type { McpAuthInfo } from '../types/index.js'
+import { decisionChannel, emitAuthenticated } from './events.js'
 import { answerPreflight, isCorsPreflight, kPreflightGuard } from './preflight.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
@@ -25,7 +24,6 @@ export type RouteConfig = {
 }
 
 function hasQueryToken (request: FastifyRequest): boolean {
-  if (!request.url.includes('?')) return false
   const query = request.query
   return typeof query === 'object' && query !== null && Object.hasOwn(query, 'access_token')
 }
@@ -56,24 +54,7 @@ export function challengeResourceOf (state: McpAuthState, request: FastifyReques
   return resource ?? (bindingOf(state, request, config) as RouteResource<ResolvedResource>).nearest
 }
 
-/**
- * The user's principal for a verified request. An McpAuthError it throws is its
- * answer; anything else is a failure whose message stays in the log (it may name
- * a database, a URL with credentials…): the client gets 500 "Internal error".
- */
-async function principalOf (principal: PrincipalFunction, result: AuthResult, request: FastifyRequest): Promise<unknown> {
-  try {
-    return await principal(result.verified.claims, result.sender as McpSender, request)
-  } catch (err) {
-    if (isMcpAuthError(err)) throw err
-    request.log.error({ reason: 'principal.failed', err: describeError(err) }, 'mcp-auth: principal threw')
-    throw reject.internal('principal.failed', err)
-  }
-}
-
 export function createAuthenticateHook (state: McpAuthState) {
-  const { principal } = state.options
-
   return async function mcpAuthenticate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const config = request.routeOptions.config as RouteConfig
     if (config.mcpAuth === false) return undefined
@@ -87,43 +68,32 @@ export function createAuthenticateHook (state: McpAuthState) {
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 
-    const checked = resourceOf(state, request, config)
-    const resource = challengeResourceOf(state, request, config, checked)
-    const routeScopes = config[kRouteScopes]
+    const resource = resourceOf(state, request, config)
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
-    const authRequest: AuthRequest = {
-      method: request.method,
-      // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).
-      // Fastify keeps it on the raw request only when it rewrites (request.originalUrl
-      // would store a copy on every request).
-      url: (request.raw as { originalUrl?: string }).originalUrl ?? request.raw.url as string,
-      authorization: request.headers.authorization,
-      authorizationLines: lines.authorization,
-      dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
-      dpopLines: lines.dpop,
-      queryToken: hasQueryToken(request),
-      request,
-    }
     try {
-      const pending = state.authenticate(authRequest, checked)
-      const result = pending instanceof Promise ? await pending : pending
-      let context
-      if (principal !== undefined) {
-        context = createAuthContext(result.token, result.verified, resource, result.sender, await principalOf(principal, result, request))
-      } else {
-        // Shared only for a token that came before: a one-shot token's would be kept for nothing.
-        context = result.kept !== undefined
-          ? sharedAuthContext(result.kept, result.token, result.verified, resource, result.sender)
-          : createAuthContext(result.token, result.verified, resource, result.sender, undefined)
-      }
+      const { context, nonce, proofIgnored } = await state.authenticate({
+        method: request.method,
+        // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).
+        // Fastify keeps it on the raw request only when it rewrites (request.originalUrl
+        // would store a copy on every request).
+        url: (request.raw as { originalUrl?: string }).originalUrl ?? request.raw.url as string,
+        authorization: request.headers.authorization,
+        authorizationLines: lines.authorization,
+        dpop: typeof dpopHeader === 'string' ? dpopHeader : dpopHeader?.join(', '),
+        dpopLines: lines.dpop,
+        queryToken: request.url.includes('?') && hasQueryToken(request),
+        request,
+        log: request.log,
+      }, resource)
       request.mcp = context
-      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, resource.url)
-      emitAuthenticated(state, request, context)
-      if (result.proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')
-      if (result.nonce !== undefined) {
+      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, (resource as ResolvedResource).url)
+      // Only when someone listens: the event costs an object per request.
+      if (state.options.onEvent !== undefined || decisionChannel.hasSubscribers) emitAuthenticated(state, request, context)
+      if (proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')
+      if (nonce !== undefined) {
         // On the raw response: it survives SDK transports hijacking the reply (RFC 9449 §8.2 rotation).
-        reply.raw.setHeader('DPoP-Nonce', result.nonce)
+        reply.raw.setHeader('DPoP-Nonce', nonce)
         reply.raw.setHeader('Cache-Control', 'no-store')
         // Browser clients must be able to read the new nonce.
         if (request.headers.origin !== undefined) reply.raw.setHeader('Access-Control-Expose-Headers', 'DPoP-Nonce')
@@ -131,7 +101,7 @@ export function createAuthenticateHook (state: McpAuthState) {
       return undefined
     } catch (err) {
       if (!isMcpAuthError(err)) throw err
-      return sendOAuthError(state, request, reply, err, resource, routeScopes)
+      return sendOAuthError(state, request, reply, err, challengeResourceOf(state, request, config, resource), config[kRouteScopes])
     }
   }
 }

@@ -6,6 +6,7 @@
 import cluster from 'node:cluster'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { createLocalJWKSet } from 'jose'
 import Provider from 'oidc-provider'
 import { createCsrfTokens } from '../lib/authorization-server/csrf.js'
 import { resolveAsOptions } from '../lib/authorization-server/options.js'
@@ -14,7 +15,6 @@ import type { AdapterFactory } from '../lib/authorization-server/provider-types.
 import { storePing } from '../lib/authorization-server/redis-adapter.js'
 import { createStore } from '../lib/authorization-server/store.js'
 import { InvalidRegistrationError } from '../lib/errors.js'
-import { createLocalKeySet } from '../lib/local-key-set.js'
 import { describeError } from '../lib/logger.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, OPENID_WELL_KNOWN } from '../lib/well-known.js'
 import type { AuthorizationServerHealth, McpAuthorizationServerDecorator, McpAuthorizationServerOptions, OidcProviderInstance } from '../types/authorization-server.js'
@@ -59,7 +59,7 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   provider.proxy = true
   subscribeEvents(provider, options, log)
 
-  const keys = createLocalKeySet({ keys: options.signingKeys.publicKeys.map((k) => ({ ...k })) })
+  const keys = createLocalJWKSet({ keys: options.signingKeys.publicKeys.map((k) => ({ ...k })) })
   const ping = storePing(options.store)
   const decorator: McpAuthorizationServerDecorator = Object.freeze({
     issuer: options.issuer,

@@ -28,8 +28,8 @@ function dispatch (state: McpAuthState, request: FastifyRequest, event: McpAuthE
   }
 }
 
+/** Called only when an `onEvent` callback or a channel subscriber listens. */
 export function emitAuthenticated (state: McpAuthState, request: FastifyRequest, context: McpAuthContext): void {
-  if (state.options.onEvent === undefined && !decisionChannel.hasSubscribers) return
   dispatch(state, request, {
     type: 'authenticated',
     requestId: String(request.id),

@@ -26,10 +26,7 @@ export type McpSender =
   | { readonly binding: 'dpop', readonly jkt: string }
   | { readonly binding: 'mtls', readonly x5t: string }
 
-/**
- * `request.mcp`: the verified context, frozen with everything it holds. Without a
- * `principal` option, requests that repeat a token the verifier keeps by value share one.
- */
+/** `request.mcp`: the verified context of one request, frozen with everything it holds. */
 export interface McpAuthContext<P = McpPrincipal> {
   /** The access token as sent. Non-enumerable, so serializing the context never prints it. */
   readonly token: string

@@ -2,7 +2,6 @@
 // syntax- and scheme-based normalization (RFC 3986 §6.2.2, §6.2.3) — scheme
 // and host lowercased, default port dropped, dot segments removed, percent-
 // encodings uppercased and unreserved ones decoded — without query or fragment.
-
 import { memoize } from '../memo.js'
 
 const PERCENT = /%([0-9A-Fa-f]{2})/g
@@ -13,13 +12,8 @@ function normalizePercent (_match: string, hex: string): string {
   return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase()
 }
 
-/**
- * Returns the comparison form, or undefined when `value` is not an absolute
- * http(s) URI. Memoized: a client sends the same `htu` with every proof.
- */
-export const normalizeHttpUri: (value: string) => string | undefined = memoize(normalize, { maxKeyLength: 2048 })
-
-function normalize (value: string): string | undefined {
+/** Returns the comparison form, or undefined when `value` is not an absolute http(s) URI. */
+export function normalizeHttpUri (value: string): string | undefined {
   let url: URL
   try {
     url = new URL(value)
@@ -32,24 +26,20 @@ function normalize (value: string): string | undefined {
 }
 
 /**
- * The `htu` a proof must carry for a request: the configured public origin
- * plus the request path — never the Host header. Memoized per origin (the
- * configured resources' few) and path (bounded), so a lookup builds no string.
+ * normalizeHttpUri with its answers remembered (bounded): a client sends the
+ * same `htu` with every proof, and a route is requested at the same few URLs.
+ * Owned by the proof verifier that creates it.
  */
-export function createExpectedHtu (maxEntries = 1000): (origin: string, path: string) => string | undefined {
-  const byOrigin = new Map<string, Map<string, string | undefined>>()
-  return (origin, path) => {
-    let memo = byOrigin.get(origin)
-    if (memo === undefined) {
-      memo = new Map()
-      byOrigin.set(origin, memo)
-    }
-    let value = memo.get(path)
-    if (value === undefined && !memo.has(path)) {
-      value = path.startsWith('/') ? normalizeHttpUri(origin + path) : undefined
-      if (memo.size >= maxEntries) memo.clear()
-      memo.set(path, value)
-    }
-    return value
-  }
+export function createHtuNormalizer (maxEntries = 1000): (value: string) => string | undefined {
+  return memoize(normalizeHttpUri, { maxEntries, maxKeyLength: 2048 })
+}
+
+/**
+ * The `htu` a proof must carry for a request (in comparison form): the
+ * configured public origin plus the request path, never the Host header.
+ */
+export function expectedHtu (normalize: (value: string) => string | undefined, origin: string, url: string): string | undefined {
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  return path.startsWith('/') ? normalize(origin + path) : undefined
 }

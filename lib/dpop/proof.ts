@@ -1,16 +1,15 @@
 // DPoP proof verification (RFC 9449 §4.3), cheapest checks first: shape, typ,
-// alg, jwk, claims, htm, htu, iat, ath, then the signature. The nonce and the
-// replay record are the caller's, after the binding check, so a junk proof can
-// neither fill the replay store nor cost more than one signature check.
+// alg, jwk, the key the token is bound to, claims, htm, htu, iat, ath, then
+// the signature. The nonce and the replay record are the caller's, after the
+// binding check, so a junk proof can neither fill the replay store nor cost
+// more than one signature check.
 import { createPublicKey, hash } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType } from '../access-token.js'
 import { reject } from '../errors.js'
 import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
-import { thumbprintsEqual } from '../mtls/thumbprint.js'
-import { verifyJws } from '../jws.js'
-import { normalizeHttpUri } from './htu.js'
+import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from '../jws.js'
+import { createHtuNormalizer, expectedHtu } from './htu.js'
 
 export interface ProofOptions {
   readonly algorithms: ReadonlySet<string>
@@ -22,8 +21,10 @@ export interface ProofOptions {
 
 export interface ProofRequest {
   readonly method: string
-  /** Expected `htu` in comparison form (see normalizeHttpUri). */
-  readonly htu: string | undefined
+  /** The resource's configured public origin: the expected `htu` is it plus the request path. */
+  readonly origin: string
+  /** The request target as the client sent it (path and query). */
+  readonly url: string
   /** base64url(SHA-256(access token)). */
   readonly ath: string
   /** The token's cnf.jkt: a proof by any other key is refused before its signature is checked. */
@@ -59,6 +60,7 @@ interface CheckedHeader {
 export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
 
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
+  const normalizeHtu = createHtuNormalizer()
   // Imported public keys by thumbprint, for the header cache's misses: the same key
   // sent in a header spelled differently (member order, extra members) is not
   // imported again.
@@ -128,9 +130,10 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     const dot1 = proof.indexOf('.')
     const dot2 = proof.indexOf('.', dot1 + 1)
     const { alg, jkt, key } = checkHeader(proof.slice(0, dot1))
-    // RFC 9449 §6.1: the key must be the one the token is bound to — checked before the
-    // signature, so a stranger's key costs no verification (constant-time compare).
-    if (!thumbprintsEqual(jkt, request.jkt)) throw reject.invalidToken('binding.jkt')
+    // RFC 9449 §6.1: the key must be the one the token is bound to, checked before the
+    // signature, so a stranger's key costs no verification. Both thumbprints are public
+    // (one is in the token, the other is of the key the client sent): a plain comparison.
+    if (jkt !== request.jkt) throw reject.invalidToken('binding.jkt')
 
     const claims = decodeSegment(proof.slice(dot1 + 1, dot2))
     if (claims === undefined) throw reject.invalidProof('dpop.malformed')
@@ -142,7 +145,8 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (nonce !== undefined && typeof nonce !== 'string') throw reject.invalidProof('dpop.claims')
     // Methods are case-sensitive (RFC 9110 §9.1).
     if (htm !== request.method) throw reject.invalidProof('dpop.htm')
-    if (request.htu === undefined || normalizeHttpUri(htu) !== request.htu) throw reject.invalidProof('dpop.htu')
+    const expected = expectedHtu(normalizeHtu, request.origin, request.url)
+    if (expected === undefined || normalizeHtu(htu) !== expected) throw reject.invalidProof('dpop.htu')
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 

@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
-import { createExpectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
+import { createHtuNormalizer, expectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
 import { createProofVerifier, replayKey } from '../../lib/dpop/proof.js'
-import { hashToken } from '../../lib/token-hash.js'
+import { hashToken } from '../../lib/verifier.js'
 import type { ProofRequest } from '../../lib/dpop/proof.js'
 import { isMcpAuthError } from '../../lib/errors.js'
 import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
@@ -25,7 +25,8 @@ const RFC_PROOF =
   'OptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA'
 const RFC_REQUEST: ProofRequest = {
   method: 'GET',
-  htu: normalizeHttpUri('https://resource.example.org/protectedresource'),
+  origin: 'https://resource.example.org',
+  url: '/protectedresource',
   ath: RFC_ATH,
   jkt: RFC_JKT,
   now: 1562262618,
@@ -118,17 +119,22 @@ t.test('normalizeHttpUri: non-http(s) schemes, relative references, userinfo and
   }
 })
 
-t.test('createExpectedHtu: configured origin + request path, never anything from the request Host', async (t) => {
-  const expected = createExpectedHtu(2)
+t.test('expectedHtu: configured origin + request path, never anything from the request Host', async (t) => {
+  const expected = (origin: string, url: string) => expectedHtu(normalizeHttpUri, origin, url)
   t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp')
-  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp', 'memoized')
+  t.equal(expected('https://mcp.example.com', '/mcp?x=1'), 'https://mcp.example.com/mcp', 'without the query')
   t.equal(expected('https://mcp.example.com', '/a%2fb'), 'https://mcp.example.com/a%2Fb')
-  t.equal(expected('https://mcp.example.com', '/x/../mcp'), 'https://mcp.example.com/mcp', 'bounded memo still answers after eviction')
+  t.equal(expected('https://mcp.example.com', '/x/../mcp'), 'https://mcp.example.com/mcp')
   t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
   t.equal(expected('https://mcp.example.com', '@evil.example/mcp'), undefined, 'no authority smuggling through the path')
-  t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'negative answers are memoized too')
   t.equal(expected('https://other.example', '/mcp'), 'https://other.example/mcp', 'another origin, the same path: its own answer')
-  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp')
+})
+
+t.test('createHtuNormalizer: the answers of normalizeHttpUri, remembered within a bound', async (t) => {
+  const normalize = createHtuNormalizer(2)
+  for (const value of ['https://mcp.example.com/mcp', 'https://mcp.example.com/mcp', 'HTTPS://MCP.EXAMPLE.COM/a%2fb', 'nope', 'nope', 'https://mcp.example.com/x/../mcp', 'https://mcp.example.com/mcp']) {
+    t.equal(normalize(value), normalizeHttpUri(value), JSON.stringify(value))
+  }
 })
 
 t.test('RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(token))) without padding (§7.1 example)', async (t) => {
@@ -152,8 +158,8 @@ t.test('RFC 9449 §7.1 Figure 13: the example resource proof verifies, with the 
 t.test('RFC 9449 §4.3: each step of the example proof check fails on its own mutation', async (t) => {
   t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, ath: hashToken('other') })), 'invalid_dpop_proof:dpop.ath', 'step 12: ath')
   t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, method: 'POST' })), 'invalid_dpop_proof:dpop.htm', 'step 8: htm')
-  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, htu: normalizeHttpUri('https://resource.example.org/other') })), 'invalid_dpop_proof:dpop.htu', 'step 9: htu')
-  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, htu: undefined })), 'invalid_dpop_proof:dpop.htu', 'no expected htu')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, url: '/other' })), 'invalid_dpop_proof:dpop.htu', 'step 9: htu')
+  t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, url: '*' })), 'invalid_dpop_proof:dpop.htu', 'no expected htu')
   t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 + 301 })), 'invalid_dpop_proof:dpop.iat', 'step 11: too old')
   t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 - 301 })), 'invalid_dpop_proof:dpop.iat', 'step 11: too far in the future')
   t.equal(await reason(verifier(RFC_PROOF, 1, { ...RFC_REQUEST, now: 1562262618 + 300 })), 'accepted', 'the window edge is inside')
@@ -171,7 +177,7 @@ t.test('RFC 9449 §4.3: the verifier with freshly signed proofs (all default alg
   for (const alg of ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const) {
     const key = await createDpopKey(alg)
     const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', iat: now, nonce: 'n1' })
-    const verified = await verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now })
+    const verified = await verifier(proof, 1, { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now })
     t.equal(verified.jkt, key.jkt, alg)
     t.equal(verified.nonce, 'n1', alg)
   }
@@ -181,7 +187,7 @@ t.test('RFC 9449 §6.1: a proof by another key is refused before its signature i
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey()
   const other = await createDpopKey()
-  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
   const byOther = await createDpopProof(other, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', flaw: 'bad-signature' })
   t.equal(await reason(verifier(byOther, 1, request)), 'invalid_token:binding.jkt', 'even a proof with a broken signature')
 })
@@ -193,14 +199,14 @@ t.test('RSA proof keys with a huge modulus or exponent are refused (verification
     const jwk = { ...key.publicJwk, [member]: value }
     const jkt = jwkThumbprint(jwk as Record<string, unknown>) as string
     const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk } })
-    t.equal(await reason(verifier(proof, 1, { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt, now })), 'invalid_dpop_proof:dpop.jwk', member)
+    t.equal(await reason(verifier(proof, 1, { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now })), 'invalid_dpop_proof:dpop.jwk', member)
   }
 })
 
 t.test('RFC 9449 §4.3 (7) / RFC 7517 §4: the proof jwk must be a verification key for the proof alg', async (t) => {
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey()
-  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
   const cases: Array<[string, Record<string, unknown>]> = [
     ['use enc', { use: 'enc' }],
     ['alg of another algorithm', { alg: 'ES384' }],
@@ -218,7 +224,7 @@ t.test('RFC 9449 §4.3 (7) / RFC 7517 §4: the proof jwk must be a verification 
 t.test('a proof signature in a non-canonical base64url form is malformed (one proof, one encoding)', async (t) => {
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey()
-  const request = { method: 'POST', htu: normalizeHttpUri('https://mcp.example.com/mcp'), ath: hashToken('tok'), jkt: key.jkt, now }
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
   const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok' })
   // An ES256 signature is 64 bytes: 86 characters whose last one carries 4 unused bits.
   const last = proof.at(-1) as string

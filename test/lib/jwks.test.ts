@@ -12,7 +12,6 @@ import { McpAuthError } from '../../lib/errors.js'
 import { FetchFailure } from '../../lib/fetch-failure.js'
 import { fetchJson, isJsonObject } from '../../lib/http.js'
 import { createRemoteJwks } from '../../lib/jwks.js'
-import { knownKeysOf } from '../../lib/local-key-set.js'
 import type { RemoteJwksOptions } from '../../lib/jwks.js'
 import type { Logger } from '../../lib/logger.js'
 import { createTestIssuer } from '../../testing.js'
@@ -121,7 +120,7 @@ t.test('JWT-15: keys are fetched once and cached until cacheMaxAge', async (t) =
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger()))
   t.same(remote.status(), { uri: `${server.url}/jwks`, fetchedAt: undefined, cause: undefined })
   for (let i = 0; i < 5; i++) {
-    await verify(await issuer.mintAccessToken(), remote.getKey)
+    await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
     clock.now += 60_000
   }
   t.same(server.hits, ['/jwks'], 'one fetch for five verifications within cacheMaxAge')
@@ -135,7 +134,7 @@ t.test('concurrent first requests share one fetch (one request in flight)', asyn
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger()))
   const tokens = await Promise.all(Array.from({ length: 10 }, () => issuer.mintAccessToken()))
-  await Promise.all(tokens.map((token) => verify(token, remote.getKey)))
+  await Promise.all(tokens.map((token) => verify(token, remote.keySet.getKey)))
   t.same(server.hits, ['/jwks'])
 })
 
@@ -146,7 +145,7 @@ t.test('concurrent failing first requests share one fetch and all get 503', asyn
   const logger = recordingLogger()
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, logger))
   const token = await issuer.mintAccessToken()
-  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.getKey)))
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.keySet.getKey)))
   t.same(server.hits, ['/jwks'])
   for (const result of results) {
     t.equal(result.status, 'rejected')
@@ -162,18 +161,18 @@ t.test('stale-while-revalidate: past cacheMaxAge the cached keys answer at once 
   const clock = { now: 1_000_000 }
   const logger = recordingLogger()
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, logger, { maxAgeMs: 60_000, timeoutMs: 300 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
 
   clock.now += 60_001
   state.mode = 'hang'
   // A request waiting for the hanging fetch could only fail (503 at the timeout): resolving proves it did not wait.
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.pass('served from the stale keys without waiting for the hanging endpoint')
   await waitFor(() => server.hits.length >= 2)
   t.same(server.hits, ['/jwks', '/jwks'], 'a background refresh started')
   const refreshStartedAt = clock.now
 
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   await sleep(30)
   t.equal(server.hits.length, 2, 'no second background fetch while one is in flight')
 
@@ -185,18 +184,18 @@ t.test('stale-while-revalidate: past cacheMaxAge the cached keys answer at once 
   // the stale keys keep serving and no new refresh goes out yet.
   state.mode = 'ok'
   clock.now = refreshStartedAt + 30_000 - 1
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   await sleep(30)
   t.equal(server.hits.length, 2, 'no background refresh inside the cooldown after the failed one')
 
   clock.now = refreshStartedAt + 30_000
   await issuer.rotateKey({ keepOld: false })
-  await verify(await issuer.mintAccessToken({}, { header: { kid: 'not-rotated-yet' } }), remote.getKey)
+  await verify(await issuer.mintAccessToken({}, { header: { kid: 'not-rotated-yet' } }), remote.keySet.getKey)
     .then(() => t.fail('an unknown kid must not verify'), () => t.pass('unknown kid rejected'))
   await waitFor(() => remote.status().fetchedAt === clock.now)
   t.same(remote.status(), { uri: `${server.url}/jwks`, fetchedAt: clock.now, cause: undefined }, 'the refresh succeeded')
   t.equal(server.hits.length, 3, 'exactly one background refresh once the cooldown has passed')
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.pass('the rotated key, fetched in the background, verifies')
 })
 
@@ -207,12 +206,12 @@ t.test('staleIfError: keys serve while the endpoint is down, until cacheMaxAge +
   const clock = { now: 1_000_000 }
   const logger = recordingLogger()
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, logger, { maxAgeMs: 60_000, staleIfErrorMs: 120_000 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   state.mode = 'fail'
 
   const bound = 1_000_000 + 60_000 + 120_000
   clock.now = bound - 1 // just inside the bound: still served
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.pass('served just inside maxAge + staleIfError')
   await waitFor(() => remote.status().cause !== undefined)
   t.equal(server.hits.length, 2, 'the stale keys triggered one background refresh, which failed')
@@ -220,20 +219,20 @@ t.test('staleIfError: keys serve while the endpoint is down, until cacheMaxAge +
 
   clock.now += 1
   const token = await issuer.mintAccessToken()
-  const err = await verify(token, remote.getKey).then(() => undefined, (e: unknown) => e)
+  const err = await verify(token, remote.keySet.getKey).then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof McpAuthError, 'keys dropped past the bound: an McpAuthError')
   t.match(err, unavailable('jwks.unreachable'), 'keys dropped past the bound')
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'), 'still 503 while the endpoint is down')
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'), 'still 503 while the endpoint is down')
   t.equal(server.hits.length, 2, 'the refresh failed < min(cooldown, 2 s) ago: 503 at once, no new fetch')
 
   state.mode = 'ok'
   // The failure was at bound - 1: the backoff is counted from it.
   clock.now = bound - 1 + 1999
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'), 'still inside the 2 s failure backoff')
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'), 'still inside the 2 s failure backoff')
   t.equal(server.hits.length, 2, 'no fetch inside the failure backoff, even though the endpoint is back')
 
   clock.now = bound - 1 + 2000
-  await verify(token, remote.getKey)
+  await verify(token, remote.keySet.getKey)
   t.equal(server.hits.length, 3, 'one fetch once the backoff has passed')
   t.same(remote.status().fetchedAt, clock.now, 'the endpoint recovers → service resumes')
 })
@@ -244,10 +243,10 @@ t.test('staleIfError: 0 drops keys right after cacheMaxAge when the refresh fail
   const server = await serve(t, jwksHandler(issuer, state))
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { maxAgeMs: 60_000, staleIfErrorMs: 0 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   state.mode = 'fail'
   clock.now += 60_001
-  await t.rejects(verify(await issuer.mintAccessToken(), remote.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(await issuer.mintAccessToken(), remote.keySet.getKey), unavailable('jwks.unreachable'))
   t.equal(server.hits.length, 2)
 })
 
@@ -256,27 +255,27 @@ t.test('JWT-15: an unknown kid refetches at most once per cooldown; a rotated ke
   const server = await serve(t, jwksHandler(issuer, { mode: 'ok' }))
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { cooldownMs: 30_000 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
 
   for (let i = 0; i < 20; i++) {
-    await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: `junk-${i}` } }), remote.getKey), errors.JWKSNoMatchingKey)
+    await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: `junk-${i}` } }), remote.keySet.getKey), errors.JWKSNoMatchingKey)
     clock.now += 1000
   }
   t.same(server.hits, ['/jwks'], 'twenty junk kids inside the cooldown: no refetch')
 
   clock.now = 1_000_000 + 30_000
-  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'junk-after' } }), remote.getKey), errors.JWKSNoMatchingKey)
+  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'junk-after' } }), remote.keySet.getKey), errors.JWKSNoMatchingKey)
   t.equal(server.hits.length, 2, 'one refetch once the cooldown has passed')
   for (let i = 0; i < 20; i++) {
-    await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: `junk-b${i}` } }), remote.getKey), errors.JWKSNoMatchingKey)
+    await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: `junk-b${i}` } }), remote.keySet.getKey), errors.JWKSNoMatchingKey)
   }
   t.equal(server.hits.length, 2, 'and none after it, inside the new cooldown')
 
   await issuer.rotateKey()
   clock.now += 30_000
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.equal(server.hits.length, 3, 'the rotated kid costs exactly one refetch')
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.equal(server.hits.length, 3)
 })
 
@@ -285,10 +284,10 @@ t.test('JWT-15: concurrent requests with a new kid share one refetch', async (t)
   const server = await serve(t, jwksHandler(issuer, { mode: 'slow' }))
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { cooldownMs: 0 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   await issuer.rotateKey()
   const tokens = await Promise.all(Array.from({ length: 10 }, () => issuer.mintAccessToken()))
-  await Promise.all(tokens.map((token) => verify(token, remote.getKey)))
+  await Promise.all(tokens.map((token) => verify(token, remote.keySet.getKey)))
   t.same(server.hits, ['/jwks', '/jwks'])
 })
 
@@ -298,13 +297,13 @@ t.test('JWT-15 + XC-06: an unknown kid whose refetch fails → 503, keys kept fo
   const server = await serve(t, jwksHandler(issuer, state))
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { cooldownMs: 10_000 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   state.mode = 'fail'
   clock.now += 10_000
-  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'rotated?' } }), remote.getKey), unavailable('jwks.unreachable'))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'rotated?' } }), remote.keySet.getKey), unavailable('jwks.unreachable'))
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   t.pass('known kid still verifies with the cached keys')
-  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'again' } }), remote.getKey), errors.JWKSNoMatchingKey,
+  await t.rejects(verify(await issuer.mintAccessToken({}, { header: { kid: 'again' } }), remote.keySet.getKey), errors.JWKSNoMatchingKey,
     'inside the cooldown after the failed attempt: no new fetch, plain unknown key')
   t.equal(server.hits.length, 2)
 })
@@ -317,12 +316,12 @@ t.test('a failing endpoint is not hammered: stale keys with a failing refresh fe
   const logger = recordingLogger()
   const warnings = (): number => logger.lines.filter((l) => l.level === 'warn').length
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, logger, { maxAgeMs: 60_000, cooldownMs: 30_000 }))
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   state.mode = 'fail'
   clock.now += 60_001
   const firstAttempt = clock.now
   for (let i = 0; i < 10; i++) {
-    await verify(await issuer.mintAccessToken(), remote.getKey)
+    await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
     // Let any background refresh reach the endpoint and fail before the next request.
     await sleep(20)
     await settle()
@@ -333,7 +332,7 @@ t.test('a failing endpoint is not hammered: stale keys with a failing refresh fe
   t.equal(warnings(), 1, 'one failed background refresh logged')
 
   clock.now = firstAttempt + 30_000
-  await verify(await issuer.mintAccessToken(), remote.getKey)
+  await verify(await issuer.mintAccessToken(), remote.keySet.getKey)
   await waitFor(() => warnings() >= 2)
   await sleep(20)
   t.equal(server.hits.length, 3, 'the next refresh goes out once the cooldown since the failed attempt has passed')
@@ -350,19 +349,19 @@ t.test('nothing usable after a failed fetch: 503 at once, without a fetch, for m
     const clock = { now: 1_000_000 }
     const logger = recordingLogger()
     const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, logger, { cooldownMs }))
-    await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'), `cooldown ${cooldownMs}: first fetch fails`)
+    await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'), `cooldown ${cooldownMs}: first fetch fails`)
     t.equal(server.hits.length, 1)
     t.equal(logger.lines.filter((l) => l.level === 'error').length, 1, `cooldown ${cooldownMs}: the failed fetch is logged`)
 
     state.mode = 'ok'
     clock.now += backoff - 1
-    const err = await verify(token, remote.getKey).then(() => undefined, (e: unknown) => e)
+    const err = await verify(token, remote.keySet.getKey).then(() => undefined, (e: unknown) => e)
     t.ok(err instanceof McpAuthError, `cooldown ${cooldownMs}: fail fast is an McpAuthError`)
     t.match(err, unavailable('jwks.unreachable'), `cooldown ${cooldownMs}: 503 ${backoff - 1} ms after the failure`)
     t.equal(server.hits.length, 1, `cooldown ${cooldownMs}: no fetch inside the ${backoff} ms backoff`)
 
     clock.now += 1
-    await verify(token, remote.getKey)
+    await verify(token, remote.keySet.getKey)
     t.equal(server.hits.length, 2, `cooldown ${cooldownMs}: a fetch once ${backoff} ms have passed`)
     t.same(remote.status(), { uri: `${server.url}/jwks`, fetchedAt: clock.now, cause: undefined })
   }
@@ -374,11 +373,11 @@ t.test('cooldown 0: no failure backoff, every request with nothing usable fetche
   const server = await serve(t, jwksHandler(issuer, state))
   const remote = createRemoteJwks(`${server.url}/jwks`, options({ now: 1_000_000 }, recordingLogger(), { cooldownMs: 0 }))
   const token = await issuer.mintAccessToken()
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'))
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'))
   t.equal(server.hits.length, 2)
   state.mode = 'ok'
-  await verify(token, remote.getKey)
+  await verify(token, remote.keySet.getKey)
   t.equal(server.hits.length, 3, 'recovers on the very next request')
 })
 
@@ -389,15 +388,15 @@ t.test('issue 15 item 8: after the backoff one request retries; others arriving 
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger()))
   const token = await issuer.mintAccessToken()
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'))
   state.mode = 'slow'
   clock.now += 2000
   // The first request starts a fetch; the others arrive while it is in flight.
-  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.getKey)))
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.keySet.getKey)))
   t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected'])
   for (const result of results.slice(1)) t.match((result as PromiseRejectedResult).reason, unavailable('jwks.unreachable'))
   t.equal(server.hits.length, 2, 'one retry')
-  await verify(token, remote.getKey)
+  await verify(token, remote.keySet.getKey)
   t.equal(server.hits.length, 2, 'recovered: the keys are cached')
 })
 
@@ -407,7 +406,7 @@ t.test('issue 15 item 8: the first fetch ever is joined, not refused', async (t)
   const remote = createRemoteJwks(`${server.url}/jwks`, options({ now: 1_000_000 }, recordingLogger()))
   const token = await issuer.mintAccessToken()
   const warm = remote.warmUp()
-  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.getKey)))
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => verify(token, remote.keySet.getKey)))
   await warm
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
   t.same(server.hits, ['/jwks'], 'the warm-up fetch, shared')
@@ -420,11 +419,11 @@ t.test('issue 15 item 8: the fail-fast window is counted from the failure, not f
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { timeoutMs: 100 }))
   const token = await issuer.mintAccessToken()
   // The fetch hangs until its timeout; meanwhile 5 s pass on the clock.
-  const first = verify(token, remote.getKey)
+  const first = verify(token, remote.keySet.getKey)
   clock.now += 5000
   await t.rejects(first, unavailable('jwks.unreachable'))
   clock.now += 1999
-  await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'))
   t.equal(server.hits.length, 1, 'inside 2 s of the failure: refused at once, no new fetch')
 })
 
@@ -451,7 +450,7 @@ t.test('XC-06: every kind of bad response is an outage (503), never a verificati
     const server = await serve(t, handler)
     const logger = recordingLogger()
     const remote = createRemoteJwks(`${server.url}/jwks`, options({ now: 1_000_000 }, logger))
-    await t.rejects(verify(token, remote.getKey), unavailable('jwks.unreachable'), name)
+    await t.rejects(verify(token, remote.keySet.getKey), unavailable('jwks.unreachable'), name)
     t.match(remote.status(), { fetchedAt: undefined, cause }, `${name}: cause ${cause}`)
     t.match(logger.lines.find((l) => l.level === 'error')?.obj, { cause }, `${name}: logged with its cause`)
     t.notOk(server.hits.includes('/elsewhere'), `${name}: redirects are not followed`)
@@ -462,7 +461,7 @@ t.test('a hanging endpoint → 503 when the timeout ends the fetch', async (t) =
   const issuer = await createTestIssuer()
   const server = await serve(t, () => {})
   const remote = createRemoteJwks(`${server.url}/jwks`, options({ now: 1_000_000 }, recordingLogger(), { timeoutMs: 200 }))
-  await t.rejects(verify(await issuer.mintAccessToken(), remote.getKey), unavailable('jwks.unreachable'))
+  await t.rejects(verify(await issuer.mintAccessToken(), remote.keySet.getKey), unavailable('jwks.unreachable'))
   t.equal(remote.status().cause, 'timeout', 'the timeout, not the endpoint, ended it')
 })
 
@@ -473,7 +472,7 @@ t.test('a connection refused → 503', async (t) => {
   const port = (server.address() as AddressInfo).port
   await new Promise<void>((resolve) => server.close(() => resolve()))
   const remote = createRemoteJwks(`http://127.0.0.1:${port}/jwks`, options({ now: 1_000_000 }, recordingLogger()))
-  const err = await verify(await issuer.mintAccessToken(), remote.getKey).then(() => undefined, (e: unknown) => e)
+  const err = await verify(await issuer.mintAccessToken(), remote.keySet.getKey).then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof McpAuthError)
   t.match(err, unavailable('jwks.unreachable'))
   t.equal(remote.status().cause, 'refused')
@@ -550,26 +549,17 @@ t.test('isJsonObject', async (t) => {
   t.notOk(isJsonObject('x'))
 })
 
-t.test('known(): the key found for a protected header answers synchronously only while the keys are fresh', async (t) => {
+t.test('a refreshed set that no longer lists a kid refuses its tokens (stale keys serve while the refresh runs)', async (t) => {
   const issuer = await createTestIssuer()
   const server = await serve(t, jwksHandler(issuer, { mode: 'ok' }))
   const clock = { now: 1_000_000 }
   const remote = createRemoteJwks(`${server.url}/jwks`, options(clock, recordingLogger(), { maxAgeMs: 60_000 }))
   const token = await issuer.mintAccessToken()
-  const header = token.slice(0, token.indexOf('.'))
-  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'nothing before the first lookup')
-  await verify(token, remote.getKey)
-  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'looked up, not yet confirmed by a verified signature')
-  knownKeysOf(remote.getKey)?.confirm(header)
-  t.ok(knownKeysOf(remote.getKey)?.known(header), 'confirmed: the key, without the async key function')
-  t.equal(knownKeysOf(remote.getKey)?.known('eyJhbGciOiJFUzI1NiIsImtpZCI6Im90aGVyIn0'), undefined, 'another header: nothing')
+  await verify(token, remote.keySet.getKey)
   clock.now += 60_001
-  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'past cacheMaxAge: the refreshing path decides, not the memo')
-  // A refetch that no longer lists the kid: the new set knows nothing, the token is refused.
   await issuer.rotateKey({ keepOld: false })
-  await verify(token, remote.getKey) // stale keys still serve, and a refresh starts
+  await verify(token, remote.keySet.getKey) // stale keys still serve, and a refresh starts
   await waitFor(() => server.hits.length >= 2)
   await settle()
-  await t.rejects(verify(token, remote.getKey), 'the refreshed set no longer has the kid')
-  t.equal(knownKeysOf(remote.getKey)?.known(header), undefined, 'a refreshed set starts with no remembered keys')
+  await t.rejects(verify(token, remote.keySet.getKey), 'the refreshed set no longer has the kid')
 })

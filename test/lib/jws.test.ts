@@ -1,10 +1,10 @@
-// lib/jws.ts: node:crypto JWS verification — every algorithm against a real
+// lib/jws.ts: node:crypto JWS verification: every algorithm against a real
 // signature, and every key that does not fit the algorithm refused.
 import { createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { CompactSign, generateKeyPair, importJWK } from 'jose'
 import t from 'tap'
-import { toKeyObject, verifyJws } from '../../lib/jws.js'
+import { createKeyConverter, toKeyObject, verifyJws } from '../../lib/jws.js'
 
 const enc = new TextEncoder()
 
@@ -88,7 +88,13 @@ t.test('toKeyObject: KeyObject, WebCrypto CryptoKey and public JWK; anything els
   const { publicKey } = await generateKeyPair('ES256', { extractable: true })
   const fromCrypto = toKeyObject(publicKey)
   t.equal(fromCrypto?.asymmetricKeyType, 'ec')
-  t.equal(toKeyObject(publicKey), fromCrypto, 'converted once, then cached')
+  const convert = createKeyConverter()
+  const converted = convert(publicKey)
+  t.equal(converted?.asymmetricKeyType, 'ec')
+  t.equal(convert(publicKey), converted, 'a converter converts each key object once')
+  t.equal(convert(pairs.rsa.publicKey), pairs.rsa.publicKey)
+  t.equal(convert(randomBytes(8)), undefined)
+  t.equal(convert(null), undefined)
   t.equal(toKeyObject(pairs.rsa.publicKey), pairs.rsa.publicKey)
   const jwk = pairs.ed25519.publicKey.export({ format: 'jwk' })
   t.equal(toKeyObject(jwk)?.asymmetricKeyType, 'ed25519')

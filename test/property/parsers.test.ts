@@ -10,9 +10,9 @@ import Fastify from 'fastify'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import fc from 'fast-check'
 import t from 'tap'
-import { decodeSegment } from '../../lib/access-token.js'
+import { decodeSegment } from '../../lib/jws.js'
 import { readScopes } from '../../lib/claims.js'
-import { countCredentialLines, extractCredentials } from '../../lib/credentials.js'
+import { checkTokenSyntax, countCredentialLines, extractCredentials } from '../../lib/credentials.js'
 import type { CredentialInput, ExtractOptions } from '../../lib/credentials.js'
 import { normalizeHttpUri } from '../../lib/dpop/htu.js'
 import { isMcpAuthError } from '../../lib/errors.js'
@@ -101,7 +101,9 @@ t.test('extractCredentials: never throws anything but McpAuthError; what it retu
   fc.assert(fc.property(input, options, (input, options) => {
     let credentials
     try {
+      // Extraction, then the token's syntax (the verifier's first step on a miss).
       credentials = extractCredentials(input, options)
+      checkTokenSyntax(credentials.token)
     } catch (err) {
       assert.ok(isMcpAuthError(err), `threw a non-McpAuthError: ${String(err)}`)
       assert.ok(err.statusCode === 400 || err.statusCode === 401, `status ${err.statusCode}`)
