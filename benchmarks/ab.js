@@ -2,7 +2,9 @@
 // same scenario served by build A and build B, interleaved in one run (pairs of short
 // windows, the order alternating), ≥ 24 pairs spread over ≥ 4 fresh pairs of processes.
 // Prints, per scenario, the median B/A req/s ratio with its q1–q3 and the verdict of the
-// ≥ 2 % rule: keep B's optimisation when median ≥ 1.02 and q1 ≥ 1.00.
+// ≥ 2 % rule: keep B's optimisation when median ≥ 1.02 and q1 ≥ 1.00. Beside it, the
+// server CPU per request of each side (µs) and the A/B CPU ratio with its q1–q3: on a
+// machine shared with other work, CPU per request moves far less than req/s.
 //
 //   node benchmarks/ab.js --a <git ref or directory> --b <git ref or directory>
 //        [--scenarios mcp-bearer,mcp-bearer-fresh,mcp-dpop,mcp-dpop-nonce] [--pairs 24]
@@ -82,23 +84,29 @@ for (const scenario of list) {
     ceilingRps: ceiling.nodeCrypto.perSecond,
     log,
   })
-  const ratios = record.pairs.map((p) => p.ratio).sort((x, y) => x - y)
-  const q = (f) => ratios[Math.min(ratios.length - 1, Math.floor(f * (ratios.length - 1)))]
+  const sorted = (values) => values.sort((x, y) => x - y)
+  const q = (values, f) => values[Math.min(values.length - 1, Math.floor(f * (values.length - 1)))]
+  const ratios = sorted(record.pairs.map((p) => p.ratio))
+  const cpuRatios = sorted(record.pairs.map((p) => p.cpu))
   const row = {
     scenario: scenario.id,
     pairs: ratios.length,
     median: median(ratios),
-    q1: q(0.25),
-    q3: q(0.75),
-    cpu: median(record.pairs.map((p) => p.cpu)),
+    q1: q(ratios, 0.25),
+    q3: q(ratios, 0.75),
+    cpu: median(cpuRatios),
+    cpuQ1: q(cpuRatios, 0.25),
+    cpuQ3: q(cpuRatios, 0.75),
+    cpuUsA: median(record.pairs.map((p) => p.baseCpuUs)),
+    cpuUsB: median(record.pairs.map((p) => p.subjectCpuUs)),
     failure: record.failure,
   }
   row.verdict = row.failure !== undefined ? 'failed' : row.median >= 1.02 && row.q1 >= 1 ? 'B is faster (keep)' : row.median <= 0.98 && row.q3 <= 1 ? 'B is slower' : 'within noise'
   results.push(row)
-  log(`  ${scenario.id.padEnd(18)} B/A ${row.median?.toFixed(3)} (q1–q3 ${row.q1?.toFixed(3)}–${row.q3?.toFixed(3)}), CPU A/B ${row.cpu?.toFixed(3)}: ${row.verdict}`)
+  log(`  ${scenario.id.padEnd(18)} B/A ${row.median?.toFixed(3)} (q1–q3 ${row.q1?.toFixed(3)}–${row.q3?.toFixed(3)}), CPU A/B ${row.cpu?.toFixed(3)} (q1–q3 ${row.cpuQ1?.toFixed(3)}–${row.cpuQ3?.toFixed(3)}; ${row.cpuUsA?.toFixed(1)} / ${row.cpuUsB?.toFixed(1)} µs): ${row.verdict}`)
 }
-process.stdout.write('\n| scenario | B/A req/s (median) | q1–q3 | CPU per request A/B | verdict |\n|---|---:|---|---:|---|\n')
-for (const r of results) process.stdout.write(`| ${r.scenario} | ${r.median?.toFixed(3) ?? '—'} | ${r.q1?.toFixed(3)}–${r.q3?.toFixed(3)} | ${r.cpu?.toFixed(3) ?? '—'} | ${r.verdict} |\n`)
+process.stdout.write('\n| scenario | B/A req/s (median) | q1–q3 | CPU per request A/B (median) | q1–q3 | CPU µs A / B | verdict |\n|---|---:|---|---:|---|---|---|\n')
+for (const r of results) process.stdout.write(`| ${r.scenario} | ${r.median?.toFixed(3) ?? '—'} | ${r.q1?.toFixed(3)}–${r.q3?.toFixed(3)} | ${r.cpu?.toFixed(3) ?? '—'} | ${r.cpuQ1?.toFixed(3)}–${r.cpuQ3?.toFixed(3)} | ${r.cpuUsA?.toFixed(1)} / ${r.cpuUsB?.toFixed(1)} | ${r.verdict} |\n`)
 process.stdout.write(`\nA = ${A.label}\nB = ${B.label}\n`)
 if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ a: A.label, b: B.label, results, at: new Date().toISOString() }, null, 1) + '\n')
 if (results.some((r) => r.failure !== undefined)) process.exitCode = 1

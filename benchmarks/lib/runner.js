@@ -255,7 +255,7 @@ async function pairsInFreshProcesses (base, subject, fx, count, { duration, warm
       const measured = new Map()
       for (const side of order) measured.set(side, await window(side, duration))
       const [b, s] = sides.map((side) => measured.get(side))
-      out.push({ baseRps: b.rps, subjectRps: s.rps, ratio: s.rps / b.rps, cpu: b.cpuUsPerRequest / s.cpuUsPerRequest })
+      out.push({ baseRps: b.rps, subjectRps: s.rps, ratio: s.rps / b.rps, cpu: b.cpuUsPerRequest / s.cpuUsPerRequest, baseCpuUs: b.cpuUsPerRequest, subjectCpuUs: s.cpuUsPerRequest })
     }
   } finally {
     for (const side of sides) await side.server.stop()
