@@ -9,6 +9,7 @@ import type { Clock } from './clock.js'
 import type { CredentialInput, Credentials } from './credentials.js'
 import { extractCredentials } from './credentials.js'
 import { createAuthContext } from './auth-context.js'
+import { issueNonce } from './dpop/nonce.js'
 import type { NonceVerdict } from './dpop/nonce.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
 import type { ProofVerifier } from './dpop/proof.js'
@@ -130,7 +131,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
         logger.error({ err: describeError(err) }, 'mcp-auth: DPoP nonce check failed')
         throw reject.unavailable('nonce.failed', err)
       }
-      if (verdict === 'rotate') next = await issueNonce(config)
+      if (verdict === 'rotate') next = await issueNonce(config.nonce)
       else if (verdict !== 'valid') throw reject.useNonce('dpop.nonce_invalid')
     }
 
@@ -186,22 +187,4 @@ async function principalOf (principal: PrincipalFunction, verified: VerifiedToke
     request.log.error({ reason: 'principal.failed', err: describeError(err) }, 'mcp-auth: principal threw')
     throw reject.internal('principal.failed', err)
   }
-}
-
-// RFC 9449 §8.1: nonce = 1*NQCHAR
-const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/
-
-/** A fresh nonce for a use_dpop_nonce answer or a rotation; a provider failure is a 503. */
-export async function issueNonce (config: ResolvedDpop): Promise<string | undefined> {
-  if (config.nonce === undefined) return undefined
-  let nonce: unknown
-  try {
-    nonce = await config.nonce.issue()
-  } catch (err) {
-    throw reject.unavailable('nonce.failed', err)
-  }
-  if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
-    throw reject.unavailable('nonce.failed', new TypeError('the nonce provider returned a value that is not 1*NQCHAR (RFC 9449 §8.1)'))
-  }
-  return nonce
 }

@@ -1,13 +1,11 @@
-// Production wiring: load shedding before any signature work, a health route,
-// and a start-up warning when an in-process replay store meets a multi-process
-// deployment.
+// Production wiring: load shedding before any signature work, the health route
+// (lib/health.ts decides), and a start-up warning when an in-process replay
+// store meets a multi-process deployment.
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import { reject } from '../lib/errors.js'
-import { failureCause, FetchFailure } from '../lib/fetch-failure.js'
-import type { FailureCause } from '../lib/fetch-failure.js'
-import type { ReplayStore } from '../lib/stores/replay-store.js'
+import { checkHealth } from '../lib/health.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
 import { challengeResourceOf, resourceOf } from './authenticate.js'
 import type { RouteConfig } from './authenticate.js'
@@ -54,44 +52,17 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
   if (url === undefined) return
   const { network, dpop } = state.options
   fastify.get(url, { config: { mcpAuth: false } }, async (_request, reply) => {
-    const now = monotonicNowMs()
-    // Cause codes only, never error messages: this route is often public.
-    const jwks = state.readiness.keySets().map(({ issuer, uri, fetchedAt, cause }) => {
-      const ageMs = fetchedAt === undefined ? undefined : now - fetchedAt
-      return {
-        issuer,
-        uri,
-        ageSeconds: ageMs === undefined ? undefined : Math.round(ageMs / 1000),
-        fresh: ageMs !== undefined && ageMs <= network.maxAgeMs,
-        // A key set never fetched is not ready: requests that need it would wait or fail.
-        usable: ageMs !== undefined && ageMs <= network.maxAgeMs + network.staleIfErrorMs,
-        cause,
-      }
+    const health = await checkHealth({
+      keySets: state.readiness.keySets(),
+      nowMs: monotonicNowMs(),
+      maxAgeMs: network.maxAgeMs,
+      staleIfErrorMs: network.staleIfErrorMs,
+      replayStore: dpop?.replayStore,
+      timeoutMs: network.timeoutMs,
+      authorizationServer: await coHostedHealth(fastify),
     })
-    const replayStore = dpop?.replayStore === undefined ? undefined : await pingStore(dpop.replayStore, network.timeoutMs)
-    const authorizationServer = await coHostedHealth(fastify)
-    const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
-    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer })
+    return reply.code(health.statusCode).header('cache-control', 'no-store').send(health.body)
   })
-}
-
-/** `reachable: null` when the store has no ping() (it cannot tell); a ping gets the network timeout. */
-async function pingStore (store: ReplayStore, timeoutMs: number): Promise<{ reachable: boolean | null, cause?: FailureCause }> {
-  if (typeof store.ping !== 'function') return { reachable: null }
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      Promise.resolve().then(() => store.ping?.()),
-      new Promise((_resolve, reject) => {
-        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the replay store did not answer PING in time')), timeoutMs)
-      }),
-    ])
-    return { reachable: true }
-  } catch (err) {
-    return { reachable: false, cause: failureCause(err) }
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** Node cluster workers or PM2 instances each hold their own memory store: replays across them go unseen. */

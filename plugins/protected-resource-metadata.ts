@@ -9,8 +9,8 @@ import { monotonicNowMs } from '../lib/clock.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import { InvalidRegistrationError, isMcpAuthError, NotRegisteredError, reject } from '../lib/errors.js'
-import { renderErrorBody } from './reply.js'
 import { describeError } from '../lib/logger.js'
+import { renderErrorBody } from '../lib/rejection.js'
 import { buildProtectedResourceMetadata } from '../lib/metadata.js'
 import type { ProtectedResourceMetadata } from '../types/metadata.js'
 import { resolveMetadata, resolveOptions } from '../lib/options.js'
@@ -102,7 +102,7 @@ export function registerMetadataRoutes (
         request.log.warn({ issuer, err: describeError(err) }, 'mcp-auth: authorization server metadata mirror unavailable')
         reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store')
         const error = isMcpAuthError(err) ? err : reject.unavailable('discovery.failed', err)
-        return reply.send(await renderErrorBody(options.errorRenderer, error, request))
+        return reply.send(await renderErrorBody(options.errorRenderer, error, request, request.log))
       }
     })
     fastify.options(AUTHORIZATION_SERVER_WELL_KNOWN, { config: PUBLIC }, corsPreflight)

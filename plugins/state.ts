@@ -5,8 +5,6 @@ import { createJwtVerifier } from '../lib/access-token.js'
 import { createAuthenticator } from '../lib/authenticate.js'
 import { createCertificateReader } from './certificate.js'
 import type { Authenticate } from '../lib/authenticate.js'
-import { buildChallenge } from '../lib/challenge.js'
-import type { ChallengeSetup } from '../lib/challenge.js'
 import { monotonicNowMs, systemClock } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
@@ -18,6 +16,8 @@ import type { Logger } from '../lib/logger.js'
 import type { ResolvedOptions, ResolvedResource } from '../lib/options.js'
 import { createReadiness } from '../lib/readiness.js'
 import type { Readiness } from '../lib/readiness.js'
+import { createRejecter } from '../lib/rejection.js'
+import type { Reject } from '../lib/rejection.js'
 import { createRouteResources } from '../lib/route-resource.js'
 import type { RouteResources } from '../lib/route-resource.js'
 import { createTokenVerifier } from '../lib/verifier.js'
@@ -43,9 +43,8 @@ export interface McpAuthState {
   readonly routes: RouteResources<ResolvedResource>
   /** The configured resource with this canonical URI. */
   resourceByUri (uri: string): ResolvedResource | undefined
-  challengeSetup (resource: ResolvedResource): ChallengeSetup
-  /** The no-credentials challenge for a resource and route scopes (memoized). */
-  noCredentialsChallenge (resource: ResolvedResource, routeScopes: readonly string[] | undefined): string
+  /** Decides the answer to a refused request. */
+  readonly reject: Reject
   close (): Promise<void>
 }
 
@@ -92,16 +91,6 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     issuers: options.issuers,
   })
 
-  const setups = new Map<ResolvedResource, ChallengeSetup>()
-  for (const resource of options.resources) {
-    setups.set(resource, Object.freeze({
-      resourceMetadataUrl: resource.metadataUrl,
-      bearer: options.dpop?.required !== true,
-      dpopAlgs: options.dpop?.algorithmList.join(' '),
-    }))
-  }
-  const challengeMemo = new Map<ResolvedResource, Map<readonly string[] | undefined, string>>()
-
   return {
     options,
     logger,
@@ -111,20 +100,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     authenticate: createAuthenticator({ options, verifyToken, clock, logger, certificateThumbprint: createCertificateReader(options.certificate) }),
     routes: createRouteResources(options.resources),
     resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
-    challengeSetup: (resource) => setups.get(resource) as ChallengeSetup,
-    noCredentialsChallenge (resource, routeScopes) {
-      let memo = challengeMemo.get(resource)
-      if (memo === undefined) {
-        memo = new Map()
-        challengeMemo.set(resource, memo)
-      }
-      let challenge = memo.get(routeScopes)
-      if (challenge === undefined) {
-        challenge = buildChallenge(setups.get(resource) as ChallengeSetup, routeScopes ?? resource.scopesSupported)
-        memo.set(routeScopes, challenge)
-      }
-      return challenge
-    },
+    reject: createRejecter(options, logger),
     async close () {
       closing.abort()
       const dpop = options.dpop

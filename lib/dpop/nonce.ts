@@ -3,6 +3,7 @@
 // nothing is stored and a load balancer needs no affinity.
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.js'
+import { reject } from '../errors.js'
 
 /** 'valid': accept. 'rotate': accept and send a fresh nonce. 'invalid': answer use_dpop_nonce. */
 export type NonceVerdict = 'valid' | 'rotate' | 'invalid'
@@ -80,4 +81,21 @@ export function createHmacNonceProvider (options: HmacNonceOptions): DpopNoncePr
       return 'invalid'
     },
   }
+}
+
+// RFC 9449 §8.1: nonce = 1*NQCHAR
+const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/** A fresh nonce for a use_dpop_nonce answer or a rotation; a provider failure is a 503. */
+export async function issueNonce (provider: DpopNonceProvider): Promise<string> {
+  let nonce: unknown
+  try {
+    nonce = await provider.issue()
+  } catch (err) {
+    throw reject.unavailable('nonce.failed', err)
+  }
+  if (typeof nonce !== 'string' || !NONCE.test(nonce)) {
+    throw reject.unavailable('nonce.failed', new TypeError('the nonce provider returned a value that is not 1*NQCHAR (RFC 9449 §8.1)'))
+  }
+  return nonce
 }
