@@ -5,15 +5,16 @@
 // Keys a refresh no longer lists are withdrawn (lib/signing-keys.ts).
 import { createLocalJWKSet, errors } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
+import type { KeyObject } from 'node:crypto'
 import { reject } from './errors.js'
 import { FetchFailure } from './fetch-failure.js'
 import type { FailureCause } from './fetch-failure.js'
 import { fetchJson, isJsonObject } from './http.js'
-import type { KeySet } from './key-resolver.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
 import { createRemoteDocument } from './remote-document.js'
 import { createSigningKeys } from './signing-keys.js'
+import type { SigningKey } from './signing-keys.js'
 
 export interface RemoteJwksOptions {
   readonly timeoutMs: number
@@ -38,7 +39,8 @@ export interface KeySetStatus {
 }
 
 export interface RemoteJwks {
-  readonly keySet: KeySet
+  /** jose's key function over the current keys, and the record of each key it gave out (a KeySet). */
+  readonly keySet: { readonly getKey: JWTVerifyGetKey, readonly signerOf: (key: KeyObject) => SigningKey }
   /** Fetches now (start-up); rejects with the fetch's own error. */
   warmUp (): Promise<void>
   status (): KeySetStatus

@@ -1,7 +1,7 @@
 // Checking an OAuth rejection: the status, the WWW-Authenticate challenge a
 // client reads (error, scope, resource_metadata, algs, order), and the
 // project's own Cache-Control: no-store on every 4xx.
-import type { HttpResponseLike } from './http.js'
+import type { HttpResponseLike } from './exchange.js'
 import { assertionError, header, show } from './report.js'
 import type { Context } from './report.js'
 import { parseWwwAuthenticate } from './www-authenticate.js'

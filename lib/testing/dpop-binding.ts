@@ -2,7 +2,7 @@
 // token works only with its proof under the DPoP scheme (RFC 9449 §7.1, §7.2),
 // shown against a route that is protected and reachable.
 import { expectRejected } from './challenge.js'
-import type { HttpResponseLike, Injectable } from './http.js'
+import type { HttpResponseLike, Injectable } from './exchange.js'
 import { callSite, fromCallSite } from './report.js'
 import { expectProtected, expectSuccess, mint, requestTo, sendWithProof, startDpop } from './steps.js'
 import type { DpopAssertionOptions } from './steps.js'

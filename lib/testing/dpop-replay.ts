@@ -3,7 +3,8 @@
 // only the last one it saw.
 import { decodeJwt } from 'jose'
 import { expectRejected } from './challenge.js'
-import type { HttpResponseLike, Injectable, InjectRequest, Step } from './http.js'
+import type { Step } from './http.js'
+import type { HttpResponseLike, Injectable, InjectRequest } from './exchange.js'
 import { callSite, fromCallSite } from './report.js'
 import { expectSuccess, sendWithProof, startDpop } from './steps.js'
 import type { DpopAssertionOptions } from './steps.js'

@@ -5,27 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { assertionError } from './report.js'
 import type { Context } from './report.js'
-
-/** What the helpers read from a response: the shape of light-my-request's (app.inject). */
-export interface HttpResponseLike {
-  readonly statusCode: number
-  readonly headers: Readonly<Record<string, string | string[] | number | undefined>>
-  readonly body: string
-}
-
-export type InjectPayload = string | Buffer | object
-
-export interface InjectRequest {
-  method: string
-  url: string
-  headers: Record<string, string>
-  payload?: InjectPayload
-}
-
-/** Anything with Fastify's `inject(options)`: a Fastify instance, or a light-my-request wrapper. */
-export interface Injectable {
-  inject (options: InjectRequest): PromiseLike<HttpResponseLike>
-}
+import type { HttpResponseLike, Injectable, InjectRequest } from './exchange.js'
 
 /** Sends one request; `signal` aborts it when the helper's timeout passes. */
 export type Transport = (request: InjectRequest, signal: AbortSignal) => Promise<HttpResponseLike>

@@ -2,7 +2,7 @@
 // helper, the step, the problems, what to fix, the request and the response,
 // never a whole token or proof; its stack starts at the caller's line.
 import { AssertionError } from 'node:assert'
-import type { HttpResponseLike, InjectRequest } from './http.js'
+import type { HttpResponseLike, InjectRequest } from './exchange.js'
 
 export interface Context {
   readonly helper: string
