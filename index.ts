@@ -1,4 +1,5 @@
-// fastify-mcp-auth: public entry. Explicit named exports only.
+// fastify-mcp-auth: the public entry (DESIGN.md "Package surface"). Explicit
+// named exports only; test/docs/exports.test.ts pins the list.
 import { mcpAuth } from './plugins/mcp-auth.js'
 
 export default mcpAuth
@@ -6,15 +7,23 @@ export { mcpAuth }
 export { mcpContext } from './plugins/context.js'
 export { requireScopes } from './plugins/require-scopes.js'
 export type { RequiredScopes, RequireScopesOptions } from './plugins/require-scopes.js'
-export { McpScopes, scopesSatisfy, scopeGrants } from './lib/scopes.js'
+export { McpScopes, scopesSatisfy } from './lib/scopes.js'
 export type { ScopesSatisfyOptions, ScopeMatchMode } from './lib/scopes.js'
+export { mcpOperationScopes } from './lib/mcp-operations.js'
+export type { McpOperationScopesMap, McpOperationRequest } from './lib/mcp-operations.js'
 export { MemoryReplayStore } from './lib/stores/memory-replay-store.js'
 export type { MemoryReplayStoreOptions } from './lib/stores/memory-replay-store.js'
-export { ReplayStoreFullError } from './lib/stores/replay-store.js'
+export { RedisReplayStore } from './lib/stores/redis-replay-store.js'
+export type { RedisReplayStoreOptions } from './lib/stores/redis-replay-store.js'
+export type { RedisClient } from './lib/stores/redis-client.js'
 export { createHmacNonceProvider } from './lib/dpop/nonce.js'
 export type { HmacNonceOptions } from './lib/dpop/nonce.js'
-export { McpAuthError, isMcpAuthError, InvalidOptionError, NotRegisteredError } from './lib/errors.js'
-export { kMcpAuth } from './plugins/state.js'
+export { McpAuthError } from './lib/errors.js'
+export { protectedResourceMetadata } from './plugins/protected-resource-metadata.js'
+export type { ProtectedResourceMetadataOptions } from './plugins/protected-resource-metadata.js'
+export { buildProtectedResourceMetadata, buildAuthorizationServerMetadata } from './lib/metadata.js'
+export type { ProtectedResourceMetadataInput, AuthorizationServerMetadataInput } from './lib/metadata.js'
+export type { ProtectedResourceMetadata, AuthorizationServerMetadata, OAuthErrorBody } from './types/metadata.js'
 export type {
   AccessTokenClaims,
   CertificateInput,
@@ -33,11 +42,13 @@ export type {
   McpAuthErrorOptions,
   McpAuthInfo,
   McpAuthOptions,
+  McpAuthRejectionCode,
   McpAuthRejectReason,
   McpAuthStatus,
   McpAuthTypes,
   McpPrincipal,
   McpSender,
+  MetadataOptions,
   MtlsOptions,
   NonceVerdict,
   OAuthErrorCode,
@@ -48,16 +59,3 @@ export type {
   VerifyTokenContext,
   VerifyTokenFunction,
 } from './types/index.js'
-export { protectedResourceMetadata } from './plugins/protected-resource-metadata.js'
-export type { ProtectedResourceMetadataOptions } from './plugins/protected-resource-metadata.js'
-export { buildProtectedResourceMetadata, buildAuthorizationServerMetadata } from './lib/metadata.js'
-export type { ProtectedResourceMetadataInput, AuthorizationServerMetadataInput } from './lib/metadata.js'
-export type { ProtectedResourceMetadata, AuthorizationServerMetadata, OAuthErrorBody } from './types/metadata.js'
-export { MetadataRouteMissingError } from './lib/errors.js'
-export type { MetadataOptions } from './types/index.js'
-export { InvalidRegistrationError, WarmUpError } from './lib/errors.js'
-export { mcpOperationScopes, McpHeaderMismatchError } from './lib/mcp-operations.js'
-export type { McpOperationScopesMap, McpOperationRequest } from './lib/mcp-operations.js'
-export { RedisReplayStore } from './lib/stores/redis-replay-store.js'
-export type { RedisReplayStoreOptions } from './lib/stores/redis-replay-store.js'
-export type { RedisClient } from './lib/stores/redis-client.js'

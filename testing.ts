@@ -2,7 +2,7 @@
 // suite, that their server enforces audience, scopes and sender binding.
 export { createTestIssuer, startTestIssuer } from './lib/testing/issuer.js'
 export type { BindTarget, MintOptions, ServedTestIssuer, StartTestIssuerOptions, TestAlgorithm, TestIssuer, TestIssuerOptions } from './lib/testing/issuer.js'
-export { accessTokenHash, createDpopKey, createDpopProof } from './lib/testing/dpop.js'
+export { createDpopKey, createDpopProof } from './lib/testing/dpop.js'
 export type { DpopAlgorithm, DpopKey, DpopProofFlaw, DpopProofOptions } from './lib/testing/dpop.js'
 export { createTestCa } from './lib/testing/certificates.js'
 export type { TestCa, TestCaOptions, TestClientCertificate, TestServerCertificate } from './lib/testing/certificates.js'

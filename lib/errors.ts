@@ -1,9 +1,11 @@
-// Request-time rejections. One class, a coarse `code` per row of the wire table
-// (DESIGN.md "Responses") and a fine `reason` per check, so logs, tests and
-// `errorRenderer` can tell every check apart without ever seeing the token.
-import createError from '@fastify/error'
+// Every error the package throws: one class, McpAuthError, with a stable
+// `code` per row of the error table (docs/errors.md; the request rejections are
+// the rows of the wire table in DESIGN.md "Responses") and a fine `reason` per
+// check, so logs, tests and `errorRenderer` can tell every check apart without
+// ever seeing the token.
 
-export type McpAuthErrorCode =
+/** The codes of request rejections: what the plugin answers a client. */
+export type McpAuthRejectionCode =
   | 'FST_MCP_AUTH_NO_CREDENTIALS'
   | 'FST_MCP_AUTH_INVALID_REQUEST'
   | 'FST_MCP_AUTH_INVALID_TOKEN'
@@ -12,6 +14,16 @@ export type McpAuthErrorCode =
   | 'FST_MCP_AUTH_INSUFFICIENT_SCOPE'
   | 'FST_MCP_AUTH_UNAVAILABLE'
   | 'FST_MCP_AUTH_INTERNAL'
+
+export type McpAuthErrorCode =
+  | McpAuthRejectionCode
+  | 'FST_MCP_AUTH_INVALID_OPTION'
+  | 'FST_MCP_AUTH_NOT_REGISTERED'
+  | 'FST_MCP_AUTH_INVALID_REGISTRATION'
+  | 'FST_MCP_AUTH_METADATA_MISSING'
+  | 'FST_MCP_AUTH_WARM_UP_FAILED'
+  | 'FST_MCP_AUTH_REPLAY_STORE_FULL'
+  | 'FST_MCP_AUTH_HEADER_MISMATCH'
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -82,6 +94,12 @@ export type McpAuthRejectReason =
   | 'nonce.failed'
   | 'overloaded'
   | 'principal.failed'
+  | 'option.invalid'
+  | 'plugin.not_registered'
+  | 'plugin.invalid_registration'
+  | 'metadata.route_missing'
+  | 'keys.warm_up_failed'
+  | 'mcp.header_mismatch'
   | (string & {})
 
 export type McpAuthStatus = 400 | 401 | 403 | 500 | 503
@@ -90,18 +108,28 @@ interface CodeRow {
   readonly statusCode: McpAuthStatus
   readonly oauthError: OAuthErrorCode | undefined
   readonly description: string
+  /** A request rejection (the wire table), as opposed to an error for the developer. */
+  readonly rejection: boolean
 }
 
 export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.freeze({
-  FST_MCP_AUTH_NO_CREDENTIALS: { statusCode: 401, oauthError: undefined, description: 'An access token is required' },
-  FST_MCP_AUTH_INVALID_REQUEST: { statusCode: 400, oauthError: 'invalid_request', description: 'The request is malformed' },
-  FST_MCP_AUTH_INVALID_TOKEN: { statusCode: 401, oauthError: 'invalid_token', description: 'The access token is invalid' },
-  FST_MCP_AUTH_INVALID_DPOP_PROOF: { statusCode: 401, oauthError: 'invalid_dpop_proof', description: 'The DPoP proof is invalid' },
-  FST_MCP_AUTH_USE_DPOP_NONCE: { statusCode: 401, oauthError: 'use_dpop_nonce', description: 'A DPoP nonce from the server is required' },
-  FST_MCP_AUTH_INSUFFICIENT_SCOPE: { statusCode: 403, oauthError: 'insufficient_scope', description: 'The access token does not grant the required scope' },
-  FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later' },
+  FST_MCP_AUTH_NO_CREDENTIALS: { statusCode: 401, oauthError: undefined, description: 'An access token is required', rejection: true },
+  FST_MCP_AUTH_INVALID_REQUEST: { statusCode: 400, oauthError: 'invalid_request', description: 'The request is malformed', rejection: true },
+  FST_MCP_AUTH_INVALID_TOKEN: { statusCode: 401, oauthError: 'invalid_token', description: 'The access token is invalid', rejection: true },
+  FST_MCP_AUTH_INVALID_DPOP_PROOF: { statusCode: 401, oauthError: 'invalid_dpop_proof', description: 'The DPoP proof is invalid', rejection: true },
+  FST_MCP_AUTH_USE_DPOP_NONCE: { statusCode: 401, oauthError: 'use_dpop_nonce', description: 'A DPoP nonce from the server is required', rejection: true },
+  FST_MCP_AUTH_INSUFFICIENT_SCOPE: { statusCode: 403, oauthError: 'insufficient_scope', description: 'The access token does not grant the required scope', rejection: true },
+  FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later', rejection: true },
   // A user callback failed (a bug or an outage behind it): the client learns nothing more.
-  FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error' },
+  FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error', rejection: true },
+  // For the developer, at registration, ready() or in a handler; their messages say what to fix.
+  FST_MCP_AUTH_INVALID_OPTION: { statusCode: 500, oauthError: undefined, description: 'Invalid configuration', rejection: false },
+  FST_MCP_AUTH_NOT_REGISTERED: { statusCode: 500, oauthError: undefined, description: 'fastify-mcp-auth is not registered here', rejection: false },
+  FST_MCP_AUTH_INVALID_REGISTRATION: { statusCode: 500, oauthError: undefined, description: 'Invalid plugin registration', rejection: false },
+  FST_MCP_AUTH_METADATA_MISSING: { statusCode: 500, oauthError: undefined, description: 'No route serves the protected resource metadata', rejection: false },
+  FST_MCP_AUTH_WARM_UP_FAILED: { statusCode: 503, oauthError: undefined, description: 'The authorization server\'s keys are unavailable', rejection: false },
+  FST_MCP_AUTH_REPLAY_STORE_FULL: { statusCode: 503, oauthError: undefined, description: 'The replay store is full', rejection: false },
+  FST_MCP_AUTH_HEADER_MISMATCH: { statusCode: 400, oauthError: undefined, description: 'The MCP headers do not match the request body', rejection: false },
 })
 
 const KEYS_UNAVAILABLE = 'The authorization server\'s keys are unavailable, retry later'
@@ -171,12 +199,15 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
 export interface McpAuthErrorOptions {
   /** Client-facing text; defaults to a fixed text for the reason. Never put token content here. */
   description?: string
+  /** Developer-facing text (defaults to the description); a rejection's message is its description. */
+  message?: string
   /** insufficient_scope only: every scope the operation needs. */
   scope?: readonly string[]
   /** The underlying jose, network or store error (kept for logs; never sent). */
   cause?: unknown
 }
 
+/** The one base class of every error fastify-mcp-auth throws. */
 export class McpAuthError extends Error {
   readonly code: McpAuthErrorCode
   readonly reason: McpAuthRejectReason
@@ -189,12 +220,12 @@ export class McpAuthError extends Error {
     const row = Object.hasOwn(CODE_TABLE, code) ? CODE_TABLE[code] : undefined
     if (row === undefined) throw new TypeError(`unknown McpAuthError code ${String(code)}`)
     const description = options?.description ?? (Object.hasOwn(REASON_TEXT, reason) ? REASON_TEXT[reason] : undefined) ?? row.description
-    // Rejections are the hot path under attack: skip stack capture.
+    // Rejections are the hot path under attack: no stack capture. Other errors keep theirs.
     const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
-    super(description, options?.cause === undefined ? undefined : { cause: options.cause })
+    if (row.rejection) Error.stackTraceLimit = 0
+    super(row.rejection ? description : options?.message ?? description, options?.cause === undefined ? undefined : { cause: options.cause })
     Error.stackTraceLimit = limit
-    this.name = 'McpAuthError'
+    this.name = new.target.name
     this.code = code
     this.reason = reason
     this.statusCode = row.statusCode
@@ -231,31 +262,35 @@ export const reject = {
     new McpAuthError('FST_MCP_AUTH_INTERNAL', reason, { cause }),
 }
 
-/** Configuration errors: thrown while `register` runs, so `ready()` rejects. */
-export const InvalidOptionError = createError('FST_MCP_AUTH_INVALID_OPTION', 'mcpAuth option %s', 500, TypeError)
-
-/** `requireScopes` or the metadata plugin used without the root plugin: fail closed. */
-export const NotRegisteredError = createError('FST_MCP_AUTH_NOT_REGISTERED', '%s', 500)
-
-/** A plugin registered where it cannot work (e.g. the metadata plugin under a prefix). */
-export const InvalidRegistrationError = createError('FST_MCP_AUTH_INVALID_REGISTRATION', '%s', 500)
-
-/** At ready(), with `jwks.warmUp: 'required'`: a key set (or the metadata naming it) could not be fetched. */
-export const WarmUpError = createError('FST_MCP_AUTH_WARM_UP_FAILED', '%s', 503)
-
-/** At ready(): a resource's challenge points at a metadata URL no route serves. */
-export const MetadataRouteMissingError = createError('FST_MCP_AUTH_METADATA_MISSING', '%s', 500)
-
-export function invalidOption (message: string): Error {
-  return new InvalidOptionError(message)
+/** A configuration error: thrown while `register` runs, so `ready()` rejects. */
+export function invalidOption (message: string): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_INVALID_OPTION', 'option.invalid', { message: `mcpAuth option ${message}` })
 }
 
 /**
  * The same code for what is configured outside `mcpAuth`'s options (a store's
  * constructor, the other entry points): the message names its owner itself.
  */
-const InvalidSettingError = createError('FST_MCP_AUTH_INVALID_OPTION', '%s', 500, TypeError)
+export function invalidSetting (message: string): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_INVALID_OPTION', 'option.invalid', { message })
+}
 
-export function invalidSetting (message: string): Error {
-  return new InvalidSettingError(message)
+/** `requireScopes`, `mcpContext` or the metadata plugin used where mcpAuth does not authenticate: fail closed (a 500). */
+export function notRegistered (message: string): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_NOT_REGISTERED', 'plugin.not_registered', { message })
+}
+
+/** A plugin registered where it cannot work (e.g. the metadata plugin under a prefix). */
+export function invalidRegistration (message: string): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_INVALID_REGISTRATION', 'plugin.invalid_registration', { message })
+}
+
+/** At ready(): a resource's challenge points at a metadata URL no route serves. */
+export function metadataMissing (message: string): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_METADATA_MISSING', 'metadata.route_missing', { message })
+}
+
+/** At ready(), with `jwks.warmUp: 'required'`: a key set (or the metadata naming it) could not be fetched. */
+export function warmUpFailed (message: string, cause: unknown): McpAuthError {
+  return new McpAuthError('FST_MCP_AUTH_WARM_UP_FAILED', 'keys.warm_up_failed', { message, cause })
 }

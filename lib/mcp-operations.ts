@@ -4,6 +4,7 @@
 // `Mcp-Method` / `Mcp-Name` headers, they must agree with the body
 // (Streamable HTTP "Server Validation"): a router may have acted on the
 // headers, so a disagreement is refused rather than guessed at.
+import { McpAuthError } from './errors.js'
 
 export interface McpOperationScopesMap {
   /** `tools/call` by `params.name`. */
@@ -27,14 +28,11 @@ export interface McpOperationRequest {
 }
 
 /** JSON-RPC -32020: the HTTP headers do not match the request body. */
-export class McpHeaderMismatchError extends Error {
-  readonly code = 'FST_MCP_AUTH_HEADER_MISMATCH'
-  readonly statusCode = 400
+export class McpHeaderMismatchError extends McpAuthError {
   readonly jsonRpcId: string | number | null
 
   constructor (message: string, id: string | number | null) {
-    super(message)
-    this.name = 'McpHeaderMismatchError'
+    super('FST_MCP_AUTH_HEADER_MISMATCH', 'mcp.header_mismatch', { message })
     this.jsonRpcId = id
   }
 

@@ -14,7 +14,7 @@ import { buildConfiguration } from '../lib/authorization-server/provider-configu
 import type { AdapterFactory } from '../lib/authorization-server/provider-types.js'
 import { storePing } from '../lib/authorization-server/redis-adapter.js'
 import { createStore } from '../lib/authorization-server/store.js'
-import { InvalidRegistrationError } from '../lib/errors.js'
+import { invalidRegistration } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, OPENID_WELL_KNOWN } from '../lib/well-known.js'
 import type { AuthorizationServerHealth, McpAuthorizationServerDecorator, McpAuthorizationServerOptions, OidcProviderInstance } from '../types/authorization-server.js'
@@ -29,7 +29,7 @@ function wellKnownUrls (mountPath: string): string[] {
 
 const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function mcpAuthorizationServer (fastify: FastifyInstance, opts) {
   if (fastify.prefix !== '') {
-    throw new InvalidRegistrationError(`mcpAuthorizationServer must be registered without a prefix (its paths come from "issuer"); it got prefix ${JSON.stringify(fastify.prefix)}`)
+    throw invalidRegistration(`mcpAuthorizationServer must be registered without a prefix (its paths come from "issuer"); it got prefix ${JSON.stringify(fastify.prefix)}`)
   }
   const options = resolveAsOptions(opts)
   const log = fastify.log
@@ -43,7 +43,7 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   // Say who owns the collision before Fastify reports a bare duplicate route.
   for (const url of wellKnownUrls(options.mountPath)) {
     if (fastify.hasRoute({ method: 'GET', url })) {
-      throw new InvalidRegistrationError(`GET ${url} is already served (by mcpAuth's authorization-server metadata mirror?); the co-hosted authorization server serves it: set mcpAuth's metadata.authorizationServerMirror to false`)
+      throw invalidRegistration(`GET ${url} is already served (by mcpAuth's authorization-server metadata mirror?); the co-hosted authorization server serves it: set mcpAuth's metadata.authorizationServerMirror to false`)
     }
   }
 

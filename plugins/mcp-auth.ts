@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
-import { InvalidRegistrationError, invalidOption, MetadataRouteMissingError, WarmUpError } from '../lib/errors.js'
+import { invalidOption, invalidRegistration, metadataMissing, warmUpFailed } from '../lib/errors.js'
 import type { WarmUpFailure } from '../lib/key-resolver.js'
 import type { ResolvedOptions } from '../lib/options.js'
 import type { McpAuthOptions } from '../types/index.js'
@@ -71,7 +71,7 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
 // With several resources, a route outside all of them has no resource to check: no fallback.
 function checkRoutesInsideResources (outside: readonly string[], options: ResolvedOptions): void {
   if (outside.length === 0) return
-  throw new InvalidRegistrationError(
+  throw invalidRegistration(
     `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside every configured resource ` +
     `(${options.resources.map((r) => r.parsed.path || '/').join(', ')}), so no resource's tokens can be checked there. ` +
     'Move the route under a resource, add a resource for it, or set config: { mcpAuth: false } on it.'
@@ -81,10 +81,10 @@ function checkRoutesInsideResources (outside: readonly string[], options: Resolv
 function throwWarmUpFailures (failures: readonly WarmUpFailure[]): void {
   if (failures.length === 0) return
   const list = failures.map((f) => `${f.source} (${f.cause})`).join(', ')
-  throw new WarmUpError(
+  throw warmUpFailed(
     `the authorization server's keys are unavailable: ${list}. With jwks.warmUp: 'required', ready() needs every key set; ` +
     'check the issuer URL and the network, or use warmUp: \'background\' to start without them.',
-    { cause: failures[0]?.error }
+    failures[0]?.error
   )
 }
 
@@ -92,7 +92,7 @@ function throwWarmUpFailures (failures: readonly WarmUpFailure[]): void {
 function checkMetadataServed (fastify: FastifyInstance, options: ResolvedOptions): void {
   for (const resource of options.resources) {
     if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataRoute })) continue
-    throw new MetadataRouteMissingError(
+    throw metadataMissing(
       `no route serves GET ${resource.metadataPath}, the metadata URL in ${resource.uri}'s challenges. ` +
       'Register protectedResourceMetadata at the root (app.register(protectedResourceMetadata, { auth: <mcpAuth options> })) ' +
       'or set the resource\'s resourceMetadataUrl.'

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
-import { InvalidRegistrationError, isMcpAuthError, NotRegisteredError, reject } from '../lib/errors.js'
+import { invalidRegistration, isMcpAuthError, notRegistered, reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { renderErrorBody } from '../lib/rejection.js'
 import { buildProtectedResourceMetadata } from '../lib/metadata.js'
@@ -87,7 +87,7 @@ export function registerMetadataRoutes (
   if (metadata.authorizationServerMirror) {
     // A co-hosted authorization server serves its own metadata here: say who collides.
     if (fastify.hasRoute({ method: 'GET', url: AUTHORIZATION_SERVER_WELL_KNOWN })) {
-      throw new InvalidRegistrationError(`GET ${AUTHORIZATION_SERVER_WELL_KNOWN} is already served (by a co-hosted mcpAuthorizationServer?); set metadata.authorizationServerMirror to false`)
+      throw invalidRegistration(`GET ${AUTHORIZATION_SERVER_WELL_KNOWN} is already served (by a co-hosted mcpAuthorizationServer?); set metadata.authorizationServerMirror to false`)
     }
     const issuer = options.resources[0]?.authorizationServers[0] as string
     const retryAfter = String(options.retryAfter)
@@ -111,7 +111,7 @@ export function registerMetadataRoutes (
 
 const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetadataOptions> = async function protectedResourceMetadata (fastify, opts) {
   if (fastify.prefix !== '') {
-    throw new InvalidRegistrationError(`protectedResourceMetadata must be registered without a prefix (well-known URLs live at the origin root); it got prefix ${JSON.stringify(fastify.prefix)}`)
+    throw invalidRegistration(`protectedResourceMetadata must be registered without a prefix (well-known URLs live at the origin root); it got prefix ${JSON.stringify(fastify.prefix)}`)
   }
   const { auth, ...metadataOptions } = opts ?? {}
   const state = (fastify as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]
@@ -124,7 +124,7 @@ const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetad
     resolved = state.options
     discovery = state.discovery
   } else {
-    throw new NotRegisteredError('protectedResourceMetadata needs the mcpAuth options: register it after mcpAuth in the same context, or pass { auth: <the mcpAuth options> }')
+    throw notRegistered('protectedResourceMetadata needs the mcpAuth options: register it after mcpAuth in the same context, or pass { auth: <the mcpAuth options> }')
   }
   const metadata = resolveMetadata(metadataOptions, resolved.resources) as ResolvedMetadata
   registerMetadataRoutes(fastify, resolved, metadata, discovery)

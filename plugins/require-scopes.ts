@@ -17,7 +17,7 @@ import type {
   RawServerDefault,
   RouteGenericInterface,
 } from 'fastify'
-import { NotRegisteredError, reject } from '../lib/errors.js'
+import { notRegistered, reject } from '../lib/errors.js'
 import { McpHeaderMismatchError } from '../lib/mcp-operations.js'
 import { SCOPE_TOKEN, scopesSatisfy } from '../lib/scopes.js'
 import { sendOAuthError } from './reply.js'
@@ -39,7 +39,9 @@ export interface RequireScopesOptions {
   challengeScopes?: readonly string[]
 }
 
-const kDeclared = Symbol.for('fastify-mcp-auth.declared-scopes')
+// The scopes each static guard declares, for the 401 challenge of the route it guards
+// (read by declaredScopes when the route is registered).
+const declared = new WeakMap<object, readonly string[]>()
 
 function checkScopes (scopes: unknown, where: string): readonly string[] {
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
@@ -74,11 +76,11 @@ export function requireScopes<
 
   async function mcpRequireScopes (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const state = (this as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]
-    if (state === undefined) throw new NotRegisteredError('requireScopes needs the fastify-mcp-auth plugin registered in this context')
+    if (state === undefined) throw notRegistered('requireScopes needs the fastify-mcp-auth plugin registered in this context')
     const context = request.mcp
     if (context === null) {
       request.log.error({ method: request.method, route: request.routeOptions.url }, 'mcp-auth: requireScopes on a route that is not authenticated (config.mcpAuth: false)')
-      throw new NotRegisteredError('requireScopes on a route that is not authenticated')
+      throw notRegistered('requireScopes on a route that is not authenticated')
     }
     let required = fixed
     if (required === undefined) {
@@ -96,7 +98,7 @@ export function requireScopes<
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }
   const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')
-  if (challenge !== undefined) Object.defineProperty(mcpRequireScopes, kDeclared, { value: challenge })
+  if (challenge !== undefined) declared.set(mcpRequireScopes, challenge)
   return mcpRequireScopes as unknown as preHandlerAsyncHookHandler<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler, TypeProvider, Logger>
 }
 
@@ -105,7 +107,7 @@ export function declaredScopes (preHandler: unknown): readonly string[] | undefi
   const handlers = Array.isArray(preHandler) ? preHandler : [preHandler]
   const found: string[] = []
   for (const handler of handlers) {
-    const scopes = typeof handler === 'function' ? (handler as unknown as Record<symbol, readonly string[] | undefined>)[kDeclared] : undefined
+    const scopes = typeof handler === 'function' ? declared.get(handler) : undefined
     if (scopes !== undefined) found.push(...scopes)
   }
   return found.length === 0 ? undefined : Object.freeze([...new Set(found)])

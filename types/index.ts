@@ -9,7 +9,7 @@ import type { ReplayStore } from '../lib/stores/replay-store.js'
 
 export type { AccessTokenClaims, ConfirmationClaim } from '../lib/claims.js'
 export type { DpopNonceProvider, NonceVerdict } from '../lib/dpop/nonce.js'
-export type { McpAuthErrorCode, McpAuthRejectReason, McpAuthStatus, OAuthErrorCode, McpAuthErrorOptions } from '../lib/errors.js'
+export type { McpAuthErrorCode, McpAuthRejectionCode, McpAuthRejectReason, McpAuthStatus, OAuthErrorCode, McpAuthErrorOptions } from '../lib/errors.js'
 export type { ReplayStore } from '../lib/stores/replay-store.js'
 
 /**

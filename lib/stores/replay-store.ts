@@ -1,4 +1,5 @@
 // Where DPoP proof identifiers are recorded (RFC 9449 §11.1).
+import { McpAuthError } from '../errors.js'
 
 export interface ReplayStore {
   /**
@@ -13,10 +14,9 @@ export interface ReplayStore {
   ping? (): void | Promise<void>
 }
 
-export class ReplayStoreFullError extends Error {
-  readonly code = 'FST_MCP_AUTH_REPLAY_STORE_FULL'
+/** MemoryReplayStore at capacity with nothing expired: it refuses rather than forgets (→ 503). */
+export class ReplayStoreFullError extends McpAuthError {
   constructor (maxEntries: number) {
-    super(`replay store holds ${maxEntries} live entries and cannot record more`)
-    this.name = 'ReplayStoreFullError'
+    super('FST_MCP_AUTH_REPLAY_STORE_FULL', 'replay_store.full', { message: `replay store holds ${maxEntries} live entries and cannot record more` })
   }
 }

@@ -5,6 +5,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { McpAuthError } from '../../lib/errors.js'
 import { RedisReplayStore } from '../../lib/stores/redis-replay-store.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { DpopKey } from '../../testing.js'
@@ -83,7 +84,7 @@ t.test('constructor: FST_MCP_AUTH_INVALID_OPTION for a bad client or option', as
   for (const timeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1' as never]) {
     t.throws(() => new RedisReplayStore({ client, timeout }), invalid(/timeout must be a positive number/), `timeout ${String(timeout)}`)
   }
-  t.ok(t.throws(() => new RedisReplayStore({} as never)) instanceof TypeError, 'and it is a TypeError')
+  t.ok(t.throws(() => new RedisReplayStore({} as never)) instanceof McpAuthError, 'and it is an McpAuthError')
   const store = new RedisReplayStore({ client })
   t.equal(store.prefix, 'fastify-mcp-auth:dpop:', 'default prefix')
   t.equal(store.timeout, 1, 'default timeout: 1 s')

@@ -3,7 +3,7 @@
 // the process. Valid shapes register and behave as documented.
 import Fastify from 'fastify'
 import t from 'tap'
-import mcpAuth from '../../index.js'
+import mcpAuth, { McpAuthError } from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
 import { resolveOptions } from '../../lib/options.js'
 import { MemoryReplayStore } from '../../lib/stores/memory-replay-store.js'
@@ -32,11 +32,11 @@ async function registers (t: Tap, options: unknown): Promise<ReturnType<typeof F
   return app
 }
 
-t.test('the error is FST_MCP_AUTH_INVALID_OPTION, a TypeError that names the option', async (t) => {
+t.test('the error is FST_MCP_AUTH_INVALID_OPTION, an McpAuthError that names the option', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   const err = await app.register(mcpAuth, { ...BASE, resource: 'mcp.example.com' } as McpAuthOptions).ready().then(() => undefined, (e: unknown) => e)
-  t.ok(err instanceof TypeError)
+  t.ok(err instanceof McpAuthError)
   t.match(err, {
     code: 'FST_MCP_AUTH_INVALID_OPTION',
     statusCode: 500,

@@ -1,11 +1,14 @@
 // Pure units: resource URIs, well-known URLs, challenges, credential
 // extraction, scope matching and the error table. No Fastify, no network.
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { buildChallenge, placeError, sanitizeChallengeValue } from '../../lib/challenge.js'
 import type { ChallengeSetup } from '../../lib/challenge.js'
 import { checkTokenSyntax, countCredentialLines, extractCredentials, schemeOf } from '../../lib/credentials.js'
 import type { CredentialInput } from '../../lib/credentials.js'
-import { CODE_TABLE, InvalidOptionError, isMcpAuthError, McpAuthError, reject } from '../../lib/errors.js'
+import { CODE_TABLE, invalidOption, invalidRegistration, invalidSetting, isMcpAuthError, McpAuthError, metadataMissing, notRegistered, reject, warmUpFailed } from '../../lib/errors.js'
+import { McpHeaderMismatchError } from '../../lib/mcp-operations.js'
+import { ReplayStoreFullError } from '../../lib/stores/replay-store.js'
 import type { McpAuthErrorCode, McpAuthRejectReason } from '../../lib/errors.js'
 import { audienceKey, audienceKeys, isLoopbackHost, parseResource, requestPath } from '../../lib/resource.js'
 import { isPathWithin } from '../../lib/route-resource.js'
@@ -467,7 +470,8 @@ t.test('McpScopes names the MCP conventions', async (t) => {
 // ——— lib/errors.ts ———
 
 t.test('CODE_TABLE matches the DESIGN wire table row for row', async (t) => {
-  t.same(Object.fromEntries(Object.entries(CODE_TABLE).map(([code, row]) => [code, [row.statusCode, row.oauthError]])), {
+  const rejections = Object.entries(CODE_TABLE).filter(([, row]) => row.rejection)
+  t.same(Object.fromEntries(rejections.map(([code, row]) => [code, [row.statusCode, row.oauthError]])), {
     FST_MCP_AUTH_NO_CREDENTIALS: [401, undefined],
     FST_MCP_AUTH_INVALID_REQUEST: [400, 'invalid_request'],
     FST_MCP_AUTH_INVALID_TOKEN: [401, 'invalid_token'],
@@ -477,6 +481,7 @@ t.test('CODE_TABLE matches the DESIGN wire table row for row', async (t) => {
     FST_MCP_AUTH_UNAVAILABLE: [503, 'temporarily_unavailable'],
     FST_MCP_AUTH_INTERNAL: [500, 'server_error'],
   })
+  t.ok(Object.entries(CODE_TABLE).every(([, row]) => row.rejection || row.oauthError === undefined), 'the other rows are never an OAuth answer')
   t.ok(Object.isFrozen(CODE_TABLE))
   for (const row of Object.values(CODE_TABLE)) t.match(row.description, DESCRIPTION_SET)
 })
@@ -563,10 +568,40 @@ t.test('reject shorthands read like the wire table', async (t) => {
   t.equal(reject.unavailable('jwks.unreachable', cause).cause, cause)
 })
 
-t.test('InvalidOptionError is a FST_MCP_AUTH_INVALID_OPTION TypeError', async (t) => {
-  const err = new InvalidOptionError('"resource" is required')
-  t.ok(err instanceof TypeError)
+t.test('an invalid option is an McpAuthError FST_MCP_AUTH_INVALID_OPTION that names the option', async (t) => {
+  const err = invalidOption('"resource" is required')
+  t.ok(err instanceof McpAuthError)
   t.equal(err.code, 'FST_MCP_AUTH_INVALID_OPTION')
   t.equal(err.message, 'mcpAuth option "resource" is required')
   t.equal(err.statusCode, 500)
+  t.equal(err.oauthError, undefined, 'never an OAuth answer')
+  t.ok(err.stack?.includes('units.test.ts'), 'errors for the developer keep their stack')
+})
+
+t.test('every error class shares one base, McpAuthError, and carries a code of the error table (docs/errors.md)', async (t) => {
+  const cause = new Error('dns')
+  const errors: Array<[McpAuthError, string, number]> = [
+    [invalidOption('x'), 'FST_MCP_AUTH_INVALID_OPTION', 500],
+    [invalidSetting('RedisReplayStore x'), 'FST_MCP_AUTH_INVALID_OPTION', 500],
+    [notRegistered('x'), 'FST_MCP_AUTH_NOT_REGISTERED', 500],
+    [invalidRegistration('x'), 'FST_MCP_AUTH_INVALID_REGISTRATION', 500],
+    [metadataMissing('x'), 'FST_MCP_AUTH_METADATA_MISSING', 500],
+    [warmUpFailed('x', cause), 'FST_MCP_AUTH_WARM_UP_FAILED', 503],
+    [new ReplayStoreFullError(3), 'FST_MCP_AUTH_REPLAY_STORE_FULL', 503],
+    [new McpHeaderMismatchError('x', 1), 'FST_MCP_AUTH_HEADER_MISMATCH', 400],
+    ...Object.keys(CODE_TABLE).filter((code) => CODE_TABLE[code as McpAuthErrorCode].rejection)
+      .map((code) => [new McpAuthError(code as McpAuthErrorCode, 'x'), code, CODE_TABLE[code as McpAuthErrorCode].statusCode] as [McpAuthError, string, number]),
+  ]
+  for (const [err, code, status] of errors) {
+    t.ok(err instanceof McpAuthError && err instanceof Error, code)
+    t.same([err.code, err.statusCode], [code, status], code)
+    t.ok(Object.hasOwn(CODE_TABLE, err.code), `${code} is in the table`)
+    t.type(err.reason, 'string')
+  }
+  t.same(new Set(errors.map(([, code]) => code)), new Set(Object.keys(CODE_TABLE)), 'every row of the table is thrown by something')
+  t.equal(warmUpFailed('x', cause).cause, cause)
+  t.equal(new ReplayStoreFullError(3).message, 'replay store holds 3 live entries and cannot record more')
+  t.equal(new ReplayStoreFullError(3).name, 'ReplayStoreFullError')
+  const table = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+  for (const code of Object.keys(CODE_TABLE)) t.match(table, new RegExp(`^\\| \`${code}\` \\| ${CODE_TABLE[code as McpAuthErrorCode].statusCode} \\|`, 'm'), `${code} is a row of the error table in docs/errors.md`)
 })
