@@ -1,36 +1,11 @@
-// Production wiring: load shedding before any signature work, the health route
-// (lib/health.ts decides), and a start-up warning when an in-process replay
-// store meets a multi-process deployment.
+// Production wiring: the health route (lib/health.ts decides) and a start-up
+// warning when an in-process replay store meets a multi-process deployment.
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
-import { reject } from '../lib/errors.js'
 import { checkHealth } from '../lib/health.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
-import { challengeResourceOf, resourceOf } from './authenticate.js'
-import type { RouteConfig } from './authenticate.js'
-import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
-
-/** Registers @fastify/under-pressure so its onRequest hook runs before authentication. */
-export async function registerLoadShedding (fastify: FastifyInstance, state: McpAuthState): Promise<void> {
-  const options = state.options.underPressure
-  if (options === undefined) return
-  // Imported only when load shedding is on: the root entry stays light without it.
-  const { default: underPressure } = await import('@fastify/under-pressure')
-  await fastify.register(underPressure, {
-    ...options,
-    retryAfter: state.options.retryAfter,
-    // The same OAuth-style 503 as every other outage (errorRenderer applies).
-    pressureHandler: (request, reply, type) => {
-      request.log.warn({ type }, 'mcp-auth: shedding load')
-      const config = request.routeOptions.config as RouteConfig
-      const resource = challengeResourceOf(state, request, config, resourceOf(state, request, config))
-      return sendOAuthError(state, request, reply, reject.unavailable('overloaded'), resource, undefined)
-        .then(() => undefined)
-    },
-  })
-}
 
 interface CoHostedServer {
   health (): Promise<{ store: { reachable: boolean, error?: string }, keys?: unknown }>

@@ -5,6 +5,7 @@ import { totalmem } from 'node:os'
 import { Writable } from 'node:stream'
 import { getHeapStatistics } from 'node:v8'
 import Fastify from 'fastify'
+import { createLocalJWKSet } from 'jose'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
 import { resolveOptions } from '../../lib/options.js'
@@ -95,21 +96,82 @@ t.test('underPressure: a healthy process passes; pressureHandler cannot be overr
 
 t.test('underPressure: true sheds on event-loop delay and a nearly full heap, never on a busy but responsive loop', async (t) => {
   const issuer = await createTestIssuer({ audience: RESOURCE })
-  const app = await appWith(t, issuer, { underPressure: true })
+  const logs: string[] = []
+  const app = await appWith(t, issuer, { underPressure: true }, logs)
   await app.ready()
-  const memory = app.memoryUsage()
-  t.ok(memory.eventLoopUtilized >= 0, 'under-pressure is registered')
+  t.notOk(logs.some((line) => line.includes('under-pressure')), 'mcpAuth\'s instance is the one, and says nothing about it')
   // A loop that never idles (ELU close to 1) yet answers within milliseconds: a healthy
   // process at full throughput, or a test and its servers sharing one process.
+  const start = performance.eventLoopUtilization()
   const until = performance.now() + 1300
   while (performance.now() < until) {
     const slice = performance.now() + 20
     while (performance.now() < slice);
     await new Promise((resolve) => setImmediate(resolve))
   }
-  t.ok(app.memoryUsage().eventLoopUtilized > 0.9, `the loop was busy (ELU ${app.memoryUsage().eventLoopUtilized.toFixed(2)})`)
+  const busy = performance.eventLoopUtilization(start).utilization
+  t.ok(busy > 0.9, `the loop was busy (ELU ${busy.toFixed(2)})`)
   const res = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:call' })}` } })
   t.equal(res.statusCode, 200, 'a busy loop alone is not overload')
+})
+
+// @fastify/under-pressure decorates the instance, so two of them in one context collide:
+// one instance sheds load, whichever order the app registers them in.
+async function coexisting (t: Tap, order: 'app-first' | 'mcpAuth-first') {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const logs: string[] = []
+  const stream = new Writable({ write (chunk, _enc, done) { logs.push(chunk.toString()); done() } })
+  const app = Fastify({ logger: { level: 'info', stream } })
+  t.teardown(() => app.close())
+  let keyLookups = 0
+  const local = createLocalJWKSet(issuer.jwks)
+  // The app's instance is always overloaded (any heap is too big) and answers with its own handler.
+  const appInstance = { maxHeapUsedBytes: 1, sampleInterval: 5, pressureHandler: async (_request: unknown, reply: import('fastify').FastifyReply) => { await reply.code(503).send('app shed') } }
+  const mcpAuthOptions = { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: async (header, token) => { keyLookups++; return local(header, token) }, underPressure: { maxEventLoopDelay: 60_000 } } as McpAuthOptions
+  const { default: underPressure } = await import('@fastify/under-pressure')
+  if (order === 'app-first') await app.register(underPressure, appInstance)
+  await app.register(mcpAuth, mcpAuthOptions)
+  if (order === 'mcpAuth-first') await app.register(underPressure, appInstance)
+  app.get('/mcp', async () => 'ok')
+  await app.ready()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken()}` } })
+  return { res, logs: logs.map((line) => JSON.parse(line) as { level: number, msg: string }), keyLookups }
+}
+
+t.test('underPressure: true with @fastify/under-pressure already registered registers nothing and logs one info line', async (t) => {
+  const { res, logs, keyLookups } = await coexisting(t, 'app-first')
+  t.equal(res.statusCode, 503)
+  t.equal(res.body, 'app shed', 'the app\'s instance sheds load')
+  t.equal(keyLookups, 0, 'before any signature work')
+  const lines = logs.filter((line) => line.msg.includes('under-pressure'))
+  t.equal(lines.length, 1, 'one line')
+  t.match(lines[0], { level: 30, msg: /already registered; its instance sheds load, so underPressure registers nothing/ })
+})
+
+t.test('underPressure: @fastify/under-pressure registered after mcpAuth registers fine, and only that instance sheds load', async (t) => {
+  const { res, logs, keyLookups } = await coexisting(t, 'mcpAuth-first')
+  t.equal(res.statusCode, 503)
+  t.equal(res.body, 'app shed', 'the app\'s instance sheds load')
+  t.equal(keyLookups, 1, 'after authentication: its hook runs after mcpAuth\'s')
+  const lines = logs.filter((line) => line.msg.includes('under-pressure'))
+  t.equal(lines.length, 1, 'one line')
+  t.match(lines[0], { level: 30, msg: /registered after mcpAuth; that instance sheds load, mcpAuth's stays idle \(register it before mcpAuth to shed before any signature work\)/ })
+})
+
+t.test('underPressure: registered after mcpAuth, the app\'s instance sheds, never mcpAuth\'s as well', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  // mcpAuth's instance is overloaded, the app's is healthy: nothing is shed.
+  await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: issuer.jwks, underPressure: { maxHeapUsedBytes: 1, sampleInterval: 5 } } as McpAuthOptions)
+  const { default: underPressure } = await import('@fastify/under-pressure')
+  await app.register(underPressure, { maxEventLoopDelay: 60_000 })
+  app.get('/mcp', async () => 'ok')
+  await app.ready()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const res = await app.inject({ url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken()}` } })
+  t.equal(res.statusCode, 200, 'one instance decides: the app\'s')
 })
 
 t.test('underPressure defaults: one second of event-loop delay, 90 % of the V8 heap limit, 90 % of a container memory limit', async (t) => {
