@@ -8,7 +8,6 @@ import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import type { CredentialInput, Credentials } from './credentials.js'
 import { extractCredentials } from './credentials.js'
-import { createAuthContext } from './auth-context.js'
 import { issueNonce } from './dpop/nonce.js'
 import type { NonceVerdict } from './dpop/nonce.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
@@ -33,6 +32,9 @@ export interface AuthRequest extends CredentialInput {
 }
 
 export interface Authenticated {
+  /** The token as sent (the context's `token`, read without its getter). */
+  readonly token: string
+  /** request.mcp: frozen, as is everything it holds. */
   readonly context: McpAuthContext
   /** A fresh nonce to send on the success response (rotation, RFC 9449 §8.2). */
   readonly nonce: string | undefined
@@ -60,6 +62,44 @@ export type Authenticate = (request: AuthRequest, resource: ResolvedResource | u
 
 const BEARER: McpSender = Object.freeze({ binding: 'bearer' })
 
+/**
+ * request.mcp. Frozen, as is everything it holds, so the claims it shares with
+ * the verified-token cache are never something a handler could change for
+ * other requests.
+ */
+class AuthContext implements McpAuthContext<unknown> {
+  readonly #token: string
+  readonly claims: VerifiedToken['claims']
+  readonly scopes: readonly string[]
+  readonly subject: string | undefined
+  readonly clientId: string | undefined
+  readonly issuer: string
+  readonly resource: string
+  readonly expiresAt: number | undefined
+  readonly sender: McpSender
+  readonly principal: unknown
+
+  constructor (token: string, verified: VerifiedToken, resource: ResolvedResource, sender: McpSender, principal: unknown) {
+    this.#token = token
+    this.claims = verified.claims
+    this.scopes = verified.scopes
+    this.subject = verified.subject
+    this.clientId = verified.clientId
+    this.issuer = verified.issuer ?? (resource.authorizationServers[0] as string)
+    this.resource = resource.uri
+    this.expiresAt = verified.expiresAt
+    this.sender = sender
+    this.principal = principal
+    Object.freeze(this)
+  }
+
+  // A prototype getter over a private field: never enumerated, so JSON.stringify,
+  // pino and util.inspect of request.mcp do not print the token.
+  get token (): string {
+    return this.#token
+  }
+}
+
 export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { options, verifyToken, clock, logger } = deps
   const { dpop, principal } = options
@@ -73,7 +113,14 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     const { verified, tokenHash } = await verifyToken(credentials.token, { resource, request: request.request })
     // Per resource, on every request (cache hits included).
     if (verified.issuer !== undefined && !resource.issuers.has(verified.issuer)) throw reject.invalidToken('token.issuer')
-    if (!verified.audiences.some((aud) => resource.audienceKeys.has(aud))) throw reject.invalidToken('token.audience')
+    let forResource = false
+    for (const aud of verified.audiences) {
+      if (resource.audienceKeys.has(aud)) {
+        forResource = true
+        break
+      }
+    }
+    if (!forResource) throw reject.invalidToken('token.audience')
 
     // Binding is driven by the token's cnf, whatever scheme the client used.
     const { jkt, x5t } = verified.binding
@@ -98,7 +145,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
 
     const user = principal === undefined ? undefined : await principalOf(principal, verified, sender, request)
     return {
-      context: createAuthContext(credentials.token, verified, resource, sender, user),
+      token: credentials.token,
+      context: new AuthContext(credentials.token, verified, resource, sender, user) as McpAuthContext,
       nonce,
       proofIgnored: sender === BEARER && credentials.proof !== undefined,
     }

@@ -54,10 +54,6 @@ const RSA = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512' } as const
 const PSS = { PS256: ['sha256', 32], PS384: ['sha384', 48], PS512: ['sha512', 64] } as const
 const HMAC = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const
 
-function own<T extends object> (table: T, alg: string): alg is Extract<keyof T, string> {
-  return Object.hasOwn(table, alg)
-}
-
 function rsaBits (key: KeyObject): number {
   return key.asymmetricKeyDetails?.modulusLength ?? 0
 }
@@ -70,27 +66,27 @@ function rsaBits (key: KeyObject): number {
  */
 export function verifyJws (alg: string, key: KeyObject | Uint8Array, signingInput: string, signature: Uint8Array): JwsVerdict {
   const data = Buffer.from(signingInput, 'latin1')
-  if (own(HMAC, alg)) {
+  if (Object.hasOwn(HMAC, alg)) {
     const secret = key instanceof KeyObject ? (key.type === 'secret' ? key.export() : undefined) : key
     if (secret === undefined) return 'key-mismatch'
-    const expected = createHmac(HMAC[alg], secret).update(data).digest()
+    const expected = createHmac(HMAC[alg as keyof typeof HMAC], secret).update(data).digest()
     return expected.length === signature.length && timingSafeEqual(expected, signature) ? 'valid' : 'invalid'
   }
   if (!(key instanceof KeyObject) || key.type !== 'public') return 'key-mismatch'
   const type = key.asymmetricKeyType
-  if (own(EC, alg)) {
-    const spec = EC[alg]
+  if (Object.hasOwn(EC, alg)) {
+    const spec = EC[alg as keyof typeof EC]
     if (type !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== spec.curve) return 'key-mismatch'
     if (signature.length !== spec.bytes) return 'invalid'
     return verify(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }, signature) ? 'valid' : 'invalid'
   }
-  if (own(RSA, alg)) {
+  if (Object.hasOwn(RSA, alg)) {
     if (type !== 'rsa' || rsaBits(key) < MIN_RSA_BITS) return 'key-mismatch'
-    return verify(RSA[alg], data, { key, padding: constants.RSA_PKCS1_PADDING }, signature) ? 'valid' : 'invalid'
+    return verify(RSA[alg as keyof typeof RSA], data, { key, padding: constants.RSA_PKCS1_PADDING }, signature) ? 'valid' : 'invalid'
   }
-  if (own(PSS, alg)) {
+  if (Object.hasOwn(PSS, alg)) {
     if ((type !== 'rsa' && type !== 'rsa-pss') || rsaBits(key) < MIN_RSA_BITS) return 'key-mismatch'
-    const [digest, saltLength] = PSS[alg]
+    const [digest, saltLength] = PSS[alg as keyof typeof PSS]
     return verify(digest, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature) ? 'valid' : 'invalid'
   }
   if (alg === 'EdDSA' || alg === 'Ed25519') {

@@ -86,10 +86,12 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   return async function verifyToken (token) {
     const now = clock()
-    const tokenHash = hashToken(token)
+    const tokenHash = hash('sha256', token, 'base64url')
     const cached = cache?.get(tokenHash)
     if (cached !== undefined) {
-      if (isLive(cached, now)) return cached
+      // Live: before its deadline, its key still listed, and within cacheTtl of real time.
+      if (cached.until > now && cached.key?.withdrawn !== true &&
+        (cached.untilMonotonic === Number.POSITIVE_INFINITY || cached.untilMonotonic > monotonicNowMs())) return cached
       cache?.delete(tokenHash)
     }
     checkTokenSyntax(token)
@@ -98,12 +100,6 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     if (entry.until > now && Number.isFinite(entry.until)) cache?.set(tokenHash, entry)
     return entry
   }
-}
-
-function isLive (entry: CacheEntry, now: number): boolean {
-  return entry.until > now &&
-    (entry.key === undefined || !entry.key.withdrawn) &&
-    (entry.untilMonotonic === Number.POSITIVE_INFINITY || entry.untilMonotonic > monotonicNowMs())
 }
 
 /** The user's verifier decides about caching (revocation may matter to it): every request asks it. */

@@ -3,7 +3,6 @@
 // request.raw.auth. It runs before the body is read, so unauthenticated
 // requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createAuthInfo } from '../lib/auth-context.js'
 import { countCredentialLines } from '../lib/credentials.js'
 import { isMcpAuthError } from '../lib/errors.js'
 import type { RouteResource } from '../lib/route-resource.js'
@@ -68,11 +67,12 @@ export function createAuthenticateHook (state: McpAuthState) {
     // Unknown well-known paths answer 404, so clients probing discovery locations move on.
     if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
 
-    const resource = resourceOf(state, request, config)
+    // A route whose pattern decides its resource has it in its config: no call.
+    const resource = config[kRouteResource] ?? resourceOf(state, request, config)
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
     try {
-      const { context, nonce, proofIgnored } = await state.authenticate({
+      const { token, context, nonce, proofIgnored } = await state.authenticate({
         method: request.method,
         // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).
         // Fastify keeps it on the raw request only when it rewrites (request.originalUrl
@@ -87,7 +87,17 @@ export function createAuthenticateHook (state: McpAuthState) {
         log: request.log,
       }, resource)
       request.mcp = context
-      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = createAuthInfo(context, (resource as ResolvedResource).url)
+      // The MCP SDK's AuthInfo, which its transports read from req.auth: mutable by its
+      // type, so one per request. `resource` is the resource's shared read-only URL.
+      const auth: McpAuthInfo = {
+        token,
+        clientId: context.clientId ?? '',
+        scopes: [...context.scopes],
+        expiresAt: context.expiresAt,
+        resource: (resource as ResolvedResource).url,
+        extra: { subject: context.subject, issuer: context.issuer, sender: context.sender, claims: context.claims, principal: context.principal },
+      }
+      ;(request.raw as typeof request.raw & { auth?: McpAuthInfo }).auth = auth
       // Only when someone listens: the event costs an object per request.
       if (state.options.onEvent !== undefined || decisionChannel.hasSubscribers) emitAuthenticated(state, request, context)
       if (proofIgnored) request.log.debug('mcp-auth: DPoP header beside the Bearer scheme with an unbound token: accepted as a bearer request, the proof is not trusted')

@@ -9,7 +9,6 @@ import { LRUCache } from 'lru-cache'
 import { reject } from '../errors.js'
 import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
 import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from '../jws.js'
-import { createHtuNormalizer, expectedHtu } from './htu.js'
 
 export interface ProofOptions {
   readonly algorithms: ReadonlySet<string>
@@ -40,6 +39,33 @@ export interface VerifiedProof {
   readonly nonce: string | undefined
 }
 
+const PERCENT = /%([0-9A-Fa-f]{2})/g
+const UNRESERVED = /[A-Za-z0-9\-._~]/
+
+function normalizePercent (_match: string, hex: string): string {
+  const char = String.fromCharCode(Number.parseInt(hex, 16))
+  return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase()
+}
+
+/**
+ * The comparison form of an HTTP URI for `htu` (RFC 9449 §4.3 step 9):
+ * syntax- and scheme-based normalization (RFC 3986 §6.2.2, §6.2.3): scheme
+ * and host lowercased, default port dropped, dot segments removed, percent-
+ * encodings uppercased and unreserved ones decoded, without query or fragment.
+ * Undefined when `value` is not an absolute http(s) URI.
+ */
+export function normalizeHttpUri (value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
+  if (url.username !== '' || url.password !== '') return undefined
+  return `${url.protocol}//${url.host}${url.pathname.replace(PERCENT, normalizePercent)}`
+}
+
 // base64url lengths: a modulus of at most 8192 bits, an exponent of at most 32 bits.
 const MAX_RSA_N_CHARS = 1366
 const MAX_RSA_E_CHARS = 6
@@ -59,8 +85,27 @@ interface CheckedHeader {
 /** Synchronous: throws McpAuthError on every refusal. */
 export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
 
+/** Most `htu` comparison forms remembered, and the longest value remembered. */
+const HTU_FORMS = 1000
+const HTU_MAX_LENGTH = 2048
+
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
-  const normalizeHtu = createHtuNormalizer()
+  // A client sends the same `htu` with every proof, and a route is requested at
+  // the same few URLs: their comparison forms (a URL parse each) are kept,
+  // forgotten all at once when full, so junk values cost a parse, never memory.
+  const htuForms = new Map<string, string | undefined>()
+  function htuForm (value: string): string | undefined {
+    let form = htuForms.get(value)
+    if (form === undefined && !htuForms.has(value)) {
+      form = normalizeHttpUri(value)
+      if (value.length <= HTU_MAX_LENGTH) {
+        if (htuForms.size >= HTU_FORMS) htuForms.clear()
+        htuForms.set(value, form)
+      }
+    }
+    return form
+  }
+
   // Imported public keys by thumbprint, for the header cache's misses: the same key
   // sent in a header spelled differently (member order, extra members) is not
   // imported again.
@@ -88,9 +133,8 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
   // key and a proof costs one lookup. Only successes are kept.
   const headers = new LRUCache<string, CheckedHeader>({ max: 1000 })
 
+  /** A header not seen before (the cache answers for the others). */
   function checkHeader (segment: string): CheckedHeader {
-    const cached = headers.get(segment)
-    if (cached !== undefined) return cached
     const header = decodeSegment(segment)
     if (header === undefined) throw reject.invalidProof('dpop.malformed')
     if (typeof header.typ !== 'string' || normalizeMediaType(header.typ) !== 'dpop+jwt') throw reject.invalidProof('dpop.typ')
@@ -129,7 +173,8 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
 
     const dot1 = proof.indexOf('.')
     const dot2 = proof.indexOf('.', dot1 + 1)
-    const { alg, jkt, key } = checkHeader(proof.slice(0, dot1))
+    const segment = proof.slice(0, dot1)
+    const { alg, jkt, key } = headers.get(segment) ?? checkHeader(segment)
     // RFC 9449 §6.1: the key must be the one the token is bound to, checked before the
     // signature, so a stranger's key costs no verification. Both thumbprints are public
     // (one is in the token, the other is of the key the client sent): a plain comparison.
@@ -145,8 +190,11 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (nonce !== undefined && typeof nonce !== 'string') throw reject.invalidProof('dpop.claims')
     // Methods are case-sensitive (RFC 9110 §9.1).
     if (htm !== request.method) throw reject.invalidProof('dpop.htm')
-    const expected = expectedHtu(normalizeHtu, request.origin, request.url)
-    if (expected === undefined || normalizeHtu(htu) !== expected) throw reject.invalidProof('dpop.htu')
+    const q = request.url.indexOf('?')
+    const path = q === -1 ? request.url : request.url.slice(0, q)
+    // The configured public origin plus the request path, never the Host header.
+    const expected = path.startsWith('/') ? htuForm(request.origin + path) : undefined
+    if (expected === undefined || htuForm(htu) !== expected) throw reject.invalidProof('dpop.htu')
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 

@@ -3,8 +3,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
-import { createHtuNormalizer, expectedHtu, normalizeHttpUri } from '../../lib/dpop/htu.js'
-import { createProofVerifier, replayKey } from '../../lib/dpop/proof.js'
+import { createProofVerifier, normalizeHttpUri, replayKey } from '../../lib/dpop/proof.js'
 import { hashToken } from '../../lib/verifier.js'
 import type { ProofRequest } from '../../lib/dpop/proof.js'
 import { isMcpAuthError } from '../../lib/errors.js'
@@ -119,22 +118,33 @@ t.test('normalizeHttpUri: non-http(s) schemes, relative references, userinfo and
   }
 })
 
-t.test('expectedHtu: configured origin + request path, never anything from the request Host', async (t) => {
-  const expected = (origin: string, url: string) => expectedHtu(normalizeHttpUri, origin, url)
-  t.equal(expected('https://mcp.example.com', '/mcp'), 'https://mcp.example.com/mcp')
-  t.equal(expected('https://mcp.example.com', '/mcp?x=1'), 'https://mcp.example.com/mcp', 'without the query')
-  t.equal(expected('https://mcp.example.com', '/a%2fb'), 'https://mcp.example.com/a%2Fb')
-  t.equal(expected('https://mcp.example.com', '/x/../mcp'), 'https://mcp.example.com/mcp')
-  t.equal(expected('https://mcp.example.com', 'mcp'), undefined, 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
-  t.equal(expected('https://mcp.example.com', '@evil.example/mcp'), undefined, 'no authority smuggling through the path')
-  t.equal(expected('https://other.example', '/mcp'), 'https://other.example/mcp', 'another origin, the same path: its own answer')
-})
-
-t.test('createHtuNormalizer: the answers of normalizeHttpUri, remembered within a bound', async (t) => {
-  const normalize = createHtuNormalizer(2)
-  for (const value of ['https://mcp.example.com/mcp', 'https://mcp.example.com/mcp', 'HTTPS://MCP.EXAMPLE.COM/a%2fb', 'nope', 'nope', 'https://mcp.example.com/x/../mcp', 'https://mcp.example.com/mcp']) {
-    t.equal(normalize(value), normalizeHttpUri(value), JSON.stringify(value))
+t.test('htu: the configured origin + the request path, never anything from the request Host; remembered within a bound', async (t) => {
+  const key = await createDpopKey()
+  const now = Math.floor(Date.now() / 1000)
+  const check = async (htu: string, origin: string, url: string): Promise<string> => {
+    const proof = await createDpopProof(key, { method: 'GET', url: htu, accessToken: 'tok' })
+    return reason(verifier(proof, 1, { method: 'GET', origin, url, ath: hashToken('tok'), jkt: key.jkt, now }))
   }
+  t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', '/mcp'), 'accepted')
+  t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', '/mcp?x=1'), 'accepted', 'without the query')
+  t.equal(await check('https://MCP.example.com:443/a%2Fb', 'https://mcp.example.com', '/a%2fb'), 'accepted', 'both sides in comparison form')
+  t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', '/x/../mcp'), 'accepted')
+  t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', 'mcp'), 'invalid_dpop_proof:dpop.htu', 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
+  t.equal(await check('https://evil.example/mcp', 'https://mcp.example.com', '@evil.example/mcp'), 'invalid_dpop_proof:dpop.htu', 'no authority smuggling through the path')
+  t.equal(await check('https://mcp.example.com/mcp', 'https://other.example', '/mcp'), 'invalid_dpop_proof:dpop.htu', 'another origin, the same path')
+  // More distinct URLs than are remembered: every answer stays right.
+  const many = createProofVerifier({ algorithms: new Set(['ES256']), iatWindow: 300, maxJtiLength: 256, maxProofLength: 8192 })
+  const proof = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: 'tok' })
+  let refused = 0
+  for (let i = 0; i < 1100; i++) {
+    try {
+      many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: `/other-${i}`, ath: hashToken('tok'), jkt: key.jkt, now })
+    } catch {
+      refused++
+    }
+  }
+  t.equal(refused, 1100)
+  t.doesNotThrow(() => many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }))
 })
 
 t.test('RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(token))) without padding (§7.1 example)', async (t) => {

@@ -1,6 +1,6 @@
 // The request path's small pieces: each must give exactly the answer of the
-// plain computation it stands for (memoized parsing, the canonical-base64url
-// test, the scheme scan), stay bounded, and keep no state a request could leak.
+// plain computation it stands for (the canonical-base64url test, the scheme
+// scan), and keep no state a request could leak.
 import { Buffer } from 'node:buffer'
 import { createLocalJWKSet } from 'jose'
 import Fastify from 'fastify'
@@ -15,7 +15,6 @@ import { checkTokenSyntax, extractCredentials, schemeOf } from '../../lib/creden
 import { isCanonicalBase64url } from '../../lib/jws.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
 import type { KeySource } from '../../lib/key-resolver.js'
-import { memoize } from '../../lib/memo.js'
 import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
 import mcpAuth from '../../index.js'
 import type { McpAuthContext, McpAuthOptions } from '../../index.js'
@@ -44,23 +43,6 @@ async function pluginApp (t: Test, options: Partial<McpAuthOptions> = {}): Promi
   app.get('/mcp', async () => 'ok')
   return { app, issuer }
 }
-
-t.test('memoize: the same answers, computed once per input, bounded, long inputs never kept', async (t) => {
-  const calls: string[] = []
-  const upper = memoize((s: string) => { calls.push(s); return s === 'none' ? undefined : s.toUpperCase() }, { maxEntries: 3, maxKeyLength: 8 })
-  t.equal(upper('a'), 'A')
-  t.equal(upper('a'), 'A')
-  t.equal(upper('none'), undefined)
-  t.equal(upper('none'), undefined, 'an undefined answer is remembered too')
-  t.same(calls, ['a', 'none'])
-  upper('b')
-  upper('c') // full: forgets everything, then remembers 'c'
-  upper('a')
-  t.same(calls, ['a', 'none', 'b', 'c', 'a'])
-  upper('a-very-long-input')
-  upper('a-very-long-input')
-  t.equal(calls.filter((c) => c === 'a-very-long-input').length, 2, 'over maxKeyLength: computed every time')
-})
 
 t.test('isCanonicalBase64url: exactly "decoding then encoding gives the input back"', async () => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
