@@ -117,7 +117,7 @@ for (let r = 1; r <= settings.rounds; r++) {
 // Interleaved: every judged comparison between two servers (a smoke-test pair in quick mode).
 const byId = Object.fromEntries(scenarioList.map((s) => [s.id, s]))
 const pairedList = allComparisons
-  .filter((c) => c.target !== undefined && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
+  .filter((c) => (c.target !== undefined || c.interleaved === true) && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
   .filter((c) => !quick || c.id === 'bearer/bare')
 const pairsFor = (c) => (c.kind === 'peer' ? settings.peerPairs : settings.pairs)
 const paired = {}

@@ -79,7 +79,7 @@ export function resultsMarkdown ({ rows, comparisons, rounds, paired, settings, 
     c.kind === 'ceiling' ? `${n0(c.ceiling)} req/s (jose-based: ${n2(c.jose)})` : '',
     c.target === undefined ? '—' : `≥ ${c.target}`, verdict(c.pass), c.interleaved === undefined ? n2(c.cpu) : `${n2(c.interleaved.cpu)} (sequential ${n2(c.cpu)})`,
   ])
-  const pairRows = pairedComparisons.map((c) => [c.label, String(c.interleaved.pairs), (paired?.[c.id]?.pairs ?? []).map((p) => n2(p.ratio)).join(', ')])
+  const pairRows = pairedComparisons.map((c) => [c.label, String(c.interleaved.pairs), c.interleaved.cpuGapUs === undefined ? '—' : `${c.interleaved.cpuGapUs.toFixed(1)} µs`, (paired?.[c.id]?.pairs ?? []).map((p) => n2(p.ratio)).join(', ')])
 
   const cpuRow = (id, verifications) => {
     const r = byId[id]
@@ -159,7 +159,7 @@ ${pairRows.length === 0
 : `
 ### Interleaved pairs
 
-${mdTable(['comparison', 'pairs', 'ratio of each pair (subject req/s ÷ base req/s, adjacent windows)'], pairRows)}
+${mdTable(['comparison', 'pairs', 'server CPU per request beyond the base (median)', 'ratio of each pair (subject req/s ÷ base req/s, adjacent windows)'], pairRows)}
 `}
 
 Definitions, all from the same round:

@@ -86,6 +86,8 @@ export function ratios (rounds, paired = {}) {
           q1: quantile(pairs.map((p) => p.ratio), 0.25),
           q3: quantile(pairs.map((p) => p.ratio), 0.75),
           cpu: median(pairs.map((p) => p.cpu)),
+          // Server CPU per request the subject spends beyond its base, in µs (pairs of older runs lack it).
+          cpuGapUs: pairs.every((p) => p.subjectCpuUs !== undefined) ? median(pairs.map((p) => p.subjectCpuUs - p.baseCpuUs)) : undefined,
           pairs: pairs.length,
         }
     const pairedFailure = paired[c.id]?.failure
