@@ -64,9 +64,9 @@ export function extractCredentials (input: CredentialInput, options: ExtractOpti
   const header = input.authorization
   if (header === undefined || header === '') throw reject.noCredentials()
 
-  const end = schemeEnd(header)
-  const scheme = parseScheme(header.slice(0, end), options.dpopEnabled)
+  const scheme = schemeAt(header, options.dpopEnabled)
   if (scheme === undefined) throw reject.noCredentials('credentials.unsupported_scheme')
+  const end = scheme === 'bearer' ? 6 : 4
   // credentials = auth-scheme 1*SP token68: a tab or nothing after the scheme is malformed.
   if (header.charCodeAt(end) !== 32) throw reject.invalidRequest('credentials.malformed')
 
@@ -83,24 +83,28 @@ export function checkTokenSyntax (token: string): void {
   if (!B64TOKEN.test(token)) throw reject.invalidRequest('credentials.malformed')
 }
 
-// The scheme is a token: it ends at the first whitespace (what /\s/ matches;
-// a loop, because this runs on every request and the scheme is a few characters).
-function schemeEnd (header: string): number {
+/**
+ * The scheme a header starts with, compared case-insensitively. The scheme is a
+ * token: it ends at the first whitespace (what /\s/ matches; a loop, because the
+ * scheme is a few characters).
+ */
+function schemeAt (header: string, dpopEnabled: boolean): CredentialScheme | undefined {
+  let end = header.length
   for (let i = 0; i < header.length; i++) {
     const c = header.charCodeAt(i)
-    if (c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || (c > 0xff && /\s/.test(header.charAt(i)))) return i
+    if (c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || (c > 0xff && /\s/.test(header.charAt(i)))) {
+      end = i
+      break
+    }
   }
-  return header.length
-}
-
-function parseScheme (text: string, dpopEnabled: boolean): CredentialScheme | undefined {
-  if (text === 'Bearer' || (text.length === 6 && text.toLowerCase() === 'bearer')) return 'bearer'
-  if (dpopEnabled && (text === 'DPoP' || (text.length === 4 && text.toLowerCase() === 'dpop'))) return 'dpop'
+  // The usual spellings first: toLowerCase() would allocate.
+  if (end === 6 && (header.startsWith('Bearer') || header.slice(0, 6).toLowerCase() === 'bearer')) return 'bearer'
+  if (dpopEnabled && end === 4 && (header.startsWith('DPoP') || header.slice(0, 4).toLowerCase() === 'dpop')) return 'dpop'
   return undefined
 }
 
 /** The scheme a request attempted, for placing errors in the right challenge. */
 export function schemeOf (authorization: string | undefined): CredentialScheme | undefined {
   if (authorization === undefined) return undefined
-  return parseScheme(authorization.slice(0, schemeEnd(authorization)), true)
+  return schemeAt(authorization, true)
 }

@@ -193,8 +193,10 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     const q = request.url.indexOf('?')
     const path = q === -1 ? request.url : request.url.slice(0, q)
     // The configured public origin plus the request path, never the Host header.
-    const expected = path.startsWith('/') ? htuForm(request.origin + path) : undefined
-    if (expected === undefined || htuForm(htu) !== expected) throw reject.invalidProof('dpop.htu')
+    const target = request.origin + path
+    // Known forms without a call; an invalid value (remembered as undefined) is computed again.
+    const expected = path.startsWith('/') ? htuForms.get(target) ?? htuForm(target) : undefined
+    if (expected === undefined || (htuForms.get(htu) ?? htuForm(htu)) !== expected) throw reject.invalidProof('dpop.htu')
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 

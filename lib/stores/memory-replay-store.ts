@@ -47,7 +47,13 @@ export class MemoryReplayStore implements ReplayStore {
   claim (key: string, ttlSeconds: number): boolean {
     const now = this.#clock() - this.#epoch
     const id = key.length === KEY_LENGTH ? key : hash('sha256', key, 'base64url')
-    this.#sweep(now, SWEEP_PER_CLAIM)
+    // A few expired entries from the oldest end, up to the first live one
+    // (insertion order is nearly expiry order).
+    let swept = 0
+    for (const [stored, expiry] of this.#entries) {
+      if (expiry > now || swept++ === SWEEP_PER_CLAIM) break
+      this.#entries.delete(stored)
+    }
     const expiry = this.#entries.get(id)
     if (expiry !== undefined) {
       if (expiry > now) return false
@@ -55,7 +61,7 @@ export class MemoryReplayStore implements ReplayStore {
     }
     if (this.#entries.size >= this.maxEntries) {
       // Bounded: a full store must not cost a scan of every entry per request.
-      this.#sweep(now, FULL_SWEEP)
+      this.#sweepFull(now)
       if (this.#entries.size >= this.maxEntries) throw new ReplayStoreFullError(this.maxEntries)
     }
     this.#entries.set(id, now + Math.max(1, Math.ceil(ttlSeconds)))
@@ -69,15 +75,13 @@ export class MemoryReplayStore implements ReplayStore {
   /** In-process: always reachable (the health route asks). */
   ping (): void {}
 
-  // Removes expired entries from the oldest end, examining at most `limit`.
-  // Per claim it stops at the first live entry (insertion order is nearly expiry
-  // order); when full it looks further, since TTLs differ a little.
-  #sweep (now: number, limit: number): void {
+  // Full: removes every expired entry among the oldest FULL_SWEEP, past live
+  // ones too, since TTLs differ a little.
+  #sweepFull (now: number): void {
     let examined = 0
     for (const [id, expiry] of this.#entries) {
-      if (examined++ >= limit) return
+      if (examined++ >= FULL_SWEEP) return
       if (expiry <= now) this.#entries.delete(id)
-      else if (limit === SWEEP_PER_CLAIM) return
     }
   }
 }
