@@ -44,6 +44,8 @@ export type {
   PrincipalFunction,
   ReplayStore,
   ResourceOptions,
+  SessionBindingOptions,
+  SessionStore,
   TokenCacheOptions,
   VerifyTokenContext,
   VerifyTokenFunction,
@@ -61,3 +63,7 @@ export type { McpOperationScopesMap, McpOperationRequest } from './lib/mcp-opera
 export { RedisReplayStore } from './lib/stores/redis-replay-store.js'
 export type { RedisReplayStoreOptions } from './lib/stores/redis-replay-store.js'
 export type { RedisClient } from './lib/stores/redis-client.js'
+export { MemorySessionStore } from './lib/stores/memory-session-store.js'
+export type { MemorySessionStoreOptions } from './lib/stores/memory-session-store.js'
+export { RedisSessionStore } from './lib/stores/redis-session-store.js'
+export type { RedisSessionStoreOptions } from './lib/stores/redis-session-store.js'

@@ -12,6 +12,7 @@ export type McpAuthErrorCode =
   | 'FST_MCP_AUTH_INSUFFICIENT_SCOPE'
   | 'FST_MCP_AUTH_UNAVAILABLE'
   | 'FST_MCP_AUTH_INTERNAL'
+  | 'FST_MCP_AUTH_SESSION_MISMATCH'
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -82,9 +83,13 @@ export type McpAuthRejectReason =
   | 'nonce.failed'
   | 'overloaded'
   | 'principal.failed'
+  | 'session.identity_mismatch'
+  | 'session.unbindable_identity'
+  | 'session.conflict'
+  | 'session_store.failed'
   | (string & {})
 
-export type McpAuthStatus = 400 | 401 | 403 | 500 | 503
+export type McpAuthStatus = 400 | 401 | 403 | 404 | 500 | 503
 
 interface CodeRow {
   readonly statusCode: McpAuthStatus
@@ -102,6 +107,8 @@ export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.fr
   FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later' },
   // A user callback failed (a bug or an outage behind it): the client learns nothing more.
   FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error' },
+  // Not an OAuth error: the MCP transport's answer for an unknown session (sessionBinding).
+  FST_MCP_AUTH_SESSION_MISMATCH: { statusCode: 404, oauthError: undefined, description: 'Session not found' },
 })
 
 const KEYS_UNAVAILABLE = 'The authorization server\'s keys are unavailable, retry later'
@@ -166,6 +173,10 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'nonce.failed': 'DPoP nonces are unavailable, retry later',
   overloaded: 'The server is overloaded, retry later',
   'principal.failed': 'Internal error',
+  'session.identity_mismatch': 'Session not found',
+  'session.unbindable_identity': 'The access token names neither a subject nor a client, so it cannot open a session',
+  'session.conflict': 'The session could not be opened, retry later',
+  'session_store.failed': 'Session binding is unavailable, retry later',
 })
 
 export interface McpAuthErrorOptions {
@@ -229,6 +240,8 @@ export const reject = {
     new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause, description: KEYS_UNAVAILABLE }),
   internal: (reason: McpAuthRejectReason, cause?: unknown) =>
     new McpAuthError('FST_MCP_AUTH_INTERNAL', reason, { cause }),
+  sessionMismatch: () =>
+    new McpAuthError('FST_MCP_AUTH_SESSION_MISMATCH', 'session.identity_mismatch'),
 }
 
 /** Configuration errors: thrown while `register` runs, so `ready()` rejects. */

@@ -15,7 +15,9 @@ import { normalizeMediaType } from './access-token.js'
 import type { ParsedResource } from './resource.js'
 import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
+import { MemorySessionStore } from './stores/memory-session-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
+import type { SessionStore } from './stores/session-store.js'
 import { ReadonlyURL } from './readonly-url.js'
 import { routerPattern } from './uri-path.js'
 import { protectedResourceMetadataPath, protectedResourceMetadataUrl } from './well-known.js'
@@ -79,6 +81,14 @@ export interface ResolvedDpop {
   readonly maxProofLength: number
 }
 
+export interface ResolvedSessionBinding {
+  readonly store: SessionStore
+  /** True when we created the store (so we close it). */
+  readonly ownsStore: boolean
+  /** Seconds. */
+  readonly idleTtl: number
+}
+
 export interface ResolvedOptions {
   readonly resources: readonly ResolvedResource[]
   readonly issuers: ReadonlySet<string>
@@ -115,6 +125,7 @@ export interface ResolvedOptions {
   readonly tokenCacheMaxAge: number
   readonly maxTokenLength: number
   readonly retryAfter: number
+  readonly sessionBinding: ResolvedSessionBinding | undefined
 }
 
 export const ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze([
@@ -130,6 +141,7 @@ const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
   'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata', 'onEvent', 'underPressure', 'healthRoute',
+  'sessionBinding',
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
@@ -197,6 +209,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     ...resolveTokenCache(options.tokenCache),
     maxTokenLength: integer('"maxTokenLength"', options.maxTokenLength, 8192, 256, 65536),
     retryAfter: integer('"retryAfter"', options.retryAfter, 5, 0, 86400),
+    sessionBinding: resolveSessionBinding(options.sessionBinding),
   })
 }
 
@@ -564,6 +577,22 @@ function resolveTokenCache (value: unknown): { tokenCacheSize: number, tokenCach
     tokenCacheSize: integer('"tokenCache.maxEntries"', cache.maxEntries, 10_000, 1, 10_000_000),
     tokenCacheMaxAge: seconds('"tokenCache.maxAge"', cache.maxAge, 300, 1, 86400),
   }
+}
+
+function resolveSessionBinding (value: unknown): ResolvedSessionBinding | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption(`"sessionBinding" must be true, false or { store, idleTtl }; got ${show(value)}`)
+  }
+  const s = value === true ? {} : value as Record<string, unknown>
+  checkKeys('sessionBinding.', s, ['store', 'idleTtl'])
+  const idleTtl = integer('"sessionBinding.idleTtl"', s.idleTtl, 3600, 1, 2_592_000)
+  if (s.store === undefined) return Object.freeze({ store: new MemorySessionStore(), ownsStore: true, idleTtl })
+  const store = s.store as Partial<Record<keyof SessionStore, unknown>> | null
+  if (typeof store !== 'object' || store === null || ['create', 'get', 'refresh', 'delete'].some((m) => typeof store[m as keyof SessionStore] !== 'function')) {
+    throw invalidOption('"sessionBinding.store" must be a session store with create, get, refresh and delete methods (new MemorySessionStore() or new RedisSessionStore({ client }))')
+  }
+  return Object.freeze({ store: s.store as SessionStore, ownsStore: false, idleTtl })
 }
 
 // ——— small validators ———

@@ -13,6 +13,7 @@ import { declaredScopes } from './require-scopes.js'
 import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
 import { guardRoutePreflights } from './preflight.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
+import { registerSessionBinding } from './session-binding.js'
 import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 import type { McpAuthState } from './state.js'
 
@@ -46,6 +47,7 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   // Load shedding first: an overloaded server must not spend signature work.
   await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
+  registerSessionBinding(fastify, state)
   registerHealthRoute(fastify, state)
   warnIfClusteredMemoryStore(state)
   fastify.addHook('onClose', async () => { await state.close() })

@@ -8,6 +8,7 @@ import { reject } from '../lib/errors.js'
 import { failureCause, FetchFailure } from '../lib/fetch-failure.js'
 import type { FailureCause } from '../lib/fetch-failure.js'
 import type { ReplayStore } from '../lib/stores/replay-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
 import { MemoryReplayStore } from '../lib/stores/memory-replay-store.js'
 import { challengeResourceOf, resourceOf } from './authenticate.js'
 import type { RouteConfig } from './authenticate.js'
@@ -52,7 +53,7 @@ async function coHostedHealth (fastify: FastifyInstance): Promise<{ store: { rea
 export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthState): void {
   const url = state.options.healthRoute
   if (url === undefined) return
-  const { network, dpop } = state.options
+  const { network, dpop, sessionBinding } = state.options
   fastify.get(url, { config: { mcpAuth: false } }, async (_request, reply) => {
     const now = monotonicNowMs()
     // Cause codes only, never error messages: this route is often public.
@@ -69,21 +70,22 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
       }
     })
     const replayStore = dpop?.replayStore === undefined ? undefined : await pingStore(dpop.replayStore, network.timeoutMs)
+    const sessionStore = sessionBinding === undefined ? undefined : await pingStore(sessionBinding.store, network.timeoutMs)
     const authorizationServer = await coHostedHealth(fastify)
-    const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
-    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer })
+    const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && sessionStore?.reachable !== false && authorizationServer?.store.reachable !== false
+    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ status: ok ? 'ok' : 'unavailable', jwks, replayStore, sessionStore, authorizationServer })
   })
 }
 
 /** `reachable: null` when the store has no ping() (it cannot tell); a ping gets the network timeout. */
-async function pingStore (store: ReplayStore, timeoutMs: number): Promise<{ reachable: boolean | null, cause?: FailureCause }> {
+async function pingStore (store: Pick<ReplayStore | SessionStore, 'ping'>, timeoutMs: number): Promise<{ reachable: boolean | null, cause?: FailureCause }> {
   if (typeof store.ping !== 'function') return { reachable: null }
   let timer: NodeJS.Timeout | undefined
   try {
     await Promise.race([
       Promise.resolve().then(() => store.ping?.()),
       new Promise((_resolve, reject) => {
-        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the replay store did not answer PING in time')), timeoutMs)
+        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the store did not answer PING in time')), timeoutMs)
       }),
     ])
     return { reachable: true }

@@ -51,7 +51,7 @@ export async function sendOAuthError (
   return reply.send(await renderErrorBody(state.options.errorRenderer, err, request))
 }
 
-function challengeFor (
+export function challengeFor (
   state: McpAuthState,
   request: FastifyRequest,
   err: McpAuthError,
