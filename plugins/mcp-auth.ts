@@ -13,7 +13,6 @@ import { declaredScopes } from './require-scopes.js'
 import { registerHealthRoute, registerLoadShedding, warnIfClusteredMemoryStore } from './operations.js'
 import { guardRoutePreflights } from './preflight.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
-import { registerSessionBinding } from './session-binding.js'
 import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
 import type { McpAuthState } from './state.js'
 
@@ -47,7 +46,9 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   // Load shedding first: an overloaded server must not spend signature work.
   await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
-  registerSessionBinding(fastify, state)
+  // Right after authentication (its onRequest hook reads request.mcp); imported only
+  // when on, so the root entry stays light without it.
+  if (resolved.sessionBinding !== undefined) (await import('./session-binding.js')).registerSessionBinding(fastify, state)
   registerHealthRoute(fastify, state)
   warnIfClusteredMemoryStore(state)
   fastify.addHook('onClose', async () => { await state.close() })

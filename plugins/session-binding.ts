@@ -35,13 +35,13 @@ interface RequestSession {
 
 type SessionRequest = FastifyRequest & { [kSession]: RequestSession | null }
 
+/** Called only when the option is on. */
 export function registerSessionBinding (fastify: FastifyInstance, state: McpAuthState): void {
-  const options = state.options.sessionBinding
-  if (options === undefined) return
+  const options = state.options.sessionBinding as ResolvedSessionBinding
   const binder = createSessionBinder({ store: options.store, idleTtl: options.idleTtl, clock: systemClock, logger: state.logger })
   const hooks = createSessionHooks(state, binder)
   fastify.decorateRequest(kSession, null)
-  // Registered right after the authentication hook: it runs once request.mcp is set.
+  // Registered right after the authentication hook (mcp-auth.ts): it runs once request.mcp is set.
   fastify.addHook('onRequest', hooks.checkSession)
   fastify.addHook('preHandler', hooks.refuseUnbindableInitialize)
   fastify.addHook('onSend', hooks.captureOnSend)
