@@ -182,7 +182,7 @@ export function scenarios () {
     },
     {
       id: 'mcp-dpop-bound',
-      label: 'fastify-mcp-auth, DPoP, fresh proof per request, session bound (sessionBinding, RedisSessionStore on a local redis-server)',
+      label: 'fastify-mcp-auth, DPoP, fresh proof per request, session bound (sessionBinding, RedisSessionStore on a local redis-server, Unix socket)',
       server: 'mcp-auth.js',
       family: 'fastify',
       requires: redisMissing,

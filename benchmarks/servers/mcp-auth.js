@@ -28,7 +28,7 @@ let redis
 if (config.sessionBinding === 'redis') {
   const { startRedisServer } = await import('./redis.js')
   const { Redis } = await import('ioredis')
-  redis = new Redis({ host: '127.0.0.1', port: await startRedisServer() })
+  redis = new Redis({ path: await startRedisServer() })
   options.sessionBinding = { store: new RedisSessionStore({ client: redis }) }
 }
 

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { SessionStore } from './session-store.js'
+import { maxEntriesOption } from './store-options.js'
 
 export interface MemorySessionStoreOptions {
   /** Most records held (default 100000; a record takes about 320 bytes of heap). */
@@ -25,13 +26,9 @@ export class MemorySessionStore implements SessionStore {
   readonly #clock: Clock
 
   constructor (options: MemorySessionStoreOptions = {}) {
-    const maxEntries = options.maxEntries ?? 100_000
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError(`MemorySessionStore maxEntries must be a positive integer; got ${String(maxEntries)}`)
-    }
-    this.maxEntries = maxEntries
+    this.maxEntries = maxEntriesOption('MemorySessionStore', options.maxEntries, 100_000)
     this.#clock = options.clock ?? systemClock
-    this.#records = new LRUCache({ max: maxEntries })
+    this.#records = new LRUCache({ max: this.maxEntries })
   }
 
   get size (): number {
