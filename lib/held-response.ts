@@ -5,6 +5,7 @@
 // asks `inspect`; a promise holds every write until it settles, then they are
 // replayed in order, or dropped for `refuse`'s response.
 import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
 
 export interface ResponseHead {
   readonly statusCode: number
@@ -22,7 +23,7 @@ type Methods = Record<Method, (...args: unknown[]) => unknown>
  * `refuse(err)` writes another response (the held writes' callbacks are not called).
  */
 export function holdResponseHead (
-  res: ServerResponse,
+  res: ServerResponse | Http2ServerResponse,
   inspect: (head: ResponseHead) => Promise<void> | undefined,
   refuse: (err: unknown) => void
 ): void {
@@ -81,7 +82,7 @@ export function holdResponseHead (
   for (const method of METHODS) target[method] = (...args: unknown[]) => intercept(method, args)
 }
 
-function headOf (res: ServerResponse, method: Method, args: unknown[]): ResponseHead {
+function headOf (res: ServerResponse | Http2ServerResponse, method: Method, args: unknown[]): ResponseHead {
   const given = method === 'writeHead' ? headersArgument(args) : undefined
   return {
     statusCode: method === 'writeHead' && typeof args[0] === 'number' ? args[0] : res.statusCode,

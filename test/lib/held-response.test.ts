@@ -3,6 +3,7 @@
 // chained calls and implicit heads are held in order); fulfilled → the response as
 // written; rejected → `refuse` writes another and the held head never leaves.
 import { createServer } from 'node:http'
+import { connect, createServer as createHttp2Server } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -141,4 +142,31 @@ t.test('a replay that throws destroys the response instead of leaving it hanging
     setImmediate(() => decision.resolve())
   })
   await t.rejects(fetch(url).then((res) => res.text()), 'the client sees the connection end')
+})
+
+t.test('an HTTP/2 compatibility response is held and released the same way', async (t) => {
+  const decision = deferred()
+  const server = createHttp2Server((_req, res) => {
+    holdResponseHead(res, () => decision.promise, () => t.fail('never refused'))
+    res.writeHead(200, { 'mcp-session-id': 'H2' })
+    res.end('over h2')
+    setImmediate(() => decision.resolve())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  t.teardown(() => client.close())
+  const { headers, body } = await new Promise<{ headers: Record<string, unknown>, body: string }>((resolve, reject) => {
+    const stream = client.request({ ':path': '/' })
+    let received: Record<string, unknown> = {}
+    let text = ''
+    stream.on('response', (h) => { received = h })
+    stream.setEncoding('utf8').on('data', (chunk: string) => { text += chunk })
+    stream.on('end', () => resolve({ headers: received, body: text }))
+    stream.on('error', reject)
+    stream.end()
+  })
+  t.equal(headers[':status'], 200)
+  t.equal(headers['mcp-session-id'], 'H2')
+  t.equal(body, 'over h2')
 })
