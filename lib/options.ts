@@ -14,6 +14,7 @@ import type { KeySource } from './key-resolver.js'
 import { normalizeMediaType } from './access-token.js'
 import type { ParsedResource } from './resource.js'
 import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
+import { nearest } from './suggest.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
 import { MemorySessionStore } from './stores/memory-session-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
@@ -603,32 +604,6 @@ function checkKeys (prefix: string, value: Record<string, unknown>, known: reado
     const hint = nearest(key, known)
     throw invalidOption(`"${prefix}${key}" is not a known option${hint === undefined ? '' : `; did you mean "${prefix}${hint}"?`}`)
   }
-}
-
-export function nearest (word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-function editDistance (a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost)
-    }
-    previous = current
-  }
-  return previous[b.length] as number
 }
 
 function stringList (name: string, value: unknown, example: string): readonly string[] {
