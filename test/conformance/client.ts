@@ -1,0 +1,86 @@
+// The client under test for the official MCP conformance suite: the MCP SDK v2
+// client whose transport sends every request through this package's
+// `oauth.fetch`. The suite starts it as `<command> <server URL>` with the
+// scenario, protocol version and context in MCP_CONFORMANCE_* variables.
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import type { ClientOptions } from '@modelcontextprotocol/client'
+import { createMcpOAuthClient } from '../../client.js'
+import type { McpOAuthClientOptions, PreRegisteredClient } from '../../client.js'
+
+// The CIMD client ID auth/basic-cimd expects (the suite does not fetch it).
+const CLIENT_METADATA_URL = 'https://conformance-test.local/client-metadata.json'
+// Never listened on: the authorizer reads the redirect from the authorization endpoint's answer.
+const REDIRECT_URI = 'http://127.0.0.1:3999/callback'
+
+interface ScenarioContext {
+  client_id?: string
+  client_secret?: string
+  private_key_pem?: string
+  signing_algorithm?: string
+  valid_jwt?: string
+}
+
+const serverUrl = process.argv.at(-1)
+const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? ''
+const protocolVersion = process.env.MCP_CONFORMANCE_PROTOCOL_VERSION
+const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? '{}') as ScenarioContext
+
+/** The suite's authorization endpoint redirects at once: the "browser" is one GET. */
+async function followAuthorization (url: URL): Promise<string> {
+  const response = await fetch(url, { redirect: 'manual' })
+  await response.body?.cancel()
+  const location = response.headers.get('location')
+  if (location === null) throw new Error(`the authorization endpoint answered ${response.status} without a redirect`)
+  return new URL(location, url).href
+}
+
+function preRegisteredClient (): PreRegisteredClient | undefined {
+  const clientId = context.client_id
+  if (clientId === undefined) return undefined
+  if (context.private_key_pem !== undefined) {
+    return { clientId, auth: { method: 'private_key_jwt', key: context.private_key_pem, algorithm: context.signing_algorithm ?? 'ES256' } }
+  }
+  if (context.client_secret !== undefined) return { clientId, auth: { method: 'client_secret_basic', secret: context.client_secret } }
+  return { clientId }
+}
+
+function grant (): McpOAuthClientOptions['grant'] {
+  if (scenario.startsWith('auth/client-credentials-')) return { type: 'client_credentials' }
+  if (scenario === 'auth/wif-jwt-bearer') {
+    const jwt = context.valid_jwt
+    return { type: 'jwt-bearer', assertion: () => jwt ?? '' }
+  }
+  return undefined
+}
+
+async function main (): Promise<void> {
+  if (serverUrl === undefined) throw new Error('usage: client.ts <server URL>')
+  const registered = preRegisteredClient()
+  const oauth = createMcpOAuthClient({
+    // The suite's issuers live on random ports: the context's client answers for whichever it names.
+    preRegistered: registered === undefined ? undefined : () => registered,
+    clientMetadataUrl: CLIENT_METADATA_URL,
+    clientMetadata: { client_name: 'fastify-mcp-auth conformance client', redirect_uris: [REDIRECT_URI] },
+    redirectUri: REDIRECT_URI,
+    authorize: followAuthorization,
+    grant: grant(),
+    dpop: { key: 'generate' },
+    legacyDiscovery: true,
+  })
+  const options: ClientOptions = protocolVersion === '2026-07-28' ? { versionNegotiation: { mode: { pin: protocolVersion } } } : {}
+  const client = new Client({ name: 'fastify-mcp-auth-conformance', version: '1.0.0' }, options)
+  const transport = new StreamableHTTPClientTransport(new URL(serverUrl), { fetch: oauth.fetch })
+  await client.connect(transport)
+  try {
+    const { tools } = await client.listTools()
+    const tool = tools[0]
+    if (tool !== undefined) await client.callTool({ name: tool.name, arguments: {} })
+  } finally {
+    await client.close()
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})
