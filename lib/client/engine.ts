@@ -261,12 +261,18 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     // The refresh token first: revoking it ends the grant at most servers (RFC 7009 §2.1).
     for (const [token, hint] of [[record.refreshToken, 'refresh_token'], [record.accessToken, 'access_token']] as const) {
       if (token === undefined) continue
-      await oauth.processRevocationResponse(await oauth.revocationRequest(as, { client_id: client.clientId }, auth, token, {
-        additionalParameters: { token_type_hint: hint },
-        [oauth.customFetch]: outbound.oauth,
-        [oauth.allowInsecureRequests]: true,
-      }))
-      revoked++
+      try {
+        await oauth.processRevocationResponse(await oauth.revocationRequest(as, { client_id: client.clientId }, auth, token, {
+          additionalParameters: { token_type_hint: hint },
+          [oauth.customFetch]: outbound.oauth,
+          [oauth.allowInsecureRequests]: true,
+        }))
+        revoked++
+      } catch (err) {
+        // RFC 7009 §2.2.1: a server may not revoke some token types (self-contained access tokens often); they expire instead.
+        if (err instanceof oauth.ResponseBodyError && err.error === 'unsupported_token_type') continue
+        throw err
+      }
     }
     return revoked
   }
@@ -285,6 +291,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
           failures.push({ issuer: record.issuer, resource: record.resource, error: err instanceof Error ? err : new Error(String(err)) })
         }
       }
+      // Deleted whatever the server said: signing out must work with the server down.
       await store.delete(key)
       deleted++
     }
