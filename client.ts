@@ -32,3 +32,4 @@ export type {
   StoreLock,
   StoredRecord,
 } from './types/client.js'
+export { mcpClient } from './plugins/mcp-client.js'

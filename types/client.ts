@@ -17,14 +17,14 @@ export type ClientAuthentication =
   | { readonly method: 'client_secret_basic', readonly secret: string }
   | { readonly method: 'client_secret_post', readonly secret: string }
   | {
-      readonly method: 'private_key_jwt'
-      /** A PKCS#8 PEM string, a private JWK or a CryptoKey. */
-      readonly key: string | JWK | CryptoKey
-      /** JWS algorithm of the assertion; default: the JWK's `alg`, else ES256. */
-      readonly algorithm?: string
-      /** `kid` header of the assertion; default: the JWK's `kid`. */
-      readonly kid?: string
-    }
+    readonly method: 'private_key_jwt'
+    /** A PKCS#8 PEM string, a private JWK or a CryptoKey. */
+    readonly key: string | JWK | CryptoKey
+    /** JWS algorithm of the assertion; default: the JWK's `alg`, else ES256. */
+    readonly algorithm?: string
+    /** `kid` header of the assertion; default: the JWK's `kid`. */
+    readonly kid?: string
+  }
 
 /** A client registered with an authorization server out of band. */
 export interface PreRegisteredClient {
@@ -92,10 +92,10 @@ export type McpOAuthGrant =
   | { readonly type: 'authorization_code' }
   | { readonly type: 'client_credentials' }
   | {
-      readonly type: 'jwt-bearer'
-      /** Returns the JWT to present (RFC 7523 §2.1): a workload identity token, an ID-JAG… */
-      readonly assertion: (context: AssertionContext) => string | Promise<string>
-    }
+    readonly type: 'jwt-bearer'
+    /** Returns the JWT to present (RFC 7523 §2.1): a workload identity token, an ID-JAG… */
+    readonly assertion: (context: AssertionContext) => string | Promise<string>
+  }
 
 export interface DpopClientOptions {
   /** `'generate'`: a key per credential, stored with it (encrypted by the store); or one key pair for everything. */
@@ -215,5 +215,9 @@ export interface McpClientDecorator {
 declare module 'fastify' {
   interface FastifyInstance {
     mcpClient: McpClientDecorator
+  }
+  interface FastifyContextConfig {
+    /** `false` opts the route out of mcpAuth's authentication (the mcpClient routes carry it). */
+    mcpAuth?: false
   }
 }

@@ -37,6 +37,11 @@ function describeFailure (context: TokenRequestContext, grant: string, err: unkn
   if (err instanceof oauth.ResponseBodyError) {
     return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${err.error}`, { oauthError: err.error, cause: err })
   }
+  // A 401 invalid_client may come as a challenge (RFC 6749 §5.2) rather than a body.
+  if (err instanceof oauth.WWWAuthenticateChallengeError) {
+    const error = err.cause.find((c) => c.parameters.error !== undefined)?.parameters.error ?? 'invalid_client'
+    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${error}`, { oauthError: error, cause: err })
+  }
   return fail.token('token.invalid_response', `the ${grant} request at ${context.as.issuer} got an invalid response`, { cause: err })
 }
 

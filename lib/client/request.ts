@@ -1,7 +1,12 @@
 // The caller's request, made resendable: the URL, method, headers without any
-// Authorization or DPoP the caller put there (the client sets its own and never
-// forwards someone else's), the body as bytes or text, and the MCP operation it
-// carries (JSON-RPC method and tool), which step-up attempts are counted by.
+// credentials the caller put there (Authorization, DPoP, cookies: the client
+// sets its own and never forwards someone else's), the body as bytes or text,
+// and the MCP operation it carries (JSON-RPC method and tool), which step-up
+// attempts are counted by.
+
+// Credentials are the client's to set; framing headers belong to the connection
+// fetch opens (headers copied from an incoming request would otherwise misframe it).
+const OWNED_HEADERS = ['authorization', 'dpop', 'cookie', 'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-authorization']
 
 export interface McpRequest {
   readonly url: URL
@@ -46,8 +51,7 @@ export async function prepareRequest (input: string | URL | Request, init: Reque
   const url = new URL(request?.url ?? String(input))
   const method = (init.method ?? request?.method ?? 'GET').toUpperCase()
   const headers = new Headers(init.headers ?? request?.headers)
-  headers.delete('authorization')
-  headers.delete('dpop')
+  for (const name of OWNED_HEADERS) headers.delete(name)
   let raw: RequestInit['body'] = init.body
   if (raw === undefined && request?.body != null) raw = await request.arrayBuffer()
   const body = raw === undefined || raw === null ? undefined : await bytes(raw, headers)
