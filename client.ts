@@ -32,4 +32,4 @@ export type {
   StoreLock,
   StoredRecord,
 } from './types/client.js'
-export { mcpClient } from './plugins/mcp-client.js'
+export { mcpClient } from './plugins/client/mcp-client.js'

@@ -5,12 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import Fastify from 'fastify'
 import t from 'tap'
-import { createMcpOAuthClient, memoryCredentialStore } from '../../../client.js'
-import type { Authorizer, CredentialStore } from '../../../client.js'
-import { browse, startOidcServer } from '../../helpers/oidc-provider.js'
-import type { OidcServer, OidcServerOptions } from '../../helpers/oidc-provider.js'
-import { rpc, SCOPES, startMcpServer } from '../../helpers/mcp-resource-server.js'
-import type { McpServer, McpServerOptions } from '../../helpers/mcp-resource-server.js'
+import { createMcpOAuthClient, memoryCredentialStore } from '../../client.js'
+import type { Authorizer, CredentialStore } from '../../client.js'
+import { browse, startOidcServer } from '../helpers/oidc-provider.js'
+import type { OidcServer, OidcServerOptions } from '../helpers/oidc-provider.js'
+import { rpc, SCOPES, startMcpServer } from '../helpers/mcp-resource-server.js'
+import type { McpServer, McpServerOptions } from '../helpers/mcp-resource-server.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 

@@ -5,14 +5,14 @@
 // forwards the user's).
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidRegistrationError } from '../lib/errors.js'
-import { createEngine } from '../lib/client/engine.js'
-import type { Session } from '../lib/client/engine.js'
-import { isMcpClientError } from '../lib/client/errors.js'
-import type { McpClientError } from '../lib/client/errors.js'
-import { resolvePluginOptions } from '../lib/client/plugin-options.js'
-import { sameOriginPath } from '../lib/client/return-to.js'
-import type { McpClientDecorator, McpClientForOptions, McpClientPluginOptions, McpOAuthClient, SignOutOptions } from '../types/client.js'
+import { InvalidRegistrationError } from '../../lib/errors.js'
+import { createEngine } from '../../lib/client/engine.js'
+import type { Session } from '../../lib/client/engine.js'
+import { isMcpClientError } from '../../lib/client/errors.js'
+import type { McpClientError } from '../../lib/client/errors.js'
+import { resolvePluginOptions } from '../../lib/client/plugin-options.js'
+import { sameOriginPath } from '../../lib/client/return-to.js'
+import type { McpClientDecorator, McpClientForOptions, McpClientPluginOptions, McpOAuthClient, SignOutOptions } from '../../types/client.js'
 
 async function partitionOf (partition: McpClientPluginOptions['partition'], request: FastifyRequest): Promise<string> {
   const value = await partition(request)
