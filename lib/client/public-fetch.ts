@@ -17,27 +17,31 @@ export type FetchFunction = (input: string | URL | Request, init?: RequestInit) 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void
 
 function refused (host: string): Error {
-  return fail.outbound('outbound.private_address', `refused to connect to ${host}: it is a loopback, private, link-local or other special-use address (allowPrivateNetworks is off)`)
+  return fail.outbound('outbound.private_address', `refused to connect to ${host}: it is (or resolves to) a loopback, private, link-local or other special-use address (allowPrivateNetworks is off)`)
 }
 
-function publicLookup (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err !== null) {
-      callback(err, [])
-      return
-    }
-    // One special-use answer taints the name: a mixed answer is how rebinding starts.
-    if (addresses.length === 0 || addresses.some((a) => isSpecialUseAddress(a.address))) {
-      callback(refused(hostname) as NodeJS.ErrnoException, [])
-      return
-    }
-    if (options.all === true) {
-      callback(null, addresses)
-      return
-    }
-    const [first] = addresses as [LookupAddress]
-    callback(null, first.address, first.family)
-  })
+type AddressPolicy = (address: string) => boolean
+
+function checkedLookup (refuse: AddressPolicy) {
+  return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err !== null) {
+        callback(err, [])
+        return
+      }
+      // One refused answer taints the name: a mixed answer is how rebinding starts.
+      if (addresses.length === 0 || addresses.some((a) => refuse(a.address))) {
+        callback(refused(hostname) as NodeJS.ErrnoException, [])
+        return
+      }
+      if (options.all === true) {
+        callback(null, addresses)
+        return
+      }
+      const [first] = addresses as [LookupAddress]
+      callback(null, first.address, first.family)
+    })
+  }
 }
 
 async function bodyBytes (body: RequestInit['body'], headers: Headers): Promise<Buffer | undefined> {
@@ -64,25 +68,31 @@ function toResponse (message: IncomingMessage, method: string): Response {
 }
 
 /**
- * `fetch` over node:http(s) that refuses special-use addresses, whether the URL
- * spells one or a name resolves to one. Redirects are never followed (the 3xx
- * is the response). Response bodies stream, so it also carries MCP's SSE.
+ * `fetch` over node:http(s) that refuses the addresses `refuse` names, whether
+ * the URL spells one or a name resolves to one. Redirects are never followed
+ * (the 3xx is the response). Response bodies stream, so it also carries MCP's SSE.
  */
-export async function publicAddressFetch (input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  const request = input instanceof Request ? input : undefined
-  const url = new URL(request?.url ?? String(input))
-  const literal = literalAddress(url.hostname)
-  if (literal !== undefined && isSpecialUseAddress(literal)) throw refused(url.hostname)
-  const method = (init.method ?? request?.method ?? 'GET').toUpperCase()
-  const headers = new Headers(init.headers ?? request?.headers)
-  const body = await bodyBytes(init.body ?? (request?.body as RequestInit['body']), headers)
-  const signal = init.signal ?? request?.signal ?? undefined
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-  return await new Promise<Response>((resolve, reject) => {
-    const outgoing = send(url, { method, headers: Object.fromEntries(headers), lookup: publicLookup, signal }, (message) => {
-      resolve(toResponse(message, method))
+export function addressCheckingFetch (refuse: AddressPolicy): FetchFunction {
+  const lookup = checkedLookup(refuse)
+  return async (input, init = {}) => {
+    const request = input instanceof Request ? input : undefined
+    const url = new URL(request?.url ?? String(input))
+    const literal = literalAddress(url.hostname)
+    if (literal !== undefined && refuse(literal)) throw refused(url.hostname)
+    const method = (init.method ?? request?.method ?? 'GET').toUpperCase()
+    const headers = new Headers(init.headers ?? request?.headers)
+    const body = await bodyBytes(init.body ?? (request?.body as RequestInit['body']), headers)
+    const signal = init.signal ?? request?.signal ?? undefined
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    return await new Promise<Response>((resolve, reject) => {
+      const outgoing = send(url, { method, headers: Object.fromEntries(headers), lookup, signal }, (message) => {
+        resolve(toResponse(message, method))
+      })
+      outgoing.once('error', reject)
+      outgoing.end(body)
     })
-    outgoing.once('error', reject)
-    outgoing.end(body)
-  })
+  }
 }
+
+/** The transport when private networks are refused: special-use addresses are never reached. */
+export const publicAddressFetch: FetchFunction = addressCheckingFetch(isSpecialUseAddress)
