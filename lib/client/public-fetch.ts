@@ -22,7 +22,8 @@ function refused (host: string): Error {
 
 type AddressPolicy = (address: string) => boolean
 
-function checkedLookup (refuse: AddressPolicy) {
+/** A `lookup` for node:net that fails when any address of the name is refused. */
+export function addressCheckingLookup (refuse: AddressPolicy) {
   return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err !== null) {
@@ -73,7 +74,7 @@ function toResponse (message: IncomingMessage, method: string): Response {
  * (the 3xx is the response). Response bodies stream, so it also carries MCP's SSE.
  */
 export function addressCheckingFetch (refuse: AddressPolicy): FetchFunction {
-  const lookup = checkedLookup(refuse)
+  const lookup = addressCheckingLookup(refuse)
   return async (input, init = {}) => {
     const request = input instanceof Request ? input : undefined
     const url = new URL(request?.url ?? String(input))

@@ -8,12 +8,8 @@ export function sameOriginPath (value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/'
   // Control characters and backslashes are how browsers get talked into another origin.
   if (/[\p{Cc}\\]/u.test(value)) return '/'
-  let url: URL
-  try {
-    url = new URL(value, BASE)
-  } catch {
-    return '/'
-  }
+  // A path starting with a single "/" always parses against a base.
+  const url = new URL(value, BASE)
   if (url.origin !== BASE) return '/'
   return `${url.pathname}${url.search}`
 }
