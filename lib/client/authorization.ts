@@ -99,12 +99,10 @@ function responseFailure (as: oauth.AuthorizationServer, pending: PendingRecord,
 
 /**
  * Checks the authorization response and redeems the code. `context.as` must be
- * the metadata the request was sent with (the pending record's issuer).
+ * the metadata the request was sent with and `context.client` the client it
+ * named (the callers take both from the pending authorization).
  */
 export async function completeAuthorization (context: TokenRequestContext, pending: PendingRecord, callback: URL | string): Promise<oauth.TokenEndpointResponse> {
-  if (context.as.issuer !== pending.issuer || context.client.clientId !== pending.clientId) {
-    throw fail.authorization('authorization.issuer', 'the authorization server or client changed since the authorization request')
-  }
   const url = callbackUrl(callback)
   let params: URLSearchParams
   try {

@@ -89,8 +89,9 @@ export function createRegistrar (options: ResolvedClientOptions): Registrar {
   const inFlight = new Map<string, Promise<RegisteredClient>>()
 
   async function stored (as: oauth.AuthorizationServer, metadata: Readonly<Record<string, unknown>>): Promise<RegisteredClient | undefined> {
+    // The key names the issuer: a record here was made with this authorization server.
     const record = readRegistration(await options.store.get(registrationKey(as.issuer, metadata)))
-    if (record === undefined || record.issuer !== as.issuer) return undefined
+    if (record === undefined) return undefined
     return Object.freeze({ issuer: as.issuer, clientId: record.clientId, auth: authFromRecord(record), source: 'dynamic-registration' })
   }
 

@@ -5,11 +5,14 @@ const BASE = 'http://return-to.invalid'
 
 /** `value` when it is a same-origin path (with query), else '/'. */
 export function sameOriginPath (value: unknown): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/'
-  // Control characters and backslashes are how browsers get talked into another origin.
-  if (/[\p{Cc}\\]/u.test(value)) return '/'
-  // A path starting with a single "/" always parses against a base.
+  if (typeof value !== 'string' || !value.startsWith('/')) return '/'
+  // Control characters never belong in a Location header.
+  if (/\p{Cc}/u.test(value)) return '/'
+  // Parsed as a browser parses it: "//host" and "/\\host" name another origin.
   const url = new URL(value, BASE)
   if (url.origin !== BASE) return '/'
-  return `${url.pathname}${url.search}`
+  // Dot segments can leave a path that starts with "//" ("/.//evil.example"):
+  // as a Location it would name another host.
+  const path = `${url.pathname}${url.search}`
+  return path.startsWith('//') ? '/' : path
 }

@@ -139,6 +139,31 @@ t.test('a callback is single use and completes only for the user who started it 
   t.equal((await s.app.inject({ method: 'GET', url: '/oauth/mcp/callback?code=x', headers: user('alice') })).statusCode, 400, 'no state → 400')
 })
 
+t.test('a callback whose client registration vanished meanwhile is refused (400), never redeemed with another client', async (t) => {
+  const resources: OidcServerOptions['resources'] = []
+  const as = await startOidcServer(t, { resources })
+  const mcp = await startMcpServer(t, { issuer: as.issuer })
+  resources.push({ uri: mcp.url, scopes: [...SCOPES] })
+  const store = memoryCredentialStore()
+  const app = Fastify()
+  await app.register(mcpClient, { baseUrl: 'http://127.0.0.1:1', partition: () => 'frank', clientMetadata: { client_name: 'vanishing' }, store, allowPrivateNetworks: true })
+  app.get('/go', async (request, reply) => {
+    try {
+      return await (await app.mcpClient.for(request).fetch(mcp.url, rpc('tools/list'))).json()
+    } catch (err) {
+      if (err instanceof McpAuthorizationRequiredError) return await reply.redirect(err.authorizationUrl)
+      throw err
+    }
+  })
+  await app.ready()
+  const start = await app.inject({ method: 'GET', url: '/go' })
+  const callback = await browse(new URL(start.headers.location as string), 'http://127.0.0.1:1/oauth/mcp/callback')
+  for (const key of await store.keys('client:')) await store.delete(key)
+  const done = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}` })
+  t.equal(done.statusCode, 400)
+  t.same(as.tokenRequests, [], 'the code was never redeemed')
+})
+
 t.test('a pending authorization is stored under the hash of its state for 10 minutes', async (t) => {
   const inner = memoryCredentialStore()
   const writes: Array<{ key: string, ttl: number | undefined, state: unknown }> = []

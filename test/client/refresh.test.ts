@@ -34,8 +34,9 @@ async function servers (t: Test): Promise<{ as: OidcServer, mcp: McpServer }> {
   return { as, mcp }
 }
 
-function client (store: CredentialStore, authorizations: { count: number } = { count: 0 }): ReturnType<typeof createMcpOAuthClient> {
+function client (store: CredentialStore, authorizations: { count: number } = { count: 0 }, dpop = false): ReturnType<typeof createMcpOAuthClient> {
   return createMcpOAuthClient({
+    dpop: dpop ? { key: 'generate' } : false,
     clientMetadata: { client_name: 'refresh test' },
     redirectUri: REDIRECT_URI,
     authorize: async (url) => {
@@ -197,4 +198,19 @@ t.test('a lock holder killed mid-refresh blocks the others no longer than the lo
   t.equal(response.status, 200, 'the waiter got through')
   t.equal(refreshes(as), 1, 'one refresh reached the authorization server (the holder\'s never left)')
   t.same(as.revokedGrants, [])
+})
+
+t.test('a restarted process refreshes a DPoP-bound refresh token with the key it reads, encrypted, from Redis', { skip: REDIS_SKIP }, async (t) => {
+  const { as, mcp } = await servers(t)
+  const shared = await sharedStore(t)
+  const first = await client(shared.store, { count: 0 }, true).fetch(mcp.url, rpc('tools/list'))
+  const jkt = ((await first.json()) as { result: { sender: { jkt: string } } }).result.sender.jkt
+  t.ok(jkt, 'a DPoP-bound token')
+  await expire(shared.store)
+  const worker = startWorker(t, { REDIS_PORT: String(shared.redis.port), ENCRYPTION_KEY: shared.encryptionKey, MCP_URL: mcp.url, REDIRECT_URI, DPOP: '1' })
+  worker.child.stdin.write('go\n')
+  const outcome = JSON.parse(await nextLine(worker)) as { status?: number, body?: { result: { sender: { binding: string, jkt: string } } }, error?: unknown }
+  t.equal(outcome.status, 200, JSON.stringify(outcome.error ?? ''))
+  t.same(outcome.body?.result.sender, { binding: 'dpop', jkt }, 'the new process proved possession of the same key')
+  t.same(as.tokenRequests.map((r) => [r.grantType, r.ok]), [['authorization_code', true], ['refresh_token', true]], 'the bound refresh token was accepted')
 })

@@ -90,7 +90,7 @@ t.test('a function in preRegistered answers per issuer; its answer is checked to
 t.test('sameOriginPath: a path on this origin, else /', async (t) => {
   for (const [value, expected] of [
     ['/a/b?c=d', '/a/b?c=d'], ['/', '/'], ['/a#frag', '/a'], ['/a/../b', '/b'],
-    ['https://evil.example/', '/'], ['//evil.example', '/'], ['/\\evil.example', '/'], ['/a\\b', '/'], ['/a\nb', '/'], ['/a\u0000', '/'],
+    ['https://evil.example/', '/'], ['//evil.example', '/'], ['//evil.example/steal', '/'], ['/.//evil.example', '/'], ['/a/..//evil.example/x', '/'], ['/\\evil.example', '/'], ['/a\\b', '/a/b'], ['/a\nb', '/'], ['/a\u0000', '/'],
     ['relative', '/'], ['', '/'], [undefined, '/'], [42, '/'], ['javascript:alert(1)', '/'],
   ] as const) {
     t.equal(sameOriginPath(value), expected, JSON.stringify(value))
