@@ -2,17 +2,9 @@
 // one callback whose state matches, closing after it or after the timeout, and
 // showing the URL only through the caller's `open`.
 import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { loopbackAuthorizer } from '../../client.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { freePort } from '../helpers/net.js'
 
 const context = (state: string) => ({ state, redirectUri: '', issuer: 'https://as.example.com', resource: 'https://mcp.example.com/mcp' })
 

@@ -4,8 +4,6 @@
 // CA), pending authorizations (single use, partition-checked, 10 minutes),
 // same-origin returnTo, the routes' mcpAuth opt-out in both orders, a gateway
 // that never forwards its user's token, private networks refused by default.
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
@@ -16,20 +14,13 @@ import type { CredentialStore, McpClientPluginOptions } from '../../client.js'
 import { browse, startOidcServer } from '../helpers/oidc-provider.js'
 import type { OidcServer, OidcServerOptions } from '../helpers/oidc-provider.js'
 import { rpc, SCOPES, startMcpServer } from '../helpers/mcp-resource-server.js'
+import { freePort } from '../helpers/net.js'
 import type { McpServer } from '../helpers/mcp-resource-server.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const ca = await createTestCa()
 const certificate = await ca.issueServerCertificate({ hosts: ['127.0.0.1'] })
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 interface Setup {
   readonly app: FastifyInstance
@@ -92,6 +83,34 @@ async function authorizeInBrowser (setup: Setup, location: string): Promise<stri
   return `${callback.pathname}${callback.search}`
 }
 
+/**
+ * A plain-http app (never listening: only its routes are driven) whose /go calls
+ * the MCP server for the x-user user, with the body's returnTo, and redirects to
+ * the authorization server when needed.
+ */
+async function plainApp (t: Test, options: Partial<McpClientPluginOptions> = {}): Promise<{ app: FastifyInstance, as: OidcServer, store: CredentialStore }> {
+  const resources: OidcServerOptions['resources'] = []
+  const as = await startOidcServer(t, { resources })
+  const mcp = await startMcpServer(t, { issuer: as.issuer })
+  resources.push({ uri: mcp.url, scopes: [...SCOPES] })
+  const store = memoryCredentialStore()
+  const app = Fastify()
+  await app.register(mcpClient, { baseUrl: 'http://127.0.0.1:1', partition: (request) => String(request.headers['x-user']), clientMetadata: { client_name: 'plain' }, store, allowPrivateNetworks: true, ...options })
+  app.post('/go', async (request, reply) => {
+    const { returnTo } = (request.body ?? {}) as { returnTo?: string }
+    try {
+      return await (await app.mcpClient.for(request, { returnTo }).fetch(mcp.url, rpc('tools/list'))).json()
+    } catch (err) {
+      if (err instanceof McpAuthorizationRequiredError) return await reply.redirect(err.authorizationUrl)
+      throw err
+    }
+  })
+  await app.ready()
+  return { app, as, store }
+}
+
+const PLAIN_CALLBACK = 'http://127.0.0.1:1/oauth/mcp/callback'
+
 t.test('web-app flow: redirect to authorize, CIMD client ID fetched over https, callback completes for the same user, the call goes through', async (t) => {
   const s = await setup(t)
   const start = await s.app.inject({ method: 'GET', url: '/dashboard', headers: user('alice') })
@@ -140,26 +159,11 @@ t.test('a callback is single use and completes only for the user who started it 
 })
 
 t.test('a callback whose client registration vanished meanwhile is refused (400), never redeemed with another client', async (t) => {
-  const resources: OidcServerOptions['resources'] = []
-  const as = await startOidcServer(t, { resources })
-  const mcp = await startMcpServer(t, { issuer: as.issuer })
-  resources.push({ uri: mcp.url, scopes: [...SCOPES] })
-  const store = memoryCredentialStore()
-  const app = Fastify()
-  await app.register(mcpClient, { baseUrl: 'http://127.0.0.1:1', partition: () => 'frank', clientMetadata: { client_name: 'vanishing' }, store, allowPrivateNetworks: true })
-  app.get('/go', async (request, reply) => {
-    try {
-      return await (await app.mcpClient.for(request).fetch(mcp.url, rpc('tools/list'))).json()
-    } catch (err) {
-      if (err instanceof McpAuthorizationRequiredError) return await reply.redirect(err.authorizationUrl)
-      throw err
-    }
-  })
-  await app.ready()
-  const start = await app.inject({ method: 'GET', url: '/go' })
-  const callback = await browse(new URL(start.headers.location as string), 'http://127.0.0.1:1/oauth/mcp/callback')
+  const { app, as, store } = await plainApp(t)
+  const start = await app.inject({ method: 'POST', url: '/go', headers: user('frank') })
+  const callback = await browse(new URL(start.headers.location as string), PLAIN_CALLBACK)
   for (const key of await store.keys('client:')) await store.delete(key)
-  const done = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}` })
+  const done = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: user('frank') })
   t.equal(done.statusCode, 400)
   t.same(as.tokenRequests, [], 'the code was never redeemed')
 })
@@ -178,28 +182,12 @@ t.test('a pending authorization is stored under the hash of its state for 10 min
 })
 
 t.test('for(request, { returnTo }) sends the user back to a same-origin path only', async (t) => {
-  const resources: OidcServerOptions['resources'] = []
-  const as = await startOidcServer(t, { resources })
-  const mcp = await startMcpServer(t, { issuer: as.issuer })
-  resources.push({ uri: mcp.url, scopes: [...SCOPES] })
-  const app = Fastify()
-  await app.register(mcpClient, { baseUrl: 'http://127.0.0.1:1', partition: (request) => String(request.headers['x-user']), clientMetadata: { client_name: 'returnTo' }, allowPrivateNetworks: true })
-  app.post('/go', async (request, reply) => {
-    const { returnTo } = request.body as { returnTo: string }
-    try {
-      await app.mcpClient.for(request, { returnTo }).fetch(mcp.url, rpc('tools/list'))
-      return 'ok'
-    } catch (err) {
-      if (err instanceof McpAuthorizationRequiredError) return await reply.redirect(err.authorizationUrl)
-      throw err
-    }
-  })
-  await app.ready()
-  for (const [returnTo, expected] of [['/reports?week=1', '/reports?week=1'], ['https://evil.example/', '/'], ['//evil.example/x', '/'], ['/\\evil.example', '/']] as const) {
+  const { app } = await plainApp(t)
+  for (const [returnTo, expected] of [['/reports?week=1', '/reports?week=1'], ['https://evil.example/', '/'], ['//evil.example/x', '/'], ['/\\evil.example', '/'], ['/.//evil.example', '/']] as const) {
     // A user each: after one callback a user has a credential and is not redirected again.
     const headers = user(`dave-${returnTo}`)
     const start = await app.inject({ method: 'POST', url: '/go', payload: { returnTo }, headers })
-    const callback = await browse(new URL(start.headers.location as string), 'http://127.0.0.1:1/oauth/mcp/callback')
+    const callback = await browse(new URL(start.headers.location as string), PLAIN_CALLBACK)
     const done = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers })
     t.equal(done.headers.location, expected, `returnTo ${returnTo} → ${expected}`)
   }

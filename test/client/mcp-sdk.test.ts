@@ -34,32 +34,30 @@ function oauthClient (): { fetch: ReturnType<typeof createMcpOAuthClient>['fetch
   return Object.assign(counter, { fetch: oauth.fetch })
 }
 
-t.test('SDK v1 StreamableHTTPClientTransport with oauth.fetch: connect, list and call tools on a DPoP-bound token', async (t) => {
-  const oauth = oauthClient()
-  const client = new ClientV1({ name: 'v1', version: '1.0.0' })
-  await client.connect(new TransportV1(new URL(mcp.url), { fetch: oauth.fetch }))
-  t.teardown(() => client.close())
-  const { tools } = await client.listTools()
-  t.same(tools.map((tool) => tool.name).sort(), ['read_notes', 'whoami', 'write_note'])
-  const whoami = (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as WhoamiResult
-  t.equal(whoami.subject, 'test-user')
-  t.equal(whoami.binding, 'dpop')
-  t.equal(whoami.issuer, as.issuer)
-  await client.callTool({ name: 'write_note', arguments: { text: 'from v1' } })
-  t.equal(oauth.authorizations, 1, 'one authorization for the whole session')
-})
+interface SdkClient {
+  connect (transport: never): Promise<void>
+  listTools (): Promise<{ tools: Array<{ name: string }> }>
+  callTool (request: { name: string, arguments: Record<string, unknown> }): Promise<{ structuredContent?: unknown }>
+  close (): Promise<void>
+}
 
-t.test('SDK v2 StreamableHTTPClientTransport with oauth.fetch: the same', async (t) => {
-  const oauth = oauthClient()
-  const client = new ClientV2({ name: 'v2', version: '1.0.0' })
-  await client.connect(new TransportV2(new URL(mcp.url), { fetch: oauth.fetch }))
-  t.teardown(() => client.close())
-  const { tools } = await client.listTools()
-  t.same(tools.map((tool) => tool.name).sort(), ['read_notes', 'whoami', 'write_note'])
-  const whoami = (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as WhoamiResult
-  t.equal(whoami.subject, 'test-user')
-  t.equal(whoami.binding, 'dpop')
-  const notes = await client.callTool({ name: 'read_notes', arguments: {} })
-  t.ok(Array.isArray(notes.content))
-  t.equal(oauth.authorizations, 1)
-})
+for (const [version, makeClient, makeTransport] of [
+  ['v1', () => new ClientV1({ name: 'v1', version: '1.0.0' }), (url: URL, fetch: typeof globalThis.fetch) => new TransportV1(url, { fetch })],
+  ['v2', () => new ClientV2({ name: 'v2', version: '1.0.0' }), (url: URL, fetch: typeof globalThis.fetch) => new TransportV2(url, { fetch })],
+] as const) {
+  t.test(`SDK ${version} StreamableHTTPClientTransport with oauth.fetch: connect, list and call tools on a DPoP-bound token`, async (t) => {
+    const oauth = oauthClient()
+    const client = makeClient() as unknown as SdkClient
+    await client.connect(makeTransport(new URL(mcp.url), oauth.fetch) as never)
+    t.teardown(() => client.close())
+    const { tools } = await client.listTools()
+    t.same(tools.map((tool) => tool.name).sort(), ['read_notes', 'whoami', 'write_note'])
+    const whoami = (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as WhoamiResult
+    t.equal(whoami.subject, 'test-user')
+    t.equal(whoami.binding, 'dpop')
+    t.equal(whoami.issuer, as.issuer)
+    await client.callTool({ name: 'write_note', arguments: { text: `from ${version}` } })
+    await client.callTool({ name: 'read_notes', arguments: {} })
+    t.equal(oauth.authorizations, 1, 'one authorization for the whole session')
+  })
+}
