@@ -4,33 +4,33 @@
 // stored credential or refresh once, else authorize; on a 403
 // insufficient_scope authorize again with the union of scopes (SEP-2350); at
 // most `maxAttempts` authorizations per resource and operation; then resend.
-import type { JWK } from 'jose'
 import { LRUCache } from 'lru-cache'
 import * as oauth from 'oauth4webapi'
 import type { AuthorizeContext, SignOutOptions, SignOutResult } from '../../types/client.js'
-import { discoverAuthorizationServer } from './as-discovery.js'
 import { completeAuthorization, startAuthorization } from './authorization.js'
 import { bindServer } from './binding.js'
 import type { Binding } from './binding.js'
+import { completeDeferred } from './callback.js'
 import { readChallenge } from './challenge.js'
-import { clientAuthentication } from './client-auth.js'
+import type { ClientContext } from './context.js'
 import { credentialFromTokens, isExpired } from './credentials.js'
-import { createDpopHandles, generateDpopKey, importDpopKey } from './dpop.js'
 import type { DpopKey, DpopRoleHandles } from './dpop.js'
+import { createDpopKeys } from './dpop-keys.js'
 import { fail, isMcpClientError, McpAuthorizationRequiredError } from './errors.js'
 import { clientCredentials, jwtBearer, refreshTokens } from './grants.js'
 import type { TokenRequestContext } from './grants.js'
 import type { ResolvedClientOptions } from './options.js'
-import { credentialKey, credentialPrefix, pendingKey, readCredential, readPending, toStored } from './records.js'
-import type { CredentialRecord, PendingRecord } from './records.js'
+import { credentialKey, pendingKey, readCredential, toStored } from './records.js'
+import type { CredentialRecord } from './records.js'
 import { createRefresher } from './refresh.js'
 import { createRegistrar } from './registration.js'
 import type { RegisteredClient } from './registration.js'
 import { prepareRequest } from './request.js'
 import type { McpRequest } from './request.js'
-import { sendToResource } from './resource-request.js'
 import { canonicalServerUrl } from './resource-metadata.js'
+import { sendToResource } from './resource-request.js'
 import { selectScope } from './scope.js'
+import { signOut } from './sign-out.js'
 
 /** Who the request is made for, and how a needed authorization reaches them. */
 export interface Session {
@@ -54,10 +54,9 @@ export function createEngine (options: ResolvedClientOptions): Engine {
   const { store, outbound } = options
   const registrar = createRegistrar(options)
   const refresher = createRefresher({ store, lockTtl: options.timeout + 5 })
-  const handlesFor = createDpopHandles()
+  const keys = createDpopKeys(options.dpop)
   const bindings = new LRUCache<string, Binding>({ max: 1000 })
   const attempts = new LRUCache<string, number>({ max: 10_000 })
-  const importedKeys = new LRUCache<string, Promise<DpopKey>>({ max: 1000 })
   const obtaining = new Map<string, Promise<CredentialRecord | undefined>>()
 
   const keyOf = (partition: string, binding: Binding): string => credentialKey(partition, binding.as.issuer, binding.client.clientId, binding.resource)
@@ -66,30 +65,8 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     return readCredential(await store.get(key))
   }
 
-  // ——— DPoP keys ———
-
-  async function newDpopKey (): Promise<DpopKey | undefined> {
-    const dpop = options.dpop
-    if (dpop === undefined) return undefined
-    return dpop.key === 'generate' ? await generateDpopKey(dpop.algorithm) : await dpop.key
-  }
-
-  async function dpopKeyOf (jwk: JWK | undefined): Promise<DpopKey | undefined> {
-    if (jwk !== undefined) {
-      const id = JSON.stringify(jwk)
-      let key = importedKeys.get(id)
-      if (key === undefined) {
-        key = importDpopKey(jwk)
-        importedKeys.set(id, key)
-      }
-      return await key
-    }
-    const dpop = options.dpop
-    return dpop !== undefined && dpop.key !== 'generate' ? await dpop.key : undefined
-  }
-
   function tokenContext (as: oauth.AuthorizationServer, client: RegisteredClient, key: DpopKey | undefined): TokenRequestContext {
-    return { as, client, outbound, dpop: key === undefined ? undefined : handlesFor(key) }
+    return { as, client, outbound, dpop: key === undefined ? undefined : keys.handles(key) }
   }
 
   // ——— refresh ———
@@ -98,7 +75,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     return await refresher(key, seen, async (latest) => {
       const refreshToken = latest.refreshToken
       if (refreshToken === undefined) return undefined
-      const dpopKey = await dpopKeyOf(latest.dpopKey)
+      const dpopKey = await keys.of(latest.dpopKey)
       try {
         const tokens = await refreshTokens(tokenContext(binding.as, binding.client, dpopKey), refreshToken, latest.resource)
         return credentialFromTokens(tokens, { issuer: latest.issuer, clientId: latest.clientId, resource: latest.resource, requestedScope: undefined, dpopKey: latest.dpopKey, previous: latest })
@@ -122,16 +99,16 @@ export function createEngine (options: ResolvedClientOptions): Engine {
   async function presented (credential: CredentialRecord | undefined): Promise<{ accessToken: string, dpop: DpopRoleHandles | undefined } | undefined> {
     if (credential === undefined) return undefined
     if (credential.tokenType !== 'dpop') return { accessToken: credential.accessToken, dpop: undefined }
-    const key = await dpopKeyOf(credential.dpopKey)
+    const key = await keys.of(credential.dpopKey)
     if (key === undefined) throw fail.token('token.invalid_response', 'the stored token is DPoP-bound but no DPoP key is configured for it')
-    return { accessToken: credential.accessToken, dpop: handlesFor(key) }
+    return { accessToken: credential.accessToken, dpop: keys.handles(key) }
   }
 
   // ——— obtaining tokens ———
 
   async function authorizeInteractively (session: Session, binding: Binding, key: string, scope: string | undefined, previous: CredentialRecord | undefined): Promise<CredentialRecord> {
     const redirectUri = options.redirectUri as string
-    const dpopKey = await newDpopKey()
+    const dpopKey = await keys.fresh()
     const { url, pending } = await startAuthorization(binding, {
       scope,
       redirectUri,
@@ -162,7 +139,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
 
   async function obtainByGrant (binding: Binding, key: string, scope: string | undefined, previous: CredentialRecord | undefined): Promise<CredentialRecord> {
     const grant = options.grant
-    const dpopKey = await newDpopKey()
+    const dpopKey = await keys.fresh()
     const context = tokenContext(binding.as, binding.client, dpopKey)
     const tokens = grant.type === 'jwt-bearer'
       ? await jwtBearer(context, grant.assertion, binding.resource, scope)
@@ -249,74 +226,10 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     }
   }
 
-  // ——— sign-out ———
-
-  async function revokeAll (record: CredentialRecord): Promise<number> {
-    const as = await discoverAuthorizationServer(record.issuer, outbound)
-    if (as === undefined || typeof as.revocation_endpoint !== 'string') return 0
-    const client = await registrar.find(as)
-    if (client === undefined || client.clientId !== record.clientId) return 0
-    const auth = await clientAuthentication(client.auth)
-    let revoked = 0
-    // The refresh token first: revoking it ends the grant at most servers (RFC 7009 §2.1).
-    for (const [token, hint] of [[record.refreshToken, 'refresh_token'], [record.accessToken, 'access_token']] as const) {
-      if (token === undefined) continue
-      try {
-        await oauth.processRevocationResponse(await oauth.revocationRequest(as, { client_id: client.clientId }, auth, token, {
-          additionalParameters: { token_type_hint: hint },
-          [oauth.customFetch]: outbound.oauth,
-          [oauth.allowInsecureRequests]: true,
-        }))
-        revoked++
-      } catch (err) {
-        // RFC 7009 §2.2.1: a server may not revoke some token types (self-contained access tokens often); they expire instead.
-        if (err instanceof oauth.ResponseBodyError && err.error === 'unsupported_token_type') continue
-        throw err
-      }
-    }
-    return revoked
+  const context: ClientContext = { store, outbound, registrar, keys, tokenContext }
+  return {
+    fetch: fetchFor,
+    signOut: async (partition, signOutOptions) => await signOut(context, partition, signOutOptions),
+    completeDeferred: async (partition, callback) => await completeDeferred(context, partition, callback),
   }
-
-  async function signOut (partition: string, signOutOptions: SignOutOptions = {}): Promise<SignOutResult> {
-    let deleted = 0
-    let revoked = 0
-    const failures: Array<{ issuer: string, resource: string, error: Error }> = []
-    for (const key of await store.keys(credentialPrefix(partition))) {
-      const record = readCredential(await store.get(key))
-      if (signOutOptions.resource !== undefined && record?.resource !== signOutOptions.resource) continue
-      if (record !== undefined) {
-        try {
-          revoked += await revokeAll(record)
-        } catch (err) {
-          failures.push({ issuer: record.issuer, resource: record.resource, error: err instanceof Error ? err : new Error(String(err)) })
-        }
-      }
-      // Deleted whatever the server said: signing out must work with the server down.
-      await store.delete(key)
-      deleted++
-    }
-    return Object.freeze({ deleted, revoked, failures: Object.freeze(failures) })
-  }
-
-  // ——— deferred authorizations (the mcpClient callback) ———
-
-  async function completeDeferred (partition: string, callback: URL): Promise<{ returnTo: string }> {
-    const state = callback.searchParams.get('state')
-    if (state === null) throw fail.authorization('authorization.state', 'the callback carries no state')
-    // Taken, not read: a callback URL works once, whoever opens it.
-    const pending: PendingRecord | undefined = readPending(await store.take(pendingKey(state)))
-    if (pending === undefined || pending.state !== state) throw fail.authorization('authorization.state', 'no pending authorization for this state (unknown, expired or already used)')
-    if (pending.partition !== partition) throw fail.authorization('authorization.partition', 'this authorization was started by another user')
-    const as = pending.authorizationServer as oauth.AuthorizationServer
-    const client = await registrar.find(as)
-    if (client === undefined || client.clientId !== pending.clientId) throw fail.registration('registration.unavailable', `the client registration at ${as.issuer} changed since the authorization request`)
-    const dpopKey = await dpopKeyOf(pending.dpopKey)
-    const tokens = await completeAuthorization(tokenContext(as, client, dpopKey), pending, callback)
-    const key = credentialKey(partition, pending.issuer, pending.clientId, pending.resource)
-    const record = credentialFromTokens(tokens, { issuer: pending.issuer, clientId: pending.clientId, resource: pending.resource, requestedScope: pending.scope, dpopKey: pending.dpopKey, previous: await storedCredential(key) })
-    await store.set(key, toStored(record))
-    return { returnTo: pending.returnTo }
-  }
-
-  return { fetch: fetchFor, signOut, completeDeferred }
 }

@@ -361,6 +361,29 @@ t.test('sign-out: by resource; a revocation failure is reported and the credenti
   t.same(await oauth.signOut(), { deleted: 0, revoked: 0, failures: [] })
 })
 
+t.test('sign-out without revocation: no endpoint, a changed registration, or the authorization server gone: deleted, nothing revoked', async (t) => {
+  const noEndpoint = await scripted(t, { metadata: { revocation_endpoint: undefined }, token: (_r, _res, issue) => issue({ refresh_token: 'rt' }) })
+  const changed = await scripted(t, { token: (_r, _res, issue) => issue({ refresh_token: 'rt' }) })
+  const gone = await scripted(t, { token: (_r, _res, issue) => issue({ refresh_token: 'rt' }) })
+  const store = memoryCredentialStore()
+  const oauth = createMcpOAuthClient(options({ store }))
+  for (const server of [noEndpoint, changed, gone]) await oauth.fetch(server.mcp, call())
+  for (const key of await store.keys('client:')) {
+    const record = await store.get(key)
+    if (record?.issuer === changed.origin) await store.delete(key)
+  }
+  gone.on('GET', '/.well-known/oauth-authorization-server', (_r, res) => json(res, 404, {}))
+  const result = await oauth.signOut()
+  t.same({ deleted: result.deleted, revoked: result.revoked, failures: result.failures.length }, { deleted: 3, revoked: 0, failures: 0 })
+  t.same([noEndpoint, changed, gone].map((f) => f.paths().includes('POST /revoke')), [false, false, false])
+  const down = await scripted(t, { token: (_r, _res, issue) => issue({ refresh_token: 'rt' }) })
+  await oauth.fetch(down.mcp, call())
+  down.on('GET', '/.well-known/oauth-authorization-server', (_r, res) => { res.destroy() })
+  const failed = await oauth.signOut()
+  t.equal(failed.failures.length, 1, 'an unreachable server is a reported failure')
+  t.equal(failed.deleted, 1)
+})
+
 t.test('the caller\'s request: Request objects, any body type, credentials and framing headers dropped, streaming bodies replayed', async (t) => {
   const f = await scripted(t)
   const oauth = createMcpOAuthClient(options())
