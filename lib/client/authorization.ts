@@ -9,7 +9,7 @@ import * as oauth from 'oauth4webapi'
 import { assertPkceSupported } from './as-discovery.js'
 import type { Binding } from './binding.js'
 import type { DpopKey } from './dpop.js'
-import { fail } from './errors.js'
+import { fail, scrubbed } from './errors.js'
 import { exchangeCode } from './grants.js'
 import type { TokenRequestContext } from './grants.js'
 import { isSecureUrl } from './outbound.js'
@@ -85,16 +85,16 @@ function callbackUrl (value: URL | string): URL {
 function responseFailure (as: oauth.AuthorizationServer, pending: PendingRecord, url: URL, err: unknown): Error {
   if (err instanceof oauth.AuthorizationResponseError) {
     // Thrown only once `iss` and `state` matched, so the error is the real server's.
-    return fail.authorization('authorization.error', `the authorization server answered ${err.error}`, { oauthError: err.error, cause: err })
+    return fail.authorization('authorization.error', `the authorization server answered ${err.error}`, { oauthError: err.error, cause: scrubbed(err) })
   }
   const iss = url.searchParams.get('iss')
   if ((iss === null && as.authorization_response_iss_parameter_supported === true) || (iss !== null && iss !== as.issuer)) {
-    return fail.authorization('authorization.issuer', 'the authorization response came from another issuer, or without the iss it must carry (RFC 9207)', { cause: err })
+    return fail.authorization('authorization.issuer', 'the authorization response came from another issuer, or without the iss it must carry (RFC 9207)', { cause: scrubbed(err) })
   }
   if (url.searchParams.get('state') !== pending.state) {
-    return fail.authorization('authorization.state', 'the authorization response does not carry the state of this request', { cause: err })
+    return fail.authorization('authorization.state', 'the authorization response does not carry the state of this request', { cause: scrubbed(err) })
   }
-  return fail.authorization('authorization.invalid_response', 'the authorization response is invalid', { cause: err })
+  return fail.authorization('authorization.invalid_response', 'the authorization response is invalid', { cause: scrubbed(err) })
 }
 
 /**

@@ -91,6 +91,21 @@ export class McpAuthorizationRequiredError extends McpClientError {
   }
 }
 
+/**
+ * A library error reduced to its name, message and code. oauth4webapi keeps the
+ * response body or the callback parameters in `cause`, which can hold tokens, a
+ * client secret or an authorization code: none of that may reach a log.
+ */
+export function scrubbed (err: unknown): Error {
+  if (!(err instanceof Error)) return new Error('non-error thrown')
+  const copy = new Error(err.message)
+  copy.name = err.name
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') Object.assign(copy, { code })
+  copy.stack = `${err.name}: ${err.message}`
+  return copy
+}
+
 export function isMcpClientError (value: unknown): value is McpClientError {
   return value instanceof McpClientError
 }

@@ -7,7 +7,7 @@ import * as oauth from 'oauth4webapi'
 import type { AssertionContext } from '../../types/client.js'
 import { clientAuthentication } from './client-auth.js'
 import type { DpopRoleHandles } from './dpop.js'
-import { fail, isMcpClientError } from './errors.js'
+import { fail, isMcpClientError, scrubbed } from './errors.js'
 import type { Outbound } from './outbound.js'
 import type { RegisteredClient } from './registration.js'
 
@@ -35,14 +35,14 @@ function requestOptions (context: TokenRequestContext, extra: Record<string, str
 function describeFailure (context: TokenRequestContext, grant: string, err: unknown): Error {
   if (isMcpClientError(err)) return err
   if (err instanceof oauth.ResponseBodyError) {
-    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${err.error}`, { oauthError: err.error, cause: err })
+    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${err.error}`, { oauthError: err.error, cause: scrubbed(err) })
   }
   // A 401 invalid_client may come as a challenge (RFC 6749 §5.2) rather than a body.
   if (err instanceof oauth.WWWAuthenticateChallengeError) {
     const error = err.cause.find((c) => c.parameters.error !== undefined)?.parameters.error ?? 'invalid_client'
-    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${error}`, { oauthError: error, cause: err })
+    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${error}`, { oauthError: error, cause: scrubbed(err) })
   }
-  return fail.token('token.invalid_response', `the ${grant} request at ${context.as.issuer} got an invalid response`, { cause: err })
+  return fail.token('token.invalid_response', `the ${grant} request at ${context.as.issuer} got an invalid response`, { cause: scrubbed(err) })
 }
 
 // One retry when the server asks for a nonce: the handle kept the one it sent.

@@ -5,7 +5,7 @@
 // means a new registration (MCP "Authorization Server Binding", SEP-2352).
 import * as oauth from 'oauth4webapi'
 import type { ClientAuthentication } from '../../types/client.js'
-import { fail } from './errors.js'
+import { fail, isMcpClientError, scrubbed } from './errors.js'
 import type { ResolvedClientOptions } from './options.js'
 import { readRegistration, registrationKey, toStored } from './records.js'
 import type { RegistrationRecord } from './records.js'
@@ -61,7 +61,7 @@ async function register (as: oauth.AuthorizationServer, options: ResolvedClientO
     })
     client = await oauth.processDynamicClientRegistrationResponse(await withSecretExpiry(response))
   } catch (err) {
-    throw fail.registration('registration.failed', `dynamic client registration at ${as.issuer} failed`, err)
+    throw fail.registration('registration.failed', `dynamic client registration at ${as.issuer} failed`, isMcpClientError(err) ? err : scrubbed(err))
   }
   const method = methodOf(client)
   if (!['none', 'client_secret_basic', 'client_secret_post'].includes(method)) {

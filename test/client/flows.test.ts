@@ -4,6 +4,7 @@
 // binding to the issuer, the RFC 9207 and state checks, step-up limits,
 // MCP 2025-03-26 discovery, and what the client never does.
 import { createHash } from 'node:crypto'
+import { inspect } from 'node:util'
 import type { ServerResponse } from 'node:http'
 import { exportPKCS8, generateKeyPair, jwtVerify } from 'jose'
 import t from 'tap'
@@ -230,6 +231,22 @@ t.test('RFC 9207 and state: a wrong, missing-but-advertised or normalized iss, o
   }
   const g = await scripted(t, { metadata: { authorization_response_iss_parameter_supported: undefined }, redirect: (p) => ({ code: 'c', state: p.get('state') ?? '' }) })
   t.equal((await createMcpOAuthClient(options()).fetch(g.mcp, call())).status, 200, 'not advertised and absent: proceed (RFC 9207 §2.4)')
+})
+
+t.test('errors never carry a token, a code or a client secret, however deep one looks', async (t) => {
+  const deep = (err: unknown): string => inspect(err, { depth: Infinity, showHidden: true })
+  const f = await scripted(t, { token: (_r, res) => json(res, 200, { access_token: 'SECRET-ACCESS-TOKEN', token_type: 'weird', refresh_token: 'SECRET-REFRESH' }) })
+  const invalid = await createMcpOAuthClient(options()).fetch(f.mcp, call()).catch((e: unknown) => e)
+  t.match(invalid, { name: 'McpClientError', reason: 'token.invalid_response' })
+  t.notMatch(deep(invalid), /SECRET-|the-code/, 'no token and no code in the error or its causes')
+  const g = await scripted(t, { redirect: () => ({ code: 'SECRET-CODE', state: 'forged', iss: 'x' }) })
+  const badCallback = await createMcpOAuthClient(options()).fetch(g.mcp, call()).catch((e: unknown) => e)
+  t.notMatch(deep(badCallback), /SECRET-CODE/)
+  const h = await scripted(t)
+  h.on('POST', '/register', (_r, res) => json(res, 201, { client_secret: 'SECRET-CLIENT-SECRET' }))
+  const badRegistration = await createMcpOAuthClient(options()).fetch(h.mcp, call()).catch((e: unknown) => e)
+  t.match(badRegistration, { name: 'McpClientError', reason: 'registration.failed' })
+  t.notMatch(deep(badRegistration), /SECRET-CLIENT-SECRET/)
 })
 
 t.test('the authorizer: its failure, a non-URL answer, and its context', async (t) => {
