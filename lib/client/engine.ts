@@ -60,6 +60,8 @@ export function createEngine (options: ResolvedClientOptions): Engine {
   const obtaining = new Map<string, Promise<CredentialRecord | undefined>>()
 
   const keyOf = (partition: string, binding: Binding): string => credentialKey(partition, binding.as.issuer, binding.client.clientId, binding.resource)
+  // Step-up attempts are counted per user, resource and operation (MCP "Step-Up Authorization Flow").
+  const attemptKeyOf = (partition: string, binding: Binding, request: McpRequest): string => `${partition}\n${binding.resource}\n${request.operation}`
 
   async function storedCredential (key: string): Promise<CredentialRecord | undefined> {
     return readCredential(await store.get(key))
@@ -184,7 +186,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
       const challenge = response.status === 401 || response.status === 403 ? readChallenge(response) : undefined
       const stepUp = response.status === 403 && challenge?.error === 'insufficient_scope'
       if (response.status !== 401 && !stepUp) {
-        if (credential !== undefined && binding !== undefined) attempts.delete(`${session.partition}\n${binding.resource}\n${request.operation}`)
+        if (credential !== undefined && binding !== undefined) attempts.delete(attemptKeyOf(session.partition, binding, request))
         return response
       }
       if (response.status === 401 || binding === undefined) binding = await rebind(request, response)
@@ -207,7 +209,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
           }
         }
       }
-      const attemptKey = `${session.partition}\n${binding.resource}\n${request.operation}`
+      const attemptKey = attemptKeyOf(session.partition, binding, request)
       const used = attempts.get(attemptKey) ?? 0
       // Retry budget spent: the server's answer is the caller's answer.
       if (used >= options.maxAttempts) return response
