@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { completeDevAuthorization } from '../../examples/authorization-server.js'
+import { completeAuthorization } from '../../testing.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -202,7 +202,7 @@ export async function startOidcServer (t: Test, options: OidcServerOptions): Pro
 
 /** The user's browser: follows the authorization URL through login and consent to the redirect URI. */
 export async function browse (authorizationUrl: URL, redirectUri: string): Promise<URL> {
-  return await completeDevAuthorization(authorizationUrl, redirectUri)
+  return await completeAuthorization(authorizationUrl, redirectUri)
 }
 
 export { LOGIN }
