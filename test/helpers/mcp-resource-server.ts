@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
+import { freePort } from './net.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -26,6 +26,8 @@ export interface McpServerOptions {
   scopesSupported?: readonly string[]
   /** Path of the MCP endpoint (default /mcp). */
   path?: string
+  /** Default: a free port. */
+  port?: number
 }
 
 export interface McpServer {
@@ -51,10 +53,7 @@ export async function startMcpServer (t: Test, options: McpServerOptions): Promi
     }),
   })
   // The resource URL embeds the port: listen on a fixed free port chosen first.
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const port = (probe.address() as AddressInfo).port
-  await new Promise((resolve) => probe.close(resolve))
+  const port = options.port ?? await freePort()
   const origin = `http://127.0.0.1:${port}`
   const url = `${origin}${path}`
   const issuer = options.issuer === 'same-origin' ? origin : options.issuer
