@@ -122,9 +122,10 @@ t.test('the refresher: callers of one process share a refresh; a refresh done el
 interface Worker { child: ChildProcessWithoutNullStreams, lines: AsyncIterator<string> }
 
 function startWorker (t: Test, env: Record<string, string>): Worker {
-  // tap's instrumentation stays out of the child: it is a plain second process.
-  const { NODE_OPTIONS: _drop, ...inherited } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], { env: { ...inherited, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  // A plain second process: env(1) drops what tap's spawn hook adds (NODE_OPTIONS,
+  // NODE_V8_COVERAGE), so the worker's tsx-compiled copy of the sources stays out of
+  // this run's coverage.
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--import', 'tsx', WORKER], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
   child.once('exit', (code, signal) => { if (code !== 0 && signal === null) t.comment(`worker exited ${code}: ${stderr}`) })
