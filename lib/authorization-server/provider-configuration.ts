@@ -7,6 +7,7 @@
 // client authentication.
 import { errors } from 'oidc-provider'
 import { defaultScope } from './default-scopes.js'
+import { ID_JAG_PROFILE } from './id-jag.js'
 import { createOutboundFetch, defaultLookup } from './outbound-fetch.js'
 import type { ResolvedAsOptions, ResolvedAsResource } from './options.js'
 import type { AdapterFactory } from './provider-types.js'
@@ -29,6 +30,17 @@ export const INTERACTION_PATH = '/interaction'
 
 type Ctx = { oidc: { params: Record<string, unknown>, client?: { clientId: string } } }
 type Client = { clientId: string, clientAuthMethod: string, grantTypeAllowed (type: string): boolean }
+
+/** How oidc-provider issues a resource's access tokens: RFC 9068 JWTs whose `aud` is the resource. */
+export function resourceServerInfo (resource: ResolvedAsResource, algorithm: string): Record<string, unknown> {
+  return {
+    audience: resource.uri,
+    scope: resource.scopes.join(' '),
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: resource.accessTokenTtl,
+    jwt: { sign: { alg: algorithm } },
+  }
+}
 
 export interface ConfigurationHooks {
   readonly adapter: AdapterFactory
@@ -140,13 +152,7 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
         async getResourceServerInfo (_ctx: unknown, indicator: string) {
           const resource = byUri.get(indicator)
           if (resource === undefined) throw new errors.InvalidTarget(`unknown resource ${indicator}`)
-          return {
-            audience: resource.uri,
-            scope: resource.scopes.join(' '),
-            accessTokenFormat: 'jwt',
-            accessTokenTTL: resource.accessTokenTtl,
-            jwt: { sign: { alg: options.signingKeys.algorithm } },
-          }
+          return resourceServerInfo(resource, options.signingKeys.algorithm)
         },
       },
     },
@@ -164,6 +170,8 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
       Grant: options.ttl.grant,
       PushedAuthorizationRequest: 60,
     },
+    // Enterprise-managed authorization: clients discover the ID-JAG profile here (MCP SEP-990 §6).
+    ...(options.idJag === undefined ? {} : { discovery: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }),
     // CORS is the plugin's (Access-Control-Allow-Origin: * on the public endpoints, none elsewhere).
     clientBasedCORS: () => false,
     renderError: async (ctx: { type: string, body: unknown, status: number }, out: Record<string, unknown>) => {

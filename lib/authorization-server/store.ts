@@ -15,6 +15,9 @@ export interface StoreOptions {
   readonly clientIdleTtl: number | undefined
 }
 
+// A claim lives until replay detection's own save replaces it with the real expiry.
+const REPLAY_CLAIM_TTL = 3600
+
 function epoch (): number {
   return Math.floor(Date.now() / 1000)
 }
@@ -32,11 +35,25 @@ function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAd
       throw await lostClaim(model, stored, (grantId) => inner.revokeByGrantId(grantId))
     },
     async find (id: string): Promise<AdapterPayload | undefined> {
+      if (model === 'ReplayDetection') return await claim(inner, id)
       const stored = await inner.find(id)
       // A copy: oidc-provider must not mutate the stored record (its consumed flag least of all).
       return stored === undefined ? undefined : { ...stored }
     },
   })
+}
+
+// Replay detection asks find, then saves; here the find itself claims the id.
+// The memory adapter reads and writes its map synchronously inside each call,
+// so the read and the claim below happen in one step: of two requests with one
+// `jti`, exactly one sees nothing there. Overwriting a record that was there
+// changes nothing (its presence is the answer).
+async function claim (inner: ProviderAdapter, id: string): Promise<AdapterPayload | undefined> {
+  const before = inner.find(id)
+  const now = epoch()
+  const claimed = inner.upsert(id, { jti: id, kind: 'ReplayDetection', iat: now, exp: now + REPLAY_CLAIM_TTL }, REPLAY_CLAIM_TTL)
+  const [stored] = await Promise.all([before, claimed])
+  return stored === undefined ? undefined : { ...stored }
 }
 
 // Each use of a client pushes its expiry out again; at most one write per
