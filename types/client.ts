@@ -9,7 +9,7 @@ import type { CredentialStore } from '../lib/client/stores/credential-store.js'
 
 export type { DpopAlgorithm } from '../lib/client/dpop.js'
 export type { CredentialStore, StoreLock, StoredRecord } from '../lib/client/stores/credential-store.js'
-export type { McpClientErrorCode, McpClientErrorReason } from '../lib/client/errors.js'
+export type { McpClientErrorCode, McpClientErrorReason, McpOAuthErrorCode } from '../lib/client/errors.js'
 
 /** How the client authenticates at the token (and revocation) endpoint. */
 export type ClientAuthentication =
@@ -87,6 +87,29 @@ export interface AssertionContext {
   readonly scope: string | undefined
 }
 
+/** The enterprise identity provider of enterprise-managed authorization, and this client's registration there. */
+export interface IdentityProvider {
+  /** Its issuer identifier (the audience of a `private_key_jwt` client assertion). */
+  readonly issuer: string
+  /** Where the token exchange is sent (https; http only on loopback). */
+  readonly tokenEndpoint: string
+  /** This client's ID at the identity provider (the audience of the user's ID token). */
+  readonly clientId: string
+  /** Default `{ method: 'none' }`; MCP asks identity providers to require client authentication here. */
+  readonly auth?: ClientAuthentication
+}
+
+/** Enterprise-managed authorization (MCP SEP-990): the ID token exchanged for an ID-JAG, presented with jwt-bearer. */
+export interface IdJagGrantOptions {
+  readonly type: 'id-jag'
+  readonly idp: IdentityProvider
+  /**
+   * The signed-in user's ID token from the identity provider (the token
+   * exchange's subject token). Asked for each exchange: return a fresh one.
+   */
+  readonly idToken: (context: AssertionContext) => string | Promise<string>
+}
+
 /** How tokens are obtained. Default: the authorization-code grant with `authorize`. */
 export type McpOAuthGrant =
   | { readonly type: 'authorization_code' }
@@ -96,6 +119,7 @@ export type McpOAuthGrant =
     /** Returns the JWT to present (RFC 7523 §2.1): a workload identity token, an ID-JAG… */
     readonly assertion: (context: AssertionContext) => string | Promise<string>
   }
+  | IdJagGrantOptions
 
 export interface DpopClientOptions {
   /** `'generate'`: a key per credential, stored with it (encrypted by the store); or one key pair for everything. */

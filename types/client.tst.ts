@@ -14,7 +14,7 @@ import {
   memoryCredentialStore,
   redisCredentialStore,
 } from '../client.js'
-import type { Authorizer, CredentialStore, McpClientErrorCode, McpOAuthClient, McpOAuthClientOptions, SignOutResult } from '../client.js'
+import type { AssertionContext, Authorizer, CredentialStore, IdentityProvider, IdJagGrantOptions, McpClientErrorCode, McpClientErrorReason, McpOAuthClient, McpOAuthClientOptions, McpOAuthErrorCode, SignOutResult } from '../client.js'
 
 describe('createMcpOAuthClient', () => {
   test('returns { fetch, signOut } with fetch shaped for the MCP SDK transports', () => {
@@ -42,6 +42,20 @@ describe('createMcpOAuthClient', () => {
     expect(createMcpOAuthClient({ grant: { type: 'jwt-bearer', assertion: async (context) => context.issuer } })).type.toBe<McpOAuthClient>()
     expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'password' } })
     expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'jwt-bearer' } })
+  })
+
+  test('the id-jag grant: the identity provider, its client authentication and an ID-token source', () => {
+    const idp = { issuer: 'https://idp.example.com', tokenEndpoint: 'https://idp.example.com/token', clientId: 'app' }
+    expect(createMcpOAuthClient({
+      grant: { type: 'id-jag', idp: { ...idp, auth: { method: 'private_key_jwt', key: '-----BEGIN PRIVATE KEY-----' } }, idToken: async (context) => context.resource },
+      preRegistered: { 'https://auth.example.com': { clientId: 'enterprise-app', auth: { method: 'client_secret_basic', secret: 's' } } },
+    })).type.toBe<McpOAuthClient>()
+    expect<IdJagGrantOptions['idp']>().type.toBe<IdentityProvider>()
+    expect<Parameters<IdJagGrantOptions['idToken']>[0]>().type.toBe<AssertionContext>()
+    expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idp } })
+    expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idToken: () => 'x' } })
+    expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idp: { issuer: 'https://idp.example.com', clientId: 'app' }, idToken: () => 'x' } })
+    expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idp: { ...idp, auth: { method: 'client_secret_post' } }, idToken: () => 'x' } })
   })
 
   test('client authentication methods are a closed union', () => {
@@ -76,6 +90,14 @@ describe('errors', () => {
     expect(err.code).type.toBe<McpClientErrorCode>()
     const value: unknown = err
     if (isMcpClientError(value)) expect(value).type.toBe<McpClientError>()
+  })
+
+  test('oauthError names the OAuth codes a caller branches on, and passes others as strings', () => {
+    const err = new McpClientError('FST_MCP_CLIENT_TOKEN', 'token.exchange_error', 'refused', { oauthError: 'invalid_grant' })
+    expect(err.oauthError).type.toBe<McpOAuthErrorCode | undefined>()
+    expect<'invalid_grant' | 'invalid_scope' | 'unauthorized_client'>().type.toBeAssignableTo<McpOAuthErrorCode>()
+    expect<string>().type.toBeAssignableTo<McpOAuthErrorCode>()
+    expect<McpClientErrorReason>().type.toBeAssignableFrom<'token.exchange_error' | 'token.exchange_invalid_response' | 'token.id_token_failed'>()
   })
 })
 

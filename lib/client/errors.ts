@@ -13,7 +13,7 @@ export type McpClientErrorCode =
   | 'FST_MCP_CLIENT_AUTHORIZATION'
   /** The user must authorize in a browser first; `authorizationUrl` is where to send them. */
   | 'FST_MCP_CLIENT_AUTHORIZATION_REQUIRED'
-  /** A token request failed (the authorization server's `error`, a lost refresh race, a refresh lock that never cleared). */
+  /** A token request failed (the authorization server's or identity provider's `error`, a lost refresh race, a refresh lock that never cleared). */
   | 'FST_MCP_CLIENT_TOKEN'
   /** The credential store failed (unreachable, or a record it cannot hold). */
   | 'FST_MCP_CLIENT_STORE'
@@ -50,22 +50,39 @@ export type McpClientErrorReason =
   | 'token.invalid_response'
   | 'token.refresh_lock_timeout'
   | 'token.assertion_failed'
+  | 'token.id_token_failed'
+  | 'token.exchange_error'
+  | 'token.exchange_invalid_response'
   | 'token.insecure_resource'
   | 'store.failed'
+  | (string & {})
+
+/** OAuth `error` codes a token or authorization request can answer with (RFC 6749 §5.2, RFC 8707, RFC 9449); others pass as strings. */
+export type McpOAuthErrorCode =
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unauthorized_client'
+  | 'invalid_client'
+  | 'invalid_request'
+  | 'invalid_target'
+  | 'unsupported_grant_type'
+  | 'access_denied'
+  | 'invalid_dpop_proof'
+  | 'temporarily_unavailable'
   | (string & {})
 
 export interface McpClientErrorOptions {
   /** The underlying error (kept for logs, never shown to a remote party). */
   cause?: unknown
   /** The OAuth `error` code an authorization server answered with, when there is one. */
-  oauthError?: string
+  oauthError?: McpOAuthErrorCode
 }
 
 export class McpClientError extends Error {
   readonly code: McpClientErrorCode
   readonly reason: McpClientErrorReason
   /** The OAuth `error` an authorization server answered with (`invalid_grant`, `access_denied`…). */
-  readonly oauthError: string | undefined
+  readonly oauthError: McpOAuthErrorCode | undefined
 
   constructor (code: McpClientErrorCode, reason: McpClientErrorReason, message: string, options: McpClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })

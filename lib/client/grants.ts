@@ -8,6 +8,7 @@ import type { AssertionContext } from '../../types/client.js'
 import { clientAuthentication } from './client-auth.js'
 import type { DpopRoleHandles } from './dpop.js'
 import { fail, isMcpClientError, scrubbed } from './errors.js'
+import type { McpClientErrorReason } from './errors.js'
 import type { Outbound } from './outbound.js'
 import type { RegisteredClient } from './registration.js'
 
@@ -32,17 +33,26 @@ function requestOptions (context: TokenRequestContext, extra: Record<string, str
   }
 }
 
-function describeFailure (context: TokenRequestContext, grant: string, err: unknown): Error {
+/** Which reasons a failed token request reports: at the MCP authorization server, or at an identity provider. */
+export interface FailureReasons {
+  readonly error: McpClientErrorReason
+  readonly invalid: McpClientErrorReason
+}
+
+const AT_AUTHORIZATION_SERVER: FailureReasons = { error: 'token.error', invalid: 'token.invalid_response' }
+
+/** A token request's failure as an McpClientError: the server's OAuth `error` in `oauthError`, no secret in the message. */
+export function describeFailure (issuer: string, grant: string, err: unknown, reasons: FailureReasons = AT_AUTHORIZATION_SERVER): Error {
   if (isMcpClientError(err)) return err
   if (err instanceof oauth.ResponseBodyError) {
-    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${err.error}`, { oauthError: err.error, cause: scrubbed(err) })
+    return fail.token(reasons.error, `the ${grant} request at ${issuer} failed: ${err.error}`, { oauthError: err.error, cause: scrubbed(err) })
   }
   // A 401 invalid_client may come as a challenge (RFC 6749 §5.2) rather than a body.
   if (err instanceof oauth.WWWAuthenticateChallengeError) {
     const error = err.cause.find((c) => c.parameters.error !== undefined)?.parameters.error ?? 'invalid_client'
-    return fail.token('token.error', `the ${grant} request at ${context.as.issuer} failed: ${error}`, { oauthError: error, cause: scrubbed(err) })
+    return fail.token(reasons.error, `the ${grant} request at ${issuer} failed: ${error}`, { oauthError: error, cause: scrubbed(err) })
   }
-  return fail.token('token.invalid_response', `the ${grant} request at ${context.as.issuer} got an invalid response`, { cause: scrubbed(err) })
+  return fail.token(reasons.invalid, `the ${grant} request at ${issuer} got an invalid response`, { cause: scrubbed(err) })
 }
 
 // One retry when the server asks for a nonce: the handle kept the one it sent.
@@ -50,12 +60,12 @@ async function withNonceRetry<T> (context: TokenRequestContext, grant: string, s
   try {
     return await send()
   } catch (err) {
-    if (context.dpop === undefined || !oauth.isDPoPNonceError(err)) throw describeFailure(context, grant, err)
+    if (context.dpop === undefined || !oauth.isDPoPNonceError(err)) throw describeFailure(context.as.issuer, grant, err)
   }
   try {
     return await send()
   } catch (err) {
-    throw describeFailure(context, grant, err)
+    throw describeFailure(context.as.issuer, grant, err)
   }
 }
 
@@ -101,6 +111,8 @@ export async function jwtBearer (context: TokenRequestContext, assertion: (conte
   try {
     jwt = await assertion(Object.freeze({ issuer: context.as.issuer, tokenEndpoint, clientId: context.client.clientId, resource, scope }))
   } catch (err) {
+    // A typed failure from the assertion's own source (the ID-JAG exchange) is kept as it is.
+    if (isMcpClientError(err)) throw err
     throw fail.token('token.assertion_failed', 'the jwt-bearer assertion callback failed', { cause: err })
   }
   if (typeof jwt !== 'string' || jwt === '') throw fail.token('token.assertion_failed', 'the jwt-bearer assertion callback returned no JWT')

@@ -9,11 +9,13 @@ import type {
   ClientAuthentication,
   ClientMetadata,
   DpopClientOptions,
+  IdJagGrantOptions,
   McpOAuthClientOptions,
   McpOAuthGrant,
   PreRegisteredClient,
 } from '../../types/client.js'
 import { DPOP_ALGORITHMS, dpopKeyFromPair } from './dpop.js'
+import { idJagAssertion } from './id-jag.js'
 import type { DpopAlgorithm, DpopKey } from './dpop.js'
 import { createOutbound } from './outbound.js'
 import type { Outbound } from './outbound.js'
@@ -35,7 +37,8 @@ export interface ResolvedClientOptions {
   readonly registrationMetadata: Readonly<Record<string, unknown>> | undefined
   readonly authorize: Authorizer | undefined
   readonly redirectUri: string | undefined
-  readonly grant: McpOAuthGrant
+  /** The ID-JAG grant arrives here as jwt-bearer with the token exchange as its assertion. */
+  readonly grant: ResolvedGrant
   readonly store: CredentialStore
   readonly dpop: DpopSetting | undefined
   readonly maxAttempts: number
@@ -46,6 +49,8 @@ export interface ResolvedClientOptions {
   readonly timeout: number
   readonly legacyDiscovery: boolean
 }
+
+export type ResolvedGrant = Exclude<McpOAuthGrant, IdJagGrantOptions>
 
 export interface ResolveContext {
   /** Names the caller in errors ("createMcpOAuthClient", "mcpClient"). */
@@ -157,7 +162,7 @@ function defaultApplicationType (redirectUri: string | undefined): 'native' | 'w
   return url.protocol === 'https:' && !isLoopbackHost(url.hostname) ? 'web' : 'native'
 }
 
-function resolveRegistrationMetadata (owner: string, value: unknown, redirectUri: string | undefined, grant: McpOAuthGrant): Readonly<Record<string, unknown>> | undefined {
+function resolveRegistrationMetadata (owner: string, value: unknown, redirectUri: string | undefined, grant: ResolvedGrant): Readonly<Record<string, unknown>> | undefined {
   if (value === undefined) return undefined
   if (!isObject(value)) throw invalidSetting(`${owner}: clientMetadata must be an object of RFC 7591 client metadata`)
   const metadata = value as ClientMetadata
@@ -183,15 +188,40 @@ function resolveRegistrationMetadata (owner: string, value: unknown, redirectUri
   })
 }
 
-function resolveGrant (owner: string, value: unknown): McpOAuthGrant {
+function resolveIdJag (owner: string, value: Record<string, unknown>, outbound: Outbound): ResolvedGrant {
+  checkKeys(owner, 'grant.', value, ['type', 'idp', 'idToken'])
+  if (typeof value.idToken !== 'function') throw invalidSetting(`${owner}: grant { type: 'id-jag' } needs idToken: (context) => the user's ID token from the identity provider`)
+  const idp = value.idp
+  if (!isObject(idp)) throw invalidSetting(`${owner}: grant { type: 'id-jag' } needs idp: { issuer, tokenEndpoint, clientId, auth? }`)
+  checkKeys(owner, 'grant.idp.', idp, ['issuer', 'tokenEndpoint', 'clientId', 'auth'])
+  for (const name of ['issuer', 'tokenEndpoint'] as const) {
+    let url: URL | undefined
+    try {
+      url = new URL(String(idp[name]))
+    } catch {}
+    if (typeof idp[name] !== 'string' || url === undefined || !httpsOrLoopback(url)) {
+      throw invalidSetting(`${owner}: grant.idp.${name} must be an https URL (http only on loopback); got ${show(idp[name])}`)
+    }
+  }
+  if (typeof idp.clientId !== 'string' || idp.clientId === '') throw invalidSetting(`${owner}: grant.idp.clientId must be this client's ID at the identity provider`)
+  const options: IdJagGrantOptions = Object.freeze({
+    type: 'id-jag',
+    idp: Object.freeze({ issuer: idp.issuer as string, tokenEndpoint: idp.tokenEndpoint as string, clientId: idp.clientId, auth: resolveAuthentication(owner, 'grant.idp.auth', idp.auth) }),
+    idToken: value.idToken as IdJagGrantOptions['idToken'],
+  })
+  return Object.freeze({ type: 'jwt-bearer', assertion: idJagAssertion(options, outbound) })
+}
+
+function resolveGrant (owner: string, value: unknown, outbound: Outbound): ResolvedGrant {
   if (value === undefined) return Object.freeze({ type: 'authorization_code' })
   if (isObject(value) && (value.type === 'authorization_code' || value.type === 'client_credentials')) return Object.freeze({ type: value.type })
   if (isObject(value) && value.type === 'jwt-bearer') {
     if (typeof value.assertion !== 'function') throw invalidSetting(`${owner}: grant { type: 'jwt-bearer' } needs assertion: (context) => jwt`)
-    const grant: McpOAuthGrant = { type: 'jwt-bearer', assertion: value.assertion as (context: AssertionContext) => string | Promise<string> }
+    const grant: ResolvedGrant = { type: 'jwt-bearer', assertion: value.assertion as (context: AssertionContext) => string | Promise<string> }
     return Object.freeze(grant)
   }
-  throw invalidSetting(`${owner}: grant must be { type: 'authorization_code' | 'client_credentials' } or { type: 'jwt-bearer', assertion }; got ${show(value)}`)
+  if (isObject(value) && value.type === 'id-jag') return resolveIdJag(owner, value, outbound)
+  throw invalidSetting(`${owner}: grant must be { type: 'authorization_code' | 'client_credentials' }, { type: 'jwt-bearer', assertion } or { type: 'id-jag', idp, idToken }; got ${show(value)}`)
 }
 
 function resolveDpop (owner: string, value: unknown): DpopSetting | undefined {
@@ -230,10 +260,27 @@ export function resolveClientOptions (input: unknown, context: ResolveContext): 
   checkKeys(owner, '', input, KNOWN)
   const options = input as McpOAuthClientOptions
 
-  const grant = resolveGrant(owner, options.grant)
+  const allowPrivateNetworks = options.allowPrivateNetworks ?? context.allowPrivateNetworksByDefault
+  if (typeof allowPrivateNetworks !== 'boolean') throw invalidSetting(`${owner}: allowPrivateNetworks must be a boolean`)
+  const customFetch = resolveFunction<FetchFunction>(owner, 'fetch', options.fetch)
+  if (customFetch !== undefined && !allowPrivateNetworks) {
+    // The address check happens inside the built-in transport's connection; a caller's fetch cannot be held to it.
+    throw invalidSetting(`${owner}: a custom fetch cannot enforce allowPrivateNetworks: false; drop fetch, or set allowPrivateNetworks: true and filter addresses in your fetch`)
+  }
+  const baseFetch: FetchFunction = customFetch ?? (allowPrivateNetworks ? (input, init) => globalThis.fetch(input, init) : publicAddressFetch)
+
+  const timeout = number(owner, 'timeout (seconds)', options.timeout, 5, 0.001, 120)
+  // Every request goes through it: the MCP server's, its authorization server's and an identity provider's.
+  const outbound = createOutbound({
+    fetch: baseFetch,
+    timeoutMs: timeout * 1000,
+    maxBytes: number(owner, 'maxResponseBytes', options.maxResponseBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    allowUrl: resolveFunction(owner, 'allowUrl', options.allowUrl),
+  })
+  const grant = resolveGrant(owner, options.grant, outbound)
   const authorize = resolveFunction<Authorizer>(owner, 'authorize', options.authorize)
   if (grant.type === 'authorization_code' && authorize === undefined && !context.authorizationDeferred) {
-    throw invalidSetting(`${owner}: authorize is required for the authorization-code grant (e.g. loopbackAuthorizer({ port, open })), or choose grant: { type: 'client_credentials' } or { type: 'jwt-bearer', assertion }`)
+    throw invalidSetting(`${owner}: authorize is required for the authorization-code grant (e.g. loopbackAuthorizer({ port, open })), or choose grant: { type: 'client_credentials' }, { type: 'jwt-bearer', assertion } or { type: 'id-jag', idp, idToken }`)
   }
   const rawRedirect = options.redirectUri ?? authorize?.redirectUri ?? options.clientMetadata?.redirect_uris?.[0]
   const redirectUri = rawRedirect === undefined ? undefined : resolveRedirectUri(owner, rawRedirect)
@@ -243,15 +290,6 @@ export function resolveClientOptions (input: unknown, context: ResolveContext): 
 
   const store = options.store ?? memoryCredentialStore()
   if (!isCredentialStore(store)) throw invalidSetting(`${owner}: store must be a CredentialStore (memoryCredentialStore(), redisCredentialStore(client, options))`)
-
-  const allowPrivateNetworks = options.allowPrivateNetworks ?? context.allowPrivateNetworksByDefault
-  if (typeof allowPrivateNetworks !== 'boolean') throw invalidSetting(`${owner}: allowPrivateNetworks must be a boolean`)
-  const customFetch = resolveFunction<FetchFunction>(owner, 'fetch', options.fetch)
-  if (customFetch !== undefined && !allowPrivateNetworks) {
-    // The address check happens inside the built-in transport's connection; a caller's fetch cannot be held to it.
-    throw invalidSetting(`${owner}: a custom fetch cannot enforce allowPrivateNetworks: false; drop fetch, or set allowPrivateNetworks: true and filter addresses in your fetch`)
-  }
-  const baseFetch: FetchFunction = customFetch ?? (allowPrivateNetworks ? (input, init) => globalThis.fetch(input, init) : publicAddressFetch)
 
   const scopes = options.scopes ?? {}
   if (!isObject(scopes)) throw invalidSetting(`${owner}: scopes must be { maxAttempts?, offlineAccess? }`)
@@ -266,7 +304,6 @@ export function resolveClientOptions (input: unknown, context: ResolveContext): 
   if (scopes.offlineAccess !== undefined && typeof scopes.offlineAccess !== 'boolean') throw invalidSetting(`${owner}: scopes.offlineAccess must be a boolean`)
   if (options.legacyDiscovery !== undefined && typeof options.legacyDiscovery !== 'boolean') throw invalidSetting(`${owner}: legacyDiscovery must be a boolean`)
 
-  const timeout = number(owner, 'timeout (seconds)', options.timeout, 5, 0.001, 120)
   return Object.freeze({
     owner,
     preRegistered: resolvePreRegistered(owner, options.preRegistered),
@@ -280,12 +317,7 @@ export function resolveClientOptions (input: unknown, context: ResolveContext): 
     maxAttempts: number(owner, 'scopes.maxAttempts', scopes.maxAttempts, 3, 1, 10),
     offlineAccess: scopes.offlineAccess ?? true,
     allowMissingPkceMetadata: Object.freeze([...allowMissing]),
-    outbound: createOutbound({
-      fetch: baseFetch,
-      timeoutMs: timeout * 1000,
-      maxBytes: number(owner, 'maxResponseBytes', options.maxResponseBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
-      allowUrl: resolveFunction(owner, 'allowUrl', options.allowUrl),
-    }),
+    outbound,
     timeout,
     legacyDiscovery: options.legacyDiscovery ?? false,
   })

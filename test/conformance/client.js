@@ -15,7 +15,7 @@ const REDIRECT_URI = 'http://127.0.0.1:1/callback'
 const serverUrl = process.argv.at(-1)
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? ''
 const protocolVersion = process.env.MCP_CONFORMANCE_PROTOCOL_VERSION
-/** @type {{ client_id?: string, client_secret?: string, private_key_pem?: string, signing_algorithm?: string, valid_jwt?: string }} */
+/** @type {{ client_id?: string, client_secret?: string, private_key_pem?: string, signing_algorithm?: string, valid_jwt?: string, idp_issuer?: string, idp_token_endpoint?: string, idp_client_id?: string, idp_id_token?: string }} */
 const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? '{}')
 
 /**
@@ -45,6 +45,14 @@ function preRegisteredClient () {
 function grant () {
   if (scenario.startsWith('auth/client-credentials-')) return { type: 'client_credentials' }
   if (scenario === 'auth/wif-jwt-bearer') return { type: 'jwt-bearer', assertion: () => context.valid_jwt ?? '' }
+  if (scenario === 'auth/enterprise-managed-authorization') {
+    // The suite's IdP: exchange the ID token it signed for an ID-JAG, then jwt-bearer at its AS.
+    return {
+      type: 'id-jag',
+      idp: { issuer: context.idp_issuer ?? '', tokenEndpoint: context.idp_token_endpoint ?? '', clientId: context.idp_client_id ?? '' },
+      idToken: () => context.idp_id_token ?? '',
+    }
+  }
   return undefined
 }
 

@@ -28,6 +28,8 @@ export interface OidcServerOptions {
   accessTokenTtl?: number
   /** Rewrites the RFC 8414 document (`/.well-known/oauth-authorization-server`) for negative fixtures. */
   transformMetadata?: (metadata: Record<string, unknown>) => Record<string, unknown>
+  /** Its signing key (a private EC P-256 JWK); default: one generated per server. */
+  signingKey?: import('node:crypto').JsonWebKey
   /** Mount in this server instead of a new one, on the same origin (an embedded authorization server). */
   listen?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Promise<string>
 }
@@ -151,10 +153,10 @@ export async function startOidcServer (t: Test, options: OidcServerOptions): Pro
   }
   const issuer = options.listen === undefined ? await listenOwn(handler, t) : await options.listen(handler)
 
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const signingKey = options.signingKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' })
   const cimd = options.cimdCa !== undefined
   const provider = quietly(() => new Provider(issuer, {
-    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'as-key', alg: 'ES256', use: 'sig' }] },
+    jwks: { keys: [{ ...signingKey, kid: 'as-key', alg: 'ES256', use: 'sig' }] },
     clients: options.clients as any[] ?? [],
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
