@@ -85,6 +85,8 @@ export interface AssertionContext {
   /** The MCP server's resource identifier (RFC 8707). */
   readonly resource: string
   readonly scope: string | undefined
+  /** Whose token it is: the app user's partition in `mcpClient`, '' for `createMcpOAuthClient`. */
+  readonly partition: string
 }
 
 /** The enterprise identity provider of enterprise-managed authorization, and this client's registration there. */

@@ -52,6 +52,7 @@ describe('createMcpOAuthClient', () => {
     })).type.toBe<McpOAuthClient>()
     expect<IdJagGrantOptions['idp']>().type.toBe<IdentityProvider>()
     expect<Parameters<IdJagGrantOptions['idToken']>[0]>().type.toBe<AssertionContext>()
+    expect<AssertionContext['partition']>().type.toBe<string>()
     expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idp } })
     expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idToken: () => 'x' } })
     expect(createMcpOAuthClient).type.not.toBeCallableWith({ grant: { type: 'id-jag', idp: { issuer: 'https://idp.example.com', clientId: 'app' }, idToken: () => 'x' } })

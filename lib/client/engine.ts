@@ -139,12 +139,12 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     return record
   }
 
-  async function obtainByGrant (binding: Binding, key: string, scope: string | undefined, previous: CredentialRecord | undefined): Promise<CredentialRecord> {
+  async function obtainByGrant (session: Session, binding: Binding, key: string, scope: string | undefined, previous: CredentialRecord | undefined): Promise<CredentialRecord> {
     const grant = options.grant
     const dpopKey = await keys.fresh()
     const context = tokenContext(binding.as, binding.client, dpopKey)
     const tokens = grant.type === 'jwt-bearer'
-      ? await jwtBearer(context, grant.assertion, binding.resource, scope)
+      ? await jwtBearer(context, grant.assertion, { resource: binding.resource, scope, partition: session.partition })
       : await clientCredentials(context, binding.resource, scope)
     const record = credentialFromTokens(tokens, { issuer: binding.as.issuer, clientId: binding.client.clientId, resource: binding.resource, requestedScope: scope, dpopKey: dpopKey?.privateJwk, previous })
     await store.set(key, toStored(record))
@@ -157,7 +157,7 @@ export function createEngine (options: ResolvedClientOptions): Engine {
     if (pending === undefined) {
       pending = (options.grant.type === 'authorization_code'
         ? authorizeInteractively(session, binding, key, scope, previous)
-        : obtainByGrant(binding, key, scope, previous)
+        : obtainByGrant(session, binding, key, scope, previous)
       ).finally(() => obtaining.delete(key))
       obtaining.set(key, pending)
     }

@@ -104,12 +104,13 @@ export async function clientCredentials (context: TokenRequestContext, resource:
  * token, SEP-1933; an Identity Assertion JWT obtained by token exchange, SEP-990).
  * One attempt: a rejected assertion is surfaced, never retried or replaced by another grant.
  */
-export async function jwtBearer (context: TokenRequestContext, assertion: (context: AssertionContext) => string | Promise<string>, resource: string, scope: string | undefined): Promise<oauth.TokenEndpointResponse> {
+export async function jwtBearer (context: TokenRequestContext, assertion: (context: AssertionContext) => string | Promise<string>, request: { readonly resource: string, readonly scope: string | undefined, readonly partition: string }): Promise<oauth.TokenEndpointResponse> {
+  const { resource, scope, partition } = request
   const tokenEndpoint = context.as.token_endpoint
   if (typeof tokenEndpoint !== 'string') throw fail.discovery('as_metadata.endpoint_missing', `${context.as.issuer} has no token endpoint`)
   let jwt: string
   try {
-    jwt = await assertion(Object.freeze({ issuer: context.as.issuer, tokenEndpoint, clientId: context.client.clientId, resource, scope }))
+    jwt = await assertion(Object.freeze({ issuer: context.as.issuer, tokenEndpoint, clientId: context.client.clientId, resource, scope, partition }))
   } catch (err) {
     // A typed failure from the assertion's own source (the ID-JAG exchange) is kept as it is.
     if (isMcpClientError(err)) throw err

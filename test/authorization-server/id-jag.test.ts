@@ -78,9 +78,12 @@ t.test('metadata advertises the ID-JAG grant profile and the jwt-bearer grant; w
   const { running } = await setUp(t)
   t.same(running.as.authorization_grant_profiles_supported, ['urn:ietf:params:oauth:grant-profile:id-jag'])
   t.ok(running.as.grant_types_supported?.includes(JWT_BEARER))
-  const plain = await startAs(t)
+  const plain = await startAs(t, { clients: { static: [STATIC_CLIENTS[4] as (typeof STATIC_CLIENTS)[number]] } })
   t.equal(plain.as.authorization_grant_profiles_supported, undefined)
   t.notOk(plain.as.grant_types_supported?.includes(JWT_BEARER))
+  const idp = await createIdp(IDP, { audience: plain.issuer, clientId: 'code-app', resource: RESOURCE })
+  const refusedThere = await presentIdJag(plain.as.token_endpoint as string, await idp.mint(), { id: 'code-app', secret: SECRET })
+  t.equal(refusedThere.body.error, 'unsupported_grant_type', 'no idJag: no jwt-bearer grant at all')
 })
 
 t.test('an ID-JAG becomes an access token: aud = its resource, scopes = requested ∩ granted, the user as subject, no refresh token', async (t) => {

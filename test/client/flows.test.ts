@@ -162,7 +162,7 @@ t.test('the jwt-bearer grant: the assertion callback gets the issuer, token endp
   t.equal((await oauth.fetch(f.mcp, call())).status, 200)
   t.equal(form(tokenRequests(f)[0]).get('grant_type'), 'urn:ietf:params:oauth:grant-type:jwt-bearer')
   t.equal(form(tokenRequests(f)[0]).get('client_id'), 'workload')
-  t.same(contexts, [{ issuer: f.origin, tokenEndpoint: `${f.origin}/token`, clientId: 'workload', resource: f.mcp, scope: undefined }])
+  t.same(contexts, [{ issuer: f.origin, tokenEndpoint: `${f.origin}/token`, clientId: 'workload', resource: f.mcp, scope: undefined, partition: '' }])
 
   const g = await scripted(t, { token: (_r, res) => json(res, 400, { error: 'invalid_grant' }) })
   jwt = 'bad-jwt'

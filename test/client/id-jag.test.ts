@@ -12,7 +12,8 @@ import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { errors } from 'oidc-provider'
 import t from 'tap'
-import { createMcpOAuthClient, isMcpClientError } from '../../client.js'
+import Fastify from 'fastify'
+import { createMcpOAuthClient, isMcpClientError, McpAuthorizationRequiredError, mcpClient } from '../../client.js'
 import type { IdJagGrantOptions, McpOAuthClientOptions } from '../../client.js'
 import type { AuthorizationServerEvent } from '../../authorization-server.js'
 import { startAs } from '../helpers/authorization-server.js'
@@ -72,7 +73,7 @@ async function startEnterprise (t: Test) {
   const events: AuthorizationServerEvent[] = []
   const as = await startAs(t, {
     resources: [{ uri: resourceA, scopes: [...SCOPES] }, { uri: resourceB, scopes: [...SCOPES] }],
-    accounts: { find: async (subject) => subject === LOGIN ? { accountId: subject, claims: async () => ({ sub: subject }) } : undefined },
+    accounts: { find: async (subject) => subject === LOGIN || subject === 'alice' ? { accountId: subject, claims: async () => ({ sub: subject }) } : undefined },
     clients: {
       static: [
         { client_id: AS_CLIENT.id, client_secret: AS_CLIENT.secret, grant_types: [JWT_BEARER], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
@@ -134,6 +135,11 @@ async function startEnterprise (t: Test) {
     return tokens.id_token as string
   }
 
+  /** An ID token the IdP issued to the application for another of its users (signed with its key). */
+  async function idTokenFor (subject: string): Promise<string> {
+    return await new SignJWT({ sub: subject }).setProtectedHeader({ alg: 'ES256', kid: 'as-key' }).setIssuer(idp.issuer).setAudience(IDP_CLIENT.id).setIssuedAt().setExpirationTime('10m').sign(signingKey)
+  }
+
   function grant (idToken: IdJagGrantOptions['idToken']): IdJagGrantOptions {
     return {
       type: 'id-jag',
@@ -153,7 +159,7 @@ async function startEnterprise (t: Test) {
   const exchanges = (): number => idp.tokenRequests.filter((r) => r.grantType === TOKEN_EXCHANGE).length
   const presented = (): number => events.filter((e) => e.grantType === JWT_BEARER).length
   const otherGrants = (): number => events.filter((e) => e.grantType !== JWT_BEARER).length + idp.tokenRequests.filter((r) => r.grantType !== TOKEN_EXCHANGE && r.grantType !== 'authorization_code').length
-  return { idp, as, mcpA, mcpB, policy, events, signIn, grant, client, exchanges, presented, otherGrants }
+  return { idp, as, mcpA, mcpB, policy, events, signIn, idTokenFor, grant, client, exchanges, presented, otherGrants }
 }
 
 /** The typed refusal, after exactly the requests given: no retry, no other grant. */
@@ -187,6 +193,45 @@ t.test('the user signs in at the enterprise IdP once; the client gets MCP tokens
   t.match(e.policy.asked.at(-1), { audience: e.as.issuer, resource: e.mcpB.url })
   t.equal(e.otherGrants(), 0)
   t.same(e.as.as.authorization_grant_profiles_supported, ['urn:ietf:params:oauth:grant-profile:id-jag'])
+})
+
+t.test('mcpClient: each app user\'s own ID token (idToken gets the partition), a user without one sent to sign in at the IdP', async (t) => {
+  const e = await startEnterprise(t)
+  e.policy.resources.set(LOGIN, [e.mcpA.url])
+  e.policy.resources.set('alice', [e.mcpA.url])
+  const idTokens = new Map([[LOGIN, await e.signIn()], ['alice', await e.idTokenFor('alice')]])
+  const signInUrl = `${e.idp.issuer}/auth?client_id=${IDP_CLIENT.id}`
+  const port = await freePort()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpClient, {
+    baseUrl: `http://127.0.0.1:${port}`,
+    partition: (request) => String(request.headers['x-user']),
+    preRegistered: { [e.as.issuer]: { clientId: AS_CLIENT.id, auth: { method: 'client_secret_basic', secret: AS_CLIENT.secret } } },
+    grant: e.grant(({ partition }) => {
+      const idToken = idTokens.get(partition)
+      if (idToken === undefined) throw new McpAuthorizationRequiredError(signInUrl)
+      return idToken
+    }),
+    allowPrivateNetworks: true,
+  })
+  app.get('/dashboard', async (request, reply) => {
+    try {
+      return await (await app.mcpClient.for(request).fetch(e.mcpA.url, rpc('tools/list'))).json()
+    } catch (err) {
+      if (err instanceof McpAuthorizationRequiredError) return await reply.redirect(err.authorizationUrl)
+      throw err
+    }
+  })
+  await app.listen({ port, host: '127.0.0.1' })
+  for (const name of [LOGIN, 'alice']) {
+    const res = await app.inject({ url: '/dashboard', headers: { 'x-user': name } })
+    t.equal(res.json().result.subject, name, `${name} calls the MCP server as ${name}`)
+  }
+  const stranger = await app.inject({ url: '/dashboard', headers: { 'x-user': 'mallory' } })
+  t.equal(stranger.statusCode, 302)
+  t.equal(stranger.headers.location, signInUrl, 'no ID token: the user signs in at the IdP first')
+  t.equal(e.exchanges(), 2, 'one exchange per user')
 })
 
 t.test('a revoked user gets no ID-JAG: invalid_grant from the IdP, typed, nothing presented', async (t) => {
@@ -233,6 +278,9 @@ t.test('the exchange\'s own failures: a broken idToken callback, an IdP that iss
   const withIdToken = (idTokenOf: IdJagGrantOptions['idToken']) => createMcpOAuthClient({ preRegistered, grant: e.grant(idTokenOf) })
   await t.rejects(withIdToken(() => { throw new Error('session store down') }).fetch(e.mcpA.url, rpc('tools/list')), { code: 'FST_MCP_CLIENT_TOKEN', reason: 'token.id_token_failed' })
   await t.rejects(withIdToken(() => '').fetch(e.mcpA.url, rpc('tools/list')), { name: 'McpClientError', reason: 'token.id_token_failed' })
+  // A web app without a live ID token sends the user to sign in at the IdP: its error reaches the caller as thrown.
+  const signInFirst = new McpAuthorizationRequiredError(`${e.idp.issuer}/auth?client_id=${IDP_CLIENT.id}`)
+  await t.rejects(withIdToken(() => { throw signInFirst }).fetch(e.mcpA.url, rpc('tools/list')), signInFirst)
   t.equal(e.exchanges(), 0, 'no exchange without an ID token')
 
   const context = await withIdToken((c) => {
