@@ -8,6 +8,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import Provider from 'oidc-provider'
 import { createCsrfTokens } from '../lib/authorization-server/csrf.js'
+import { answerReplayedProofs } from '../lib/authorization-server/dpop-replay.js'
+import type { ReplayAnswerProvider } from '../lib/authorization-server/dpop-replay.js'
 import { resolveAsOptions } from '../lib/authorization-server/options.js'
 import { buildConfiguration } from '../lib/authorization-server/provider-configuration.js'
 import type { AdapterFactory } from '../lib/authorization-server/provider-types.js'
@@ -58,6 +60,7 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   // Its URL-deciding headers are set from the issuer by the mount (never the client's).
   provider.proxy = true
   subscribeEvents(provider, options, log)
+  answerReplayedProofs(provider as unknown as ReplayAnswerProvider)
 
   const keys = createLocalKeySet({ keys: options.signingKeys.publicKeys.map((k) => ({ ...k })) })
   const ping = storePing(options.store)
