@@ -106,7 +106,11 @@ export interface CimdOptions {
    * are refused whatever this answers. Default: every public https URL.
    */
   allowFetch? (url: URL): boolean | Promise<boolean>
-  /** The resolver used for the address check (default `dns.promises.lookup` with `all: true`). */
+  /**
+   * The resolver of the address check made before connecting (default
+   * `dns.promises.lookup` with `all: true`). The connection resolves the name through
+   * the system again, and oidc-provider's guard refuses a non-public address there too.
+   */
   lookup? (hostname: string): Promise<ReadonlyArray<{ address: string, family: number }>>
 }
 
