@@ -79,3 +79,31 @@ export async function authorizationUrl (as: oauth.AuthorizationServer, client: o
   for (const [name, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(name, value)
   return { url, verifier }
 }
+
+/**
+ * A cookie-carrying walk to the interaction page of a fresh authorization
+ * request. `via` (an origin) sends every request to that instance instead of
+ * the issuer's (the URLs the server builds keep the issuer's).
+ */
+export async function openInteraction (as: oauth.AuthorizationServer, client: oauth.Client, params: Record<string, string | undefined> = {}, via?: string) {
+  const cookies = new Map<string, string>()
+  const keep = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';')
+      const eq = pair.indexOf('=')
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1))
+    }
+  }
+  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  const route = (url: URL): URL => via === undefined ? url : new URL(url.pathname + url.search, via)
+  const { url: authorization } = await authorizationUrl(as, client, params)
+  const start = await fetch(route(authorization), { redirect: 'manual' })
+  keep(start)
+  const url = route(new URL(String(start.headers.get('location')), authorization))
+  const page = await fetch(url, { headers: { cookie: jar() } })
+  keep(page)
+  const html = await page.text()
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+  const post = (fields: Record<string, string>, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie: jar(), ...headers }, body: new URLSearchParams(fields) })
+  return { url, page, html, csrf, post, jar, keep, startHeaders: start.headers }
+}
