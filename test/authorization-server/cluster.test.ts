@@ -155,6 +155,21 @@ function tokenRequest (endpoint: string, body: Record<string, string>, headers: 
     .then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers }))
 }
 
+/** A pushed authorization request (RFC 9126) of the public client, to instance A. */
+async function pushAuthorizationRequest (cluster: Cluster) {
+  const verifier = oauth.generateRandomCodeVerifier()
+  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
+    client_id: PUBLIC_CLIENT.client_id,
+    redirect_uri: REDIRECT_URI,
+    response_type: 'code',
+    resource: RESOURCE,
+    scope: 'mcp:tools:read',
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  return { par, verifier }
+}
+
 t.test('an authorization code redeemed on both instances at once: exactly one token, one invalid_grant, never a 500', { skip: REDIS_SKIP }, async (t) => {
   const cluster = await startCluster(t)
   const { code, verifier } = await authorizationCode(cluster)
@@ -170,16 +185,7 @@ t.test('an authorization code redeemed on both instances at once: exactly one to
 
 t.test('a PAR request_uri pushed to A completes on B, and is single use across instances', { skip: REDIS_SKIP }, async (t) => {
   const cluster = await startCluster(t)
-  const verifier = oauth.generateRandomCodeVerifier()
-  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
-    client_id: PUBLIC_CLIENT.client_id,
-    redirect_uri: REDIRECT_URI,
-    response_type: 'code',
-    resource: RESOURCE,
-    scope: 'mcp:tools:read',
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })
+  const { par, verifier } = await pushAuthorizationRequest(cluster)
   t.equal(par.status, 201)
   const url = new URL(onB(cluster, cluster.as.authorization_endpoint as string))
   url.searchParams.set('client_id', PUBLIC_CLIENT.client_id)
@@ -195,16 +201,7 @@ t.test('a PAR request_uri pushed to A completes on B, and is single use across i
 t.test('one PAR request_uri completed on A and B at once: exactly one code, the other refused', { skip: REDIS_SKIP }, async (t) => {
   const gate = barrier(2)
   const cluster = await startCluster(t, gatedParConsume(gate.wait))
-  const verifier = oauth.generateRandomCodeVerifier()
-  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
-    client_id: PUBLIC_CLIENT.client_id,
-    redirect_uri: REDIRECT_URI,
-    response_type: 'code',
-    resource: RESOURCE,
-    scope: 'mcp:tools:read',
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })
+  const { par } = await pushAuthorizationRequest(cluster)
   t.equal(par.status, 201)
   const authorize = (base: string) => {
     const url = new URL(base + new URL(cluster.as.authorization_endpoint as string).pathname)

@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose'
 import t from 'tap'
 import type { ConsentDetails, InteractionsOptions, McpAuthorizationServerOptions } from '../../authorization-server.js'
 import { completeAuthorization } from '../../testing.js'
-import { authorizationUrl, insecure, REDIRECT_URI, RESOURCE, registerPublicClient, startAs } from '../helpers/authorization-server.js'
+import { authorizationUrl, codeFlowTokens, insecure, REDIRECT_URI, RESOURCE, registerPublicClient, startAs } from '../helpers/authorization-server.js'
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -31,22 +31,13 @@ async function start (t: Test, overrides: Partial<McpAuthorizationServerOptions>
 
 type Running = Awaited<ReturnType<typeof start>>
 
-/** The code flow; `params` go on the authorization request (undefined removes one, e.g. resource). */
-async function codeFlow (running: Running, client: oauth.Client, params: Record<string, string | undefined>) {
-  const { url, verifier } = await authorizationUrl(running.as, client, params)
-  const callback = await completeAuthorization(url, REDIRECT_URI)
-  const result = oauth.validateAuthResponse(running.as, client, callback, url.searchParams.get('state') ?? undefined)
-  const res = await oauth.authorizationCodeGrantRequest(running.as, client, oauth.None(), result, REDIRECT_URI, verifier, insecure)
-  return oauth.processAuthorizationCodeResponse(running.as, client, res)
-}
-
 const refresh = async (running: Running, client: oauth.Client, token: string) =>
   oauth.processRefreshTokenResponse(running.as, client, await oauth.refreshTokenGrantRequest(running.as, client, oauth.None(), token, insecure))
 
 t.test('an OAuth request for offline_access gets a refresh token without prompt=consent, after consent', async (t) => {
   const running = await start(t)
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read offline_access' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read offline_access' })
   t.type(tokens.refresh_token, 'string', 'a refresh token')
   t.same(running.asked, [['mcp:tools:read', 'offline_access']], 'the user was asked for offline_access')
   t.equal(decodeJwt(tokens.access_token).scope, 'mcp:tools:read', 'offline_access is not a scope of the resource')
@@ -58,11 +49,11 @@ t.test('an OAuth request for offline_access gets a refresh token without prompt=
 t.test('offline_access alone: the resource\'s default scopes, and a refresh token', async (t) => {
   const running = await start(t)
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'offline_access' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'offline_access' })
   t.equal(decodeJwt(tokens.access_token).scope, 'mcp:tools:read')
   t.type(tokens.refresh_token, 'string')
   // The same with prompt=consent (where oidc-provider keeps offline_access itself).
-  const prompted = await codeFlow(running, client, { scope: 'offline_access', prompt: 'consent' })
+  const prompted = await codeFlowTokens(running, client, { scope: 'offline_access', prompt: 'consent' })
   t.equal(decodeJwt(prompted.access_token).scope, 'mcp:tools:read')
   t.type(prompted.refresh_token, 'string')
 })
@@ -86,7 +77,7 @@ t.test('a pushed request (PAR) for offline_access gets a refresh token without p
 t.test('no refresh token when the user declines offline_access at consent', async (t) => {
   const running = await start(t, {}, ['mcp:tools:read'])
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read offline_access' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read offline_access' })
   t.equal(tokens.refresh_token, undefined)
   t.equal(decodeJwt(tokens.access_token).scope, 'mcp:tools:read')
 })
@@ -94,7 +85,7 @@ t.test('no refresh token when the user declines offline_access at consent', asyn
 t.test('no refresh token, and offline_access not even asked, for a client without the refresh_token grant', async (t) => {
   const running = await start(t)
   const client = await registerPublicClient(running.as, { grant_types: ['authorization_code'] })
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read offline_access' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read offline_access' })
   t.equal(tokens.refresh_token, undefined)
   t.same(running.asked, [['mcp:tools:read']], 'the consent step was not asked for offline_access')
 })
@@ -112,9 +103,9 @@ t.test('a client bound to scopes without offline_access gets invalid_scope, as w
 t.test('OpenID requests keep OpenID Connect\'s rule: offline_access only with prompt=consent', async (t) => {
   const running = await start(t)
   const client = await registerPublicClient(running.as)
-  const withoutPrompt = await codeFlow(running, client, { scope: 'openid offline_access', resource: undefined })
+  const withoutPrompt = await codeFlowTokens(running, client, { scope: 'openid offline_access', resource: undefined })
   t.equal(withoutPrompt.refresh_token, undefined, 'dropped without prompt=consent')
   t.same(running.asked.at(-1), ['openid'], 'and not asked for')
-  const withPrompt = await codeFlow(running, client, { scope: 'openid offline_access', resource: undefined, prompt: 'consent' })
+  const withPrompt = await codeFlowTokens(running, client, { scope: 'openid offline_access', resource: undefined, prompt: 'consent' })
   t.type(withPrompt.refresh_token, 'string', 'kept with prompt=consent')
 })

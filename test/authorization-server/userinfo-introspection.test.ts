@@ -7,20 +7,11 @@ import { randomBytes } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
 import { decodeJwt } from 'jose'
 import t from 'tap'
-import { completeAuthorization } from '../../testing.js'
-import { authorizationUrl, insecure, REDIRECT_URI, RESOURCE, registerPublicClient, startAs } from '../helpers/authorization-server.js'
+import { codeFlowTokens, insecure, RESOURCE, registerPublicClient, startAs } from '../helpers/authorization-server.js'
 import type { RunningAs } from '../helpers/authorization-server.js'
 
 const SECRET = randomBytes(24).toString('base64url')
 const RESOURCE_SERVER = { client_id: 'resource-server', client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' }
-
-async function codeFlow (running: RunningAs, client: oauth.Client, params: Record<string, string | undefined>) {
-  const { url, verifier } = await authorizationUrl(running.as, client, params)
-  const callback = await completeAuthorization(url, REDIRECT_URI)
-  const result = oauth.validateAuthResponse(running.as, client, callback, url.searchParams.get('state') ?? undefined)
-  const res = await oauth.authorizationCodeGrantRequest(running.as, client, oauth.None(), result, REDIRECT_URI, verifier, insecure)
-  return oauth.processAuthorizationCodeResponse(running.as, client, res)
-}
 
 async function userinfo (running: RunningAs, client: oauth.Client, accessToken: string) {
   return oauth.userInfoRequest(running.as, client, accessToken, insecure)
@@ -35,14 +26,14 @@ async function introspect (running: RunningAs, token: string, as: 'resource-serv
 t.test('userinfo: an OpenID request naming no resource gets a userinfo token; the claims follow the scopes', async (t) => {
   const running = await startAs(t, { claims: { profile: ['name'] } })
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'openid profile', resource: undefined })
+  const tokens = await codeFlowTokens(running, client, { scope: 'openid profile', resource: undefined })
   const subject = oauth.getValidatedIdTokenClaims(tokens)?.sub as string
   t.equal(subject, 'demo-user', 'an ID token')
   t.throws(() => decodeJwt(tokens.access_token), 'an opaque access token, for userinfo only')
   const claims = await oauth.processUserInfoResponse(running.as, client, subject, await userinfo(running, client, tokens.access_token))
   t.same(claims, { sub: 'demo-user', name: 'Demo' }, 'profile releases name')
 
-  const minimal = await codeFlow(running, client, { scope: 'openid', resource: undefined })
+  const minimal = await codeFlowTokens(running, client, { scope: 'openid', resource: undefined })
   const onlySub = await oauth.processUserInfoResponse(running.as, client, subject, await userinfo(running, client, minimal.access_token))
   t.same(onlySub, { sub: 'demo-user' }, 'openid alone releases sub')
 })
@@ -51,7 +42,7 @@ t.test('an OpenID request for a resource scope gets the resource\'s JWT (named o
   const running = await startAs(t)
   const client = await registerPublicClient(running.as)
   for (const resource of [RESOURCE, undefined]) {
-    const tokens = await codeFlow(running, client, { scope: 'openid mcp:tools:read', resource })
+    const tokens = await codeFlowTokens(running, client, { scope: 'openid mcp:tools:read', resource })
     t.equal(decodeJwt(tokens.access_token).aud, RESOURCE, `the resource's token (resource ${resource === undefined ? 'implied' : 'named'})`)
     t.equal(oauth.getValidatedIdTokenClaims(tokens)?.sub, 'demo-user', 'and the ID token still comes')
     const res = await userinfo(running, client, tokens.access_token)
@@ -63,12 +54,12 @@ t.test('an OpenID request for a resource scope gets the resource\'s JWT (named o
 t.test('introspection: a client learns about its own tokens (refresh and userinfo), nothing after revocation', async (t) => {
   const running = await startAs(t, { clients: { static: [RESOURCE_SERVER] } })
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read offline_access' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read offline_access' })
   const refresh = await oauth.processIntrospectionResponse(running.as, client, await introspect(running, tokens.refresh_token as string, client))
   t.match(refresh, { active: true, client_id: client.client_id, sub: 'demo-user', iss: running.issuer })
   t.same(String(refresh.scope).split(' ').sort(), ['mcp:tools:read', 'offline_access'])
 
-  const signIn = await codeFlow(running, client, { scope: 'openid', resource: undefined })
+  const signIn = await codeFlowTokens(running, client, { scope: 'openid', resource: undefined })
   const opaque = await oauth.processIntrospectionResponse(running.as, client, await introspect(running, signIn.access_token, client))
   t.match(opaque, { active: true, client_id: client.client_id, sub: 'demo-user', scope: 'openid', token_type: 'Bearer' })
 
@@ -80,8 +71,8 @@ t.test('introspection: a client learns about its own tokens (refresh and userinf
 t.test('introspection: another client, even a confidential one, learns nothing about a token (active: false)', async (t) => {
   const running = await startAs(t, { clients: { static: [RESOURCE_SERVER] } })
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read offline_access' })
-  for (const token of [tokens.refresh_token as string, (await codeFlow(running, client, { scope: 'openid', resource: undefined })).access_token]) {
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read offline_access' })
+  for (const token of [tokens.refresh_token as string, (await codeFlowTokens(running, client, { scope: 'openid', resource: undefined })).access_token]) {
     const answer = await oauth.processIntrospectionResponse(running.as, { client_id: 'resource-server' }, await introspect(running, token, 'resource-server'))
     t.same(answer, { active: false })
   }
@@ -90,7 +81,7 @@ t.test('introspection: another client, even a confidential one, learns nothing a
 t.test('introspection refuses JWT access tokens (unsupported_token_type): verify them with the public keys', async (t) => {
   const running = await startAs(t, { clients: { static: [RESOURCE_SERVER] } })
   const client = await registerPublicClient(running.as)
-  const tokens = await codeFlow(running, client, { scope: 'mcp:tools:read' })
+  const tokens = await codeFlowTokens(running, client, { scope: 'mcp:tools:read' })
   for (const who of ['resource-server', client] as const) {
     const res = await introspect(running, tokens.access_token, who)
     t.equal(res.status, 400)

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import { developmentInteractions, mcpAuthorizationServer } from '../../authorization-server.js'
+import { completeAuthorization } from '../../testing.js'
 import type { McpAuthorizationServerOptions } from '../../authorization-server.js'
 import { freePort } from './net.js'
 
@@ -106,4 +107,17 @@ export async function openInteraction (as: oauth.AuthorizationServer, client: oa
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
   const post = (fields: Record<string, string>, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie: jar(), ...headers }, body: new URLSearchParams(fields) })
   return { url, page, html, csrf, post, jar, keep, startHeaders: start.headers }
+}
+
+/**
+ * The authorization-code flow of a public client through the development pages
+ * (or the host's), to the processed token response; `params` go on the
+ * authorization request (undefined removes one, e.g. `resource`).
+ */
+export async function codeFlowTokens (running: Pick<RunningAs, 'as'>, client: oauth.Client, params: Record<string, string | undefined>) {
+  const { url, verifier } = await authorizationUrl(running.as, client, params)
+  const callback = await completeAuthorization(url, REDIRECT_URI)
+  const result = oauth.validateAuthResponse(running.as, client, callback, url.searchParams.get('state') ?? undefined)
+  const res = await oauth.authorizationCodeGrantRequest(running.as, client, oauth.None(), result, REDIRECT_URI, verifier, insecure)
+  return oauth.processAuthorizationCodeResponse(running.as, client, res)
 }
