@@ -106,7 +106,11 @@ export interface CimdOptions {
    * are refused whatever this answers. Default: every public https URL.
    */
   allowFetch? (url: URL): boolean | Promise<boolean>
-  /** The resolver used for the address check (default `dns.promises.lookup` with `all: true`). */
+  /**
+   * The resolver of the address check made before connecting (default
+   * `dns.promises.lookup` with `all: true`). The connection resolves the name through
+   * the system again, and oidc-provider's guard refuses a non-public address there too.
+   */
   lookup? (hostname: string): Promise<ReadonlyArray<{ address: string, family: number }>>
 }
 
@@ -237,9 +241,10 @@ export interface McpAuthorizationServerOptions {
   idJag?: IdJagOptions
   onEvent? (event: AuthorizationServerEvent): void | Promise<void>
   /**
-   * Last-resort access to the `oidc-provider` configuration the plugin built,
-   * before the provider is created (e.g. a test-only `fetch` that trusts a test CA).
-   * What you change here is yours to secure.
+   * Last-resort access to the `oidc-provider` configuration the plugin built, called
+   * once at `register` before the provider is created (e.g. a test-only `fetch` that
+   * trusts a test CA). Outside the plugin's guarantees: a change here can turn off any
+   * MCP default or check, and no test covers the result.
    */
   configure? (configuration: Record<string, unknown>): void
 }
@@ -262,10 +267,15 @@ export interface McpAuthorizationServerDecorator {
   readonly issuer: string
   /** The public signing keys as a key function for `mcpAuth({ jwks })`: no JWKS request needed. */
   readonly keys: JWTVerifyGetKey
-  /** The public JWKS document (as served at jwks_uri). */
+  /** The public JWKS document as served at jwks_uri, a fresh copy (for a resource server elsewhere). */
   jwks (): { keys: JWK[] }
+  /** The store's reachability (a PING for redisAdapter) and the signing keys, for a readiness probe. */
   health (): Promise<AuthorizationServerHealth>
-  /** The oidc-provider instance underneath: an escape hatch (its events, registerGrantType). */
+  /**
+   * The oidc-provider instance underneath: an escape hatch (its events,
+   * registerGrantType). Outside the plugin's guarantees: what you change through it
+   * can turn off any MCP default or check.
+   */
   readonly provider: OidcProviderInstance
 }
 

@@ -2,13 +2,13 @@
 // testing kit's completeAuthorization: options, interaction details, the
 // fastify.mcpAuthorizationServer decoration and its use as mcpAuth's jwks.
 import Fastify from 'fastify'
-import type { JWTVerifyGetKey } from 'jose'
+import type { JWK, JWTVerifyGetKey } from 'jose'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { describe, expect, test } from 'tstyche'
 import mcpAuth from '../index.js'
 import { developmentInteractions, mcpAuthorizationServer, redisAdapter } from '../authorization-server.js'
-import type { ConsentDetails, IdJagClaims, IdJagOptions, IdJagTrustedIssuer, LoginDetails, McpAuthorizationServerDecorator, McpAuthorizationServerOptions } from '../authorization-server.js'
+import type { AuthorizationServerHealth, ConsentDetails, IdJagClaims, IdJagOptions, IdJagTrustedIssuer, LoginDetails, McpAuthorizationServerDecorator, McpAuthorizationServerOptions, OidcProviderInstance } from '../authorization-server.js'
 import { completeAuthorization } from '../testing.js'
 import type { CompleteAuthorizationOptions } from '../testing.js'
 
@@ -76,6 +76,24 @@ describe('mcpAuthorizationServer', () => {
           expect(details.accountId).type.toBe<string>()
         },
       },
+    })).type.not.toRaiseError()
+  })
+
+  test('the escape hatches: provider (events), jwks(), health() and configure', () => {
+    expect(app.mcpAuthorizationServer.jwks()).type.toBe<{ keys: JWK[] }>()
+    expect(app.mcpAuthorizationServer.health()).type.toBe<Promise<AuthorizationServerHealth>>()
+    expect<AuthorizationServerHealth['store']>().type.toBe<{ reachable: boolean, error?: string }>()
+    expect<AuthorizationServerHealth['keys']>().type.toBe<{ count: number, kids: readonly string[] }>()
+    expect(app.mcpAuthorizationServer.provider).type.toBe<OidcProviderInstance>()
+    expect(app.mcpAuthorizationServer.provider.issuer).type.toBe<string>()
+    expect(app.mcpAuthorizationServer.provider.on('server_error', () => {})).type.toBe<OidcProviderInstance>()
+    expect<McpAuthorizationServerOptions['configure']>().type.toBe<((configuration: Record<string, unknown>) => void) | undefined>()
+    expect(app.register(mcpAuthorizationServer, {
+      issuer: 'https://auth.example.com',
+      resources: [{ uri: 'https://mcp.example.com/mcp', scopes: ['s'] }],
+      accounts: { find: async () => undefined },
+      interactions: developmentInteractions(),
+      configure: (configuration) => { configuration.fetch = globalThis.fetch },
     })).type.not.toRaiseError()
   })
 

@@ -1,11 +1,13 @@
 // The storage oidc-provider gets: the user's adapter factory (redisAdapter) or
-// oidc-provider's in-process memory adapter, with three rules of ours on top:
+// oidc-provider's in-process memory adapter on storage of ours that forgets
+// nothing before its time (memory-storage.ts), with three rules of ours on top:
 // a store failure is 503 temporarily_unavailable whatever store it is, single
 // use is claimed atomically in memory too (two requests in one process
 // interleave at every await), and dynamically registered clients expire after
 // `idleTtl` seconds without use.
 // oidc-provider does not export its memory adapter from the package root.
-import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js'
+import { ExpiringStorage } from './memory-storage.js'
 import type { AdapterFactory, AdapterPayload, ProviderAdapter } from './provider-types.js'
 import { errors } from 'oidc-provider'
 import { lostClaim, unavailable } from './redis-adapter.js'
@@ -98,12 +100,12 @@ function failClosed (inner: ProviderAdapter): ProviderAdapter {
 }
 
 export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
-  const memory = user === undefined ? (createMemoryAdapter as (clockTolerance?: number) => AdapterFactory)() : undefined
+  const storage = user === undefined ? new ExpiringStorage() : undefined
   const adapters = new Map<string, ProviderAdapter>()
   return (model) => {
     let adapter = adapters.get(model)
     if (adapter !== undefined) return adapter
-    adapter = memory === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(memory(model), model)
+    adapter = storage === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model)
     if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
     adapters.set(model, adapter)
     return adapter
