@@ -3,7 +3,8 @@
 // the background past cacheMaxAge, refetched for an unknown `kid` at most once
 // per cooldown, and served stale while the endpoint is down, for a bounded time.
 // Keys a refresh no longer lists are withdrawn (lib/signing-keys.ts).
-import { createLocalJWKSet, errors } from 'jose'
+import { createLocalJWKSet } from 'jose/jwks/local'
+import { JWKSNoMatchingKey } from 'jose/errors'
 import type { JWTVerifyGetKey } from 'jose'
 import type { KeyObject } from 'node:crypto'
 import { reject } from './errors.js'
@@ -70,7 +71,7 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
     try {
       return await keys(header, token)
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err
+      if (!(err instanceof JWKSNoMatchingKey)) throw err
       // Unknown kid: the issuer may have rotated. Refetch at most once per cooldown.
       const refetched = await document.refetch()
       if (refetched === undefined) throw err

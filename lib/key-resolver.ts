@@ -3,7 +3,7 @@
 // With discovery, keys are looked up per issuer, so one issuer's key never
 // verifies another issuer's token; a configured `jwks` is one key set shared by
 // every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
-import { createLocalJWKSet } from 'jose'
+import { createLocalJWKSet } from 'jose/jwks/local'
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { KeyObject } from 'node:crypto'
 import type { IssuerMetadataCache } from './discovery.js'

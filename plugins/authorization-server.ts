@@ -6,7 +6,7 @@
 import cluster from 'node:cluster'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { createLocalJWKSet } from 'jose'
+import { createLocalJWKSet } from 'jose/jwks/local'
 import Provider from 'oidc-provider'
 import { createCsrfTokens } from '../lib/authorization-server/csrf.js'
 import { registerIdJagGrant } from '../lib/authorization-server/id-jag-grant.js'

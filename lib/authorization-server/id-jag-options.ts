@@ -2,7 +2,8 @@
 // register: the trusted identity providers (exact issuer, public keys as a JWKS
 // or an https jwks_uri, asymmetric algorithms only) and the time bounds of an
 // Identity Assertion JWT Authorization Grant.
-import { createLocalJWKSet, createRemoteJWKSet } from 'jose'
+import { createLocalJWKSet } from 'jose/jwks/local'
+import { createRemoteJWKSet } from 'jose/jwks/remote'
 import type { JWK, JWTVerifyGetKey } from 'jose'
 import { invalidSetting } from '../errors.js'
 import { ASYMMETRIC_ALGORITHMS } from '../options.js'

@@ -4,7 +4,9 @@
 // trusted issuer, its keys and an allowed algorithm, `typ`, the audience, the
 // time bounds, the claims' shapes, the client, the resource and the scopes.
 // Framework-free: each refusal is an IdJagRefusal naming its check.
-import { decodeJwt, errors as jose, jwtVerify } from 'jose'
+import { decodeJwt } from 'jose/jwt/decode'
+import * as jose from 'jose/errors'
+import { jwtVerify } from 'jose/jwt/verify'
 import type { JWTPayload } from 'jose'
 import { audienceKey } from '../resource.js'
 import type { IdJagClaims } from '../../types/authorization-server.js'

@@ -7,7 +7,7 @@
 // `refresh_token` grant: the consent step still asks the user for it, and
 // issueRefreshToken still decides at the token endpoint. OpenID requests keep
 // OpenID Connect's rule.
-import { decodeJwt } from 'jose'
+import { decodeJwt } from 'jose/jwt/decode'
 import { errors } from 'oidc-provider'
 
 export const OFFLINE_ACCESS = 'offline_access'

@@ -1,7 +1,7 @@
 // Turns a client's authentication setting into oauth4webapi's ClientAuth
 // (none, client_secret_basic, client_secret_post, private_key_jwt with the
 // issuer as the assertion's audience, RFC 7523bis), importing a key once.
-import { importJWK, importPKCS8 } from 'jose'
+import { importJWK, importPKCS8 } from 'jose/key/import'
 import type { JWK } from 'jose'
 import * as oauth from 'oauth4webapi'
 import type { CryptoKey } from 'oauth4webapi'

@@ -2,7 +2,10 @@
 // keeps server nonces per origin inside a handle; this module gives each key
 // two handles, one per server role, so an authorization server and an MCP
 // server sharing an origin never overwrite each other's nonce.
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose'
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint'
+import { exportJWK } from 'jose/key/export'
+import { generateKeyPair } from 'jose/key/generate/keypair'
+import { importJWK } from 'jose/key/import'
 import type { JWK } from 'jose'
 import { LRUCache } from 'lru-cache'
 import * as oauth from 'oauth4webapi'

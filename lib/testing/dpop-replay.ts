@@ -1,7 +1,7 @@
 // assertReplayRejected: a DPoP proof is good once (RFC 9449 §11.1). The
 // server must remember each jti (with the key), not the proof text, and not
 // only the last one it saw.
-import { decodeJwt } from 'jose'
+import { decodeJwt } from 'jose/jwt/decode'
 import { expectRejected } from './challenge.js'
 import type { Step } from './http.js'
 import type { HttpResponseLike, Injectable, InjectRequest } from './exchange.js'

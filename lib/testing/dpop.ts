@@ -1,7 +1,10 @@
 // DPoP client side for tests: a key, valid proofs, and deliberately flawed
 // proofs named after the check they should trip (RFC 9449 §4.3).
 import { createHash, createHmac, randomUUID } from 'node:crypto'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint'
+import { exportJWK } from 'jose/key/export'
+import { generateKeyPair } from 'jose/key/generate/keypair'
+import { SignJWT } from 'jose/jwt/sign'
 import type { CryptoKey, JWK } from 'jose'
 
 export type DpopAlgorithm = 'ES256' | 'ES384' | 'EdDSA' | 'RS256' | 'PS256'

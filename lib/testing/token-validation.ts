@@ -2,7 +2,9 @@
 // the audience rule of RFC 8707 / MCP, one bad token at a time, after a good
 // token shows the route accepts the issuer's tokens.
 import { createHmac } from 'node:crypto'
-import { decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose'
+import { decodeJwt } from 'jose/jwt/decode'
+import { decodeProtectedHeader } from 'jose/decode/protected_header'
+import { generateKeyPair } from 'jose/key/generate/keypair'
 import { expectRejected } from './challenge.js'
 import type { OAuthScheme } from './challenge.js'
 import { createDpopKey } from './dpop.js'
