@@ -57,7 +57,8 @@ function build (spec) {
     execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C ${JSON.stringify(tree)}`], { cwd: root })
     // The build resolves types and dependencies from this project's node_modules.
     symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'))
-    execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: tree, stdio: 'inherit' })
+    // The ref's own build: tsc alone before dist/ was bundled, tsc and scripts/build.js since.
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: tree, stdio: 'inherit' })
   }
   return { label: `${spec} (${commit})`, dist: join(tree, 'dist') }
 }

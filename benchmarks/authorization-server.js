@@ -29,7 +29,7 @@ const config = { issuer, resource, secret, signingKey, clientJwk }
 
 const servers = {
   plugin: await startServer('as-plugin.js', config),
-  bare: await startServer('as-bare.js', config),
+  bare: await startServer('as-bare.js', config, { execArgv: ['--import', 'tsx'] }),
 }
 const clientKey = await importJWK(clientPrivate, 'ES256')
 const basic = `Basic ${Buffer.from(`basic:${secret}`).toString('base64')}`

@@ -1,14 +1,15 @@
 // MemoryReplayStore: heap bytes per live entry at 1M entries (target ≤ 150 B).
 //
-//   node --expose-gc benchmarks/replay-store-memory.js [--entries 1000000] [--json]
+//   node --expose-gc --import tsx benchmarks/replay-store-memory.js [--entries 1000000] [--json]
 //
 // Keys are what the plugin stores, made by the plugin's own replayKey(jkt, jti)
-// (from dist/, so run `npm run build` first). They are made inside the loop and
+// (from the TypeScript source through tsx: dist/ is bundled; the store comes from
+// dist/, so run `npm run build` first). They are made inside the loop and
 // not kept anywhere else, so the heap growth is the store's own: the Map and its
 // key strings.
 import { parseArgs } from 'node:util'
 import { MemoryReplayStore } from 'fastify-mcp-auth'
-import { replayKey } from '../dist/lib/dpop/proof.js'
+import { replayKey } from '../lib/dpop/proof.ts'
 
 const { values: args } = parseArgs({ options: { entries: { type: 'string', default: '1000000' }, json: { type: 'boolean', default: false } } })
 const entries = Number(args.entries)

@@ -161,7 +161,7 @@ if (failures.length > 0) {
 
 function replayStoreMemory () {
   return new Promise((resolve, reject) => {
-    const child = fork(here('./replay-store-memory.js'), ['--json'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    const child = fork(here('./replay-store-memory.js'), ['--json'], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
     let out = ''
     child.stdout.on('data', (chunk) => { out += chunk })
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`replay-store-memory exited with ${code}`))))

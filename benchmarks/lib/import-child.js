@@ -15,7 +15,13 @@ if (mode === 'count') {
   })
   await import(entry)
   const urls = [...seen]
-  process.stdout.write(JSON.stringify({ modules: urls.length, typebox: urls.filter((u) => u.includes('/typebox/')).length, underPressure: urls.some((u) => u.includes('under-pressure')) }))
+  // Where the modules come from: a package of node_modules, or this package's own files.
+  const byPackage = {}
+  for (const url of urls) {
+    const name = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? 'fastify-mcp-auth'
+    byPackage[name] = (byPackage[name] ?? 0) + 1
+  }
+  process.stdout.write(JSON.stringify({ modules: urls.length, byPackage, typebox: byPackage.typebox ?? 0, underPressure: byPackage['@fastify/under-pressure'] !== undefined }))
 } else {
   await import('fastify')
   const t0 = performance.now()

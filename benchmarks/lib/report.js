@@ -217,7 +217,7 @@ verification above its tight-loop cost. The plugin's own work is its row's "left
 
 ## MemoryReplayStore
 
-\`node --expose-gc benchmarks/replay-store-memory.js\`: ${n0(replayStore.entries)} live entries (${replayStore.keyLength === undefined ? '' : `${replayStore.keyLength}-character `}keys, as the plugin
+\`node --expose-gc --import tsx benchmarks/replay-store-memory.js\`: ${n0(replayStore.entries)} live entries (${replayStore.keyLength === undefined ? '' : `${replayStore.keyLength}-character `}keys, as the plugin
 stores them), heap growth ${n1(replayStore.heapBytes / 2 ** 20)} MiB → **${n1(replayStore.bytesPerEntry)} bytes per entry**
 (target ≤ 150: ${verdict(replayPass)}). ${replayStore.note ?? ''}
 
@@ -245,7 +245,7 @@ stores them), heap growth ${n1(replayStore.heapBytes / 2 ** 20)} MiB → **${n1(
 \`\`\`sh
 npm run bench          # npm run build && node benchmarks/run.js: this file, ratios.svg and results.json (~20 min)
 npm run bench:quick    # every scenario ~2.5 s, one round, < 1 min: fails only if a scenario answered anything but 2xx
-node --expose-gc benchmarks/replay-store-memory.js          # the replay-store figure alone
+node --expose-gc --import tsx benchmarks/replay-store-memory.js  # the replay-store figure alone
 node benchmarks/profile.js --scenario mcp-bearer,mcp-dpop   # --cpu-prof on the servers + a self-time summary
 node benchmarks/run.js --report-only                        # re-render this file from results.json
 \`\`\`

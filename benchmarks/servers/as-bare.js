@@ -1,14 +1,15 @@
 // Bare oidc-provider on node:http with the configuration mcpAuthorizationServer builds
 // (the same MCP defaults, and oidc-provider's memory adapter on the same expiring
 // storage), without Fastify, the plugin's mount, hooks or store guard: what the
-// plugin's own work is measured against.
+// plugin's own work is measured against. The plugin's internals come from the TypeScript
+// sources (forked with `--import tsx`): dist/ is bundled, one file per entry point.
 import { createServer } from 'node:http'
 import Provider from 'oidc-provider'
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js'
-import { resolveAsOptions } from '../../dist/lib/authorization-server/options.js'
-import { buildConfiguration } from '../../dist/lib/authorization-server/provider-configuration.js'
-import { ExpiringStorage } from '../../dist/lib/authorization-server/memory-storage.js'
-import { developmentInteractions } from '../../dist/authorization-server.js'
+import { resolveAsOptions } from '../../lib/authorization-server/options.ts'
+import { buildConfiguration } from '../../lib/authorization-server/provider-configuration.ts'
+import { ExpiringStorage } from '../../lib/authorization-server/memory-storage.ts'
+import { developmentInteractions } from '../../authorization-server.ts'
 import { config, serveNode } from './child.js'
 import { answerMintRequests, asBenchOptions } from './as-config.js'
 
