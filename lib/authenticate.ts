@@ -178,7 +178,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     jkt: string
   ): Promise<string | undefined> {
     const now = clock()
-    const proof = verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
+    const proof = await verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
 
     let next: string | undefined
     if (config.nonce !== undefined) {

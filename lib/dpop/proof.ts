@@ -8,7 +8,8 @@ import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { reject } from '../errors.js'
 import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
-import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from '../jws.js'
+import { compactVerify, errors } from 'jose'
+import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType } from '../compact-jws.js'
 
 export interface ProofOptions {
   readonly algorithms: ReadonlySet<string>
@@ -82,8 +83,8 @@ interface CheckedHeader {
   readonly key: KeyObject
 }
 
-/** Synchronous: throws McpAuthError on every refusal. */
-export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
+/** Rejects with McpAuthError on every refusal. */
+export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => Promise<VerifiedProof>
 
 /** Most `htu` comparison forms remembered, and the longest value remembered. */
 const HTU_FORMS = 1000
@@ -163,7 +164,7 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     return checked
   }
 
-  return function verifyDpopProof (proof, proofLines, request) {
+  return async function verifyDpopProof (proof, proofLines, request) {
     if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
     if (proofLines > 1) throw reject.invalidProof('dpop.duplicate')
     if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) {
@@ -200,13 +201,14 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
 
-    const encoded = proof.slice(dot2 + 1)
-    if (!isCanonicalBase64url(encoded)) throw reject.invalidProof('dpop.malformed')
-    const signature = Buffer.from(encoded, 'base64url')
-    const verdict = verifyJws(alg, key, proof.slice(0, dot2), signature)
-    if (verdict === 'invalid') throw reject.invalidProof('dpop.signature')
-    // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
-    if (verdict !== 'valid') throw reject.invalidProof('dpop.jwk')
+    if (!isCanonicalBase64url(proof.slice(dot2 + 1))) throw reject.invalidProof('dpop.malformed')
+    try {
+      await compactVerify(proof, key, { algorithms: [alg] })
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidProof('dpop.signature')
+      // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
+      throw reject.invalidProof('dpop.jwk', err)
+    }
     return { jkt, jti, iat, nonce }
   }
 }

@@ -7,7 +7,7 @@ import { CompactSign, createLocalJWKSet, errors, exportJWK, generateKeyPair, imp
 import type { CryptoKey, JWK, JWTVerifyGetKey } from 'jose'
 import t from 'tap'
 import { createJwtVerifier } from '../../lib/access-token.js'
-import { decodeSegment, normalizeMediaType } from '../../lib/jws.js'
+import { decodeSegment, normalizeMediaType } from '../../lib/compact-jws.js'
 import type { JwtVerifierOptions } from '../../lib/access-token.js'
 import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
