@@ -76,7 +76,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     const iss = claims.iss
     // Exact code-point comparison (RFC 9068 §4, RFC 7519 §2).
     if (typeof iss !== 'string' || !issuers.has(iss)) throw reject.invalidToken('token.issuer')
-    checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
+    checkTimes(claims, { now: Math.floor(clock() / 1000), clockTolerance, requireExp: true })
 
     const jws: Jws = { token, protectedHeader, header, alg, dot2 }
     if (alg.startsWith('HS')) {

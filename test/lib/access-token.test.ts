@@ -51,7 +51,7 @@ function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> 
     algorithms: new Set(['ES256', 'RS256']),
     tokenTypes: new Set(['at+jwt']),
     clockTolerance: 5,
-    clock: () => NOW,
+    clock: () => NOW * 1000,
     issuers: new Set([ISS]),
     keys,
     secret: undefined,
@@ -267,7 +267,8 @@ function cachingVerifier (verify: (token: string) => Promise<VerifiedToken>, clo
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
     maxAge: Number.POSITIVE_INFINITY,
-    clock,
+    // The tests count seconds; the verifier's clock is Date.now's milliseconds.
+    clock: () => clock() * 1000,
     clockTolerance: 5,
     issuers: new Set([ISS]),
     ...overrides,
@@ -283,7 +284,7 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
   const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
   let now = NOW
   let calls = 0
-  const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now })
+  const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now * 1000 })
   const cached = tokenVerifier(async (token) => { calls++; return jwt(token) }, () => now)
   const token = await issuer.mintAccessToken(claims({ exp: NOW + 60 }))
   const first = await cached(token, { resource: RESOURCE, request: {} })
@@ -458,7 +459,7 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
     maxAge: 300,
-    clock: () => NOW,
+    clock: () => NOW * 1000,
     clockTolerance: 5,
     issuers: new Set([ISS]),
   })

@@ -27,7 +27,7 @@ function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
     algorithms: new Set(['ES256']),
     tokenTypes: new Set(['at+jwt']),
     clockTolerance: 5,
-    clock: () => Math.floor(Date.now() / 1000),
+    clock: Date.now,
     issuers: new Set(['https://as.example']),
     keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never, issuers: new Set() }),
     secret: undefined,
