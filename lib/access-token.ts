@@ -1,15 +1,17 @@
 // JWT access-token verification (RFC 9068 §4, RFC 8725), cheapest checks
 // first, so a junk token never costs a key lookup or a signature check:
-// shape → alg allow-list → typ → crit → iss → exp/nbf/iat → key → signature
-// (jose's compactVerify, which also refuses a key that does not fit the algorithm).
-import { compactVerify, errors } from 'jose'
+// shape (a canonical signature) → alg allow-list → typ → crit → iss →
+// exp/nbf/iat → key → signature (jose's compactVerify, which also refuses a
+// key that does not fit the algorithm). The claims are read before the
+// signature is checked because the issuer names the key set.
 import { KeyObject } from 'node:crypto'
+import { compactVerify, errors } from 'jose'
 import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput } from 'jose'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
+import { decodeSegment, JWS_COMPACT, normalizeMediaType } from './compact-jws.js'
 import { isMcpAuthError, reject } from './errors.js'
-import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType } from './compact-jws.js'
 import type { KeyResolver, KeySet } from './key-resolver.js'
 import type { SigningKey } from './signing-keys.js'
 
@@ -127,12 +129,12 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   }
 
   async function checkSignature (jws: Jws, key: unknown): Promise<void> {
-    // Only the canonical encoding (no stray bits): one token, one signature.
-    if (!isCanonicalBase64url(jws.token.slice(jws.dot2 + 1))) throw reject.invalidToken('token.malformed')
     try {
       await compactVerify(jws.token, key as CryptoKey, { algorithms: [jws.alg] })
     } catch (err) {
       if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidToken('token.signature')
+      // A segment jose cannot decode (the header as strict UTF-8 JSON, the payload as base64url).
+      if (err instanceof errors.JWSInvalid) throw reject.invalidToken('token.malformed', err)
       // A key that does not fit the algorithm (type, curve, an RSA key under 2048 bits).
       throw reject.invalidToken('token.alg', err)
     }
