@@ -5,6 +5,7 @@
 import { hash } from 'node:crypto'
 import type { ReplayStore } from './replay-store.js'
 import { ReplayStoreFullError } from './replay-store.js'
+import { maxEntriesOption } from './store-options.js'
 
 export interface MemoryReplayStoreOptions {
   /**
@@ -29,11 +30,7 @@ export class MemoryReplayStore implements ReplayStore {
   readonly #epoch: number
 
   constructor (options: MemoryReplayStoreOptions = {}) {
-    const maxEntries = options.maxEntries ?? 1_000_000
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError(`MemoryReplayStore maxEntries must be a positive integer; got ${String(maxEntries)}`)
-    }
-    this.maxEntries = maxEntries
+    this.maxEntries = maxEntriesOption('MemoryReplayStore', options.maxEntries, 1_000_000)
     this.#clock = options.clock
     this.#epoch = options.clock?.() ?? Math.floor(Date.now() / 1000)
   }
