@@ -11,7 +11,7 @@ import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { decodeSegment, JWS_COMPACT, normalizeMediaType } from './compact-jws.js'
-import { isMcpAuthError, reject } from './errors.js'
+import { isMcpAuthError, isRejection, reject } from './errors.js'
 import type { KeyResolver, KeySet } from './key-resolver.js'
 import type { SigningKey } from './signing-keys.js'
 
@@ -143,7 +143,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
 
 /** A throw while resolving a key is an outage (503) unless it is about the token itself. */
 function classifyKeyError (err: unknown): unknown {
-  if (isMcpAuthError(err)) return err
+  if (isRejection(err)) return err
   if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
   if (err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
   return reject.unavailable('jwks.unreachable', err)
