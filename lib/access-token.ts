@@ -5,7 +5,8 @@
 // key that does not fit the algorithm). The claims are read before the
 // signature is checked because the issuer names the key set.
 import { KeyObject } from 'node:crypto'
-import { compactVerify, errors } from 'jose'
+import { compactVerify } from 'jose/jws/compact/verify'
+import * as errors from 'jose/errors'
 import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput } from 'jose'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'

@@ -30,8 +30,8 @@ function packagesLoaded (entry: string): Set<string> {
 }
 
 /** Every package named by the files an entry can load, statically or through `import()`. */
-function packagesNamed (entry: string): { static: Set<string>, lazy: Set<string> } {
-  const named = { static: new Set<string>(), lazy: new Set<string>() }
+function packagesNamed (entry: string): { static: Set<string>, lazy: Set<string>, specifiers: Set<string> } {
+  const named = { static: new Set<string>(), lazy: new Set<string>(), specifiers: new Set<string>() }
   const seen = new Set<string>()
   const visit = (file: string): void => {
     if (seen.has(file)) return
@@ -39,6 +39,7 @@ function packagesNamed (entry: string): { static: Set<string>, lazy: Set<string>
     const code = readFileSync(file, 'utf8')
     for (const [, from, bare, lazy] of code.matchAll(/\bfrom\s*"([^"]+)"|\bimport\s*"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)) {
       const specifier = (from ?? bare ?? lazy) as string
+      named.specifiers.add(specifier)
       if (specifier.startsWith('.')) visit(join(dirname(file), specifier))
       else if (!specifier.startsWith('node:')) (lazy === undefined ? named.static : named.lazy).add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0] as string)
     }
@@ -60,6 +61,9 @@ t.test('no file the root entry can load, lazily or not, names another entry\'s d
   for (const name of PEERS_OF_OTHER_ENTRIES) t.notOk(named.static.has(name) || named.lazy.has(name), `${name} is not named`)
   t.notOk(named.static.has('@fastify/under-pressure'), '@fastify/under-pressure is not a static import')
   t.ok(named.lazy.has('@fastify/under-pressure'), '@fastify/under-pressure is a lazy import()')
+  // jose's root entry loads all of its modules; the package imports it by subpath.
+  t.ok(named.specifiers.has('jose/jws/compact/verify'), 'jose is imported by subpath')
+  t.notOk(named.specifiers.has('jose'), 'never jose\'s root entry')
 })
 
 t.test('the testing and schemas entries load no authorization-server or client dependency', async (t) => {

@@ -6,7 +6,8 @@
 // neither fill the replay store nor cost more than one signature check.
 import { createPublicKey, hash } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { compactVerify, errors } from 'jose'
+import { compactVerify } from 'jose/jws/compact/verify'
+import * as errors from 'jose/errors'
 import { LRUCache } from 'lru-cache'
 import { decodeSegment, JWS_COMPACT, normalizeMediaType } from '../compact-jws.js'
 import { reject } from '../errors.js'
