@@ -156,7 +156,7 @@ export function createRouteResources<R extends { readonly parsed: ParsedResource
 }
 
 /** The RFC 3986 path a request of the pattern stands for, from the router's decoded parameters. */
-function createFiller (parts: readonly Part[]): (params: unknown) => string | undefined {
+export function createFiller (parts: readonly Part[]): (params: unknown) => string | undefined {
   const encoded = parts.map((part) => part.kind === 'static' ? encodePath(part.text) ?? '' : part)
   return (params) => {
     const values = typeof params === 'object' && params !== null ? params as Record<string, unknown> : {}

@@ -65,7 +65,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     verify = { kind: 'custom', verify: v.verifyToken as never }
   } else if (v.kind === 'introspection') {
     cacheTtl = v.cacheTtl
-    const introspect = createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, issuers: options.issuers, discovery, logger })
+    const introspect = createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, discovery, logger })
     verify = { kind: 'introspection', verify: createIntrospectionGate(introspect, { ...v, nowMs }) }
   } else {
     verify = {
@@ -88,7 +88,6 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     maxAge: options.tokenCacheMaxAge,
     clock,
     clockTolerance: options.clockTolerance,
-    issuers: options.issuers,
   })
 
   return {

@@ -4,7 +4,7 @@
 // unsigned cookies) are refused under NODE_ENV=production.
 import { createHash, randomBytes } from 'node:crypto'
 import { invalidSetting } from '../errors.js'
-import { nearest } from '../options.js'
+import { nearest } from '../option-checks.js'
 import { parseResource } from '../resource.js'
 import { SCOPE_TOKEN } from '../scopes.js'
 import type {

@@ -256,7 +256,7 @@ t.test('decodeSegment returns JSON objects only', async (t) => {
 
 // ——— lib/verifier.ts: the verified-token cache, with a movable clock ———
 
-const RESOURCE = { uri: AUD } as unknown as ResolvedResource
+const RESOURCE = { uri: AUD, issuers: new Set([ISS]) } as unknown as ResolvedResource
 
 type AsyncTokenVerifier = (...args: Parameters<ReturnType<typeof createTokenVerifier>>) => Promise<VerifiedToken>
 const ctx = { resource: RESOURCE, request: {} }
@@ -269,7 +269,6 @@ function cachingVerifier (verify: (token: string) => Promise<VerifiedToken>, clo
     maxAge: Number.POSITIVE_INFINITY,
     clock,
     clockTolerance: 5,
-    issuers: new Set([ISS]),
     ...overrides,
   })
 }
@@ -460,7 +459,6 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     maxAge: 300,
     clock: () => NOW,
     clockTolerance: 5,
-    issuers: new Set([ISS]),
   })
   const v: AsyncTokenVerifier = async (...args) => (await custom(...args)).verified
   t.equal((await v('ok', ctx)).issuer, ISS)
