@@ -18,6 +18,8 @@ export interface TenantPath {
    * 3986 form, or undefined when a value fails `tenantPattern`.
    */
   tenantOf (params: unknown): { readonly key: string, readonly params: Readonly<Record<string, string>> } | undefined
+  /** The RFC 3986 path any parameters fill, checked or not (a refusal's challenge points there). */
+  pathOf (params: unknown): string
   /** True when a route pattern is this pattern or lies below it. */
   covers (route: string): boolean
 }
@@ -48,6 +50,7 @@ export function createTenantPath (name: string, pattern: unknown, tenantPattern:
       const key = fill(own)
       return key === undefined ? undefined : { key, params: Object.freeze(own) }
     },
+    pathOf: (params) => fill(params) ?? fill({}) as string,
     covers: (route) => isPathWithin(route, pattern),
   }
 }
