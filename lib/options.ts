@@ -16,7 +16,9 @@ import { parseResource } from './resource.js'
 import { resolveResourceEntry } from './resource-options.js'
 import type { ResolvedResource } from './resource-options.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
+import { MemorySessionStore } from './stores/memory-session-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
+import type { SessionStore } from './stores/session-store.js'
 import { fixedIssuers, resolveTenancy } from './tenant-options.js'
 import type { ResolvedTenancy } from './tenant-options.js'
 import type { McpAuthOptions, ResourceOptions } from '../types/index.js'
@@ -55,6 +57,14 @@ export interface ResolvedDpop {
   readonly nonce: DpopNonceProvider | undefined
   readonly maxJtiLength: number
   readonly maxProofLength: number
+}
+
+export interface ResolvedSessionBinding {
+  readonly store: SessionStore
+  /** True when we created the store (so we close it). */
+  readonly ownsStore: boolean
+  /** Seconds. */
+  readonly idleTtl: number
 }
 
 export interface ResolvedOptions {
@@ -96,6 +106,7 @@ export interface ResolvedOptions {
   readonly tokenCacheMaxAge: number
   readonly maxTokenLength: number
   readonly retryAfter: number
+  readonly sessionBinding: ResolvedSessionBinding | undefined
 }
 
 export const ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze([
@@ -111,6 +122,7 @@ const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
   'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata', 'onEvent', 'underPressure', 'healthRoute',
+  'sessionBinding',
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
@@ -183,6 +195,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     ...resolveTokenCache(options.tokenCache),
     maxTokenLength: integer('"maxTokenLength"', options.maxTokenLength, 8192, 256, 65536),
     retryAfter: integer('"retryAfter"', options.retryAfter, 5, 0, 86400),
+    sessionBinding: resolveSessionBinding(options.sessionBinding),
   })
 }
 
@@ -500,4 +513,20 @@ function resolveTokenCache (value: unknown): { tokenCacheSize: number, tokenCach
     tokenCacheSize: integer('"tokenCache.maxEntries"', cache.maxEntries, 10_000, 1, 10_000_000),
     tokenCacheMaxAge: seconds('"tokenCache.maxAge"', cache.maxAge, 300, 1, 86400),
   }
+}
+
+function resolveSessionBinding (value: unknown): ResolvedSessionBinding | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption(`"sessionBinding" must be true, false or { store, idleTtl }; got ${show(value)}`)
+  }
+  const s = value === true ? {} : value as Record<string, unknown>
+  checkKeys('sessionBinding.', s, ['store', 'idleTtl'])
+  const idleTtl = integer('"sessionBinding.idleTtl"', s.idleTtl, 3600, 1, 2_592_000)
+  if (s.store === undefined) return Object.freeze({ store: new MemorySessionStore(), ownsStore: true, idleTtl })
+  const store = s.store as Partial<Record<keyof SessionStore, unknown>> | null
+  if (typeof store !== 'object' || store === null || ['create', 'get', 'refresh', 'delete'].some((m) => typeof store[m as keyof SessionStore] !== 'function')) {
+    throw invalidOption('"sessionBinding.store" must be a session store with create, get, refresh and delete methods (new MemorySessionStore() or new RedisSessionStore({ client }))')
+  }
+  return Object.freeze({ store: s.store as SessionStore, ownsStore: false, idleTtl })
 }

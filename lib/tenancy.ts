@@ -108,8 +108,8 @@ async function withTimeout<T> (call: () => Promise<T>, timeoutMs: number): Promi
   try {
     return await Promise.race([
       call(),
-      new Promise<never>((_resolve, fail) => {
-        timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
       }),
     ])
   } finally {
