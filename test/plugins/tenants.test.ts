@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import mcpAuth, { requireScopes } from '../../index.js'
 import type { McpAuthOptions, TenantDescriptor, TenantParams } from '../../index.js'
-import { createTestIssuer } from '../../testing.js'
+import { createDpopKey, createDpopProof, createTestIssuer, startTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 import { parseChallenges } from '../helpers/app.js'
 import type { Teardown } from '../helpers/app.js'
@@ -310,4 +310,70 @@ t.test('registration: routes outside the path must opt out; templates need a res
   const stat = Fastify()
   await stat.register(mcpAuth, { ...base, resource: ORIGIN + '/mcp' })
   t.throws(() => stat.mcpAuth.invalidate({ tenant: 'x' }), { code: 'FST_MCP_AUTH_INVALID_OPTION', message: /needs resource: \{ path, resolve/ })
+})
+
+t.test('DPoP at a tenant\'s route: htu is the configured origin + the path; the proof for another tenant\'s URL is refused', async (t) => {
+  const { app, issuer } = await tenantsApp(t)
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({ aud: uriOf('acme') }, { bindTo: { jkt: key.jkt } })
+  const proof = async (url: string): Promise<string> => createDpopProof(key, { method: 'POST', url, accessToken: token })
+  const ok = await app.inject({ method: 'POST', url: '/t/acme/mcp', headers: { authorization: `DPoP ${token}`, dpop: await proof(uriOf('acme')), host: 'evil.example' } })
+  t.equal(ok.statusCode, 200, 'the Host header plays no part')
+  const other = await app.inject({ method: 'POST', url: '/t/acme/mcp', headers: { authorization: `DPoP ${token}`, dpop: await proof(uriOf('globex')) } })
+  t.equal(other.statusCode, 401)
+  t.equal(other.json().error, 'invalid_dpop_proof')
+})
+
+t.test('health covers the tenants\' issuers fetched within the last cacheTtl; one tenant\'s issuer down does not make the instance unready', async (t) => {
+  const servers = await startTenantIssuers(t)
+  await servers.issuer('acme')
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, {
+    resource: { origin: ORIGIN, path: '/t/:tenant/mcp', resolve: async () => ({}) },
+    authorizationServers: [servers.template],
+    healthRoute: '/health',
+  })
+  app.post('/t/:tenant/mcp', async () => 'ok')
+  await app.ready()
+  const empty = await app.inject({ method: 'GET', url: '/health' })
+  t.same([empty.statusCode, empty.json().jwks], [200, []], 'nothing fetched yet')
+  const acme = await servers.issuer('acme')
+  t.equal((await app.inject({ method: 'POST', url: '/t/acme/mcp', headers: bearer(await acme.mintAccessToken({ aud: uriOf('acme') })) })).statusCode, 200)
+  const goneToken = await acme.mintAccessToken({ aud: uriOf('gone'), iss: `${servers.origin}/gone` })
+  const gone = await app.inject({ method: 'POST', url: '/t/gone/mcp', headers: bearer(goneToken) })
+  t.equal(gone.statusCode, 503, 'a tenant whose issuer publishes no metadata: 503')
+  const health = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(health.statusCode, 200)
+  const sets = health.json().jwks.sort((x: { issuer: string }, y: { issuer: string }) => x.issuer.localeCompare(y.issuer))
+  t.match(sets, [
+    { issuer: `${servers.origin}/acme`, uri: `${servers.origin}/jwks/acme`, usable: true, tenant: true },
+    { issuer: `${servers.origin}/gone`, usable: false, cause: 'http_404', tenant: true },
+  ])
+  t.equal(sets.length, 2)
+})
+
+t.test('introspection per tenant: each tenant\'s issuer\'s own endpoint; one tenant\'s verdict never serves another', async (t) => {
+  const client = { clientId: 'rs', clientSecret: 'rs-secret' }
+  const a = await startTestIssuer({ introspectionClient: client })
+  const b = await startTestIssuer({ introspectionClient: client })
+  t.teardown(async () => { await a.close(); await b.close() })
+  const now = Math.floor(Date.now() / 1000)
+  a.introspection.set('opaque-a', { active: true, iss: a.issuer, aud: uriOf('acme'), sub: 'alice', exp: now + 600 })
+  const issuers = new Map([['acme', [a.issuer]], ['globex', [b.issuer]], ['both', [a.issuer, b.issuer]]])
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuth, {
+    resource: { origin: ORIGIN, path: '/t/:tenant/mcp', resolve: async (params: TenantParams) => ({ authorizationServers: issuers.get(params.tenant as string) }) },
+    introspection: client,
+  })
+  app.post('/t/:tenant/mcp', async (request) => ({ subject: request.mcp?.subject }))
+  await app.ready()
+  const atB = await app.inject({ method: 'POST', url: '/t/globex/mcp', headers: bearer('opaque-a') })
+  t.equal(atB.statusCode, 401, 'B\'s endpoint does not know A\'s token')
+  t.ok(b.requests.some((r) => r.path === '/introspect'))
+  const atA = await app.inject({ method: 'POST', url: '/t/acme/mcp', headers: bearer('opaque-a') })
+  t.same([atA.statusCode, atA.json()], [200, { subject: 'alice' }], 'B\'s "inactive" was not remembered for A')
+  const both = await app.inject({ method: 'POST', url: '/t/both/mcp', headers: bearer('opaque-a') })
+  t.equal(both.statusCode, 503, 'without an endpoint a descriptor must name one issuer')
 })
