@@ -1,0 +1,227 @@
+// Scale benchmark (issue 22): what one request costs, and what the process holds,
+// with N tenants behind one parametric route `POST /t/:tenant/mcp`, measured in
+// process (app.inject, one request at a time) with a real EdDSA-signed Bearer
+// token per tenant, pre-minted. Requests cycle uniformly over all N tenants (a
+// shuffled order, repeated). Each configuration runs in a fresh child process.
+//
+//   resolver  resource: { origin, path, resolve }, issuers from the template
+//             https://login.example.com/{tenant}/v2.0 (static keys: no network)
+//               hit   caches sized >= N (tokenCache.maxEntries = max(N, 10000))
+//               miss  the defaults (tokenCache 10000 entries, 100000 tenants)
+//             N = 1, 1,000, 100,000
+//   static    resource: [N URIs], one issuer, default caches; N = 1, 1,000, 10,000
+//   bare      the same route without the plugin (the floor)
+//
+// CPU per request is process.cpuUsage() (user + system, every thread, GC included)
+// over a batch of requests divided by its size; the figure is the median over the
+// batches of two rounds run in opposite orders (1, mid, max, then max, mid, 1), so
+// the machine's drift weighs on both ends alike. RSS is read at the end of each run.
+// Targets: resolver hit at 100,000 <= 1.05 x at 1; static at 10,000 <= 1.15 x at 1;
+// RSS at 100,000 tenants with default caches (resolver miss) <= 300 MB.
+//
+//   node benchmarks/tenants.js           full run; writes benchmarks/TENANTS.md and tenants.json
+//   node benchmarks/tenants.js --quick   N = 1 and 10, three batches; checks every answer is
+//                                        200 and writes nothing (benchmarks/smoke.js runs it)
+// Run `npm run build` first: the children import 'fastify-mcp-auth' (dist/).
+import { fork } from 'node:child_process'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { cpus, release, totalmem, type } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, child: { type: 'string' } } })
+const here = (file) => fileURLToPath(new URL(file, import.meta.url))
+
+if (args.child !== undefined) await child(JSON.parse(args.child))
+else await orchestrate()
+
+async function orchestrate () {
+  const quick = args.quick
+  const sizes = quick
+    ? { resolver: [1, 10], static: [1, 10] }
+    : { resolver: [1, 1_000, 100_000], static: [1, 1_000, 10_000] }
+  const settings = { batch: quick ? 50 : 1000, batches: quick ? 3 : 40, warmBatches: quick ? 1 : 10 }
+  const configs = [
+    { id: 'bare', mode: 'bare', n: 1 },
+    ...sizes.resolver.map((n) => ({ id: `resolver-hit-${n}`, mode: 'resolver', cache: 'hit', n })),
+    ...sizes.resolver.map((n) => ({ id: `resolver-miss-${n}`, mode: 'resolver', cache: 'miss', n })),
+    ...sizes.static.map((n) => ({ id: `static-${n}`, mode: 'static', n })),
+  ]
+  // Two rounds in opposite orders (one for --quick); every configuration's batches are pooled.
+  const order = quick ? configs : [...configs, ...[...configs].reverse()]
+  const runs = new Map(configs.map((c) => [c.id, []]))
+  const started = new Date()
+  for (const config of order) {
+    const result = await runChild({ ...config, ...settings })
+    runs.get(config.id).push(result)
+    process.stderr.write(`${config.id.padEnd(20)} p50 ${median(result.cpuPerRequest).toFixed(1).padStart(7)} µs/request  rss ${mb(result.rss)} MB  (setup ${result.setupMs} ms)\n`)
+  }
+  const rows = configs.map((config) => summarize(config, runs.get(config.id)))
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  const max = (list) => list[list.length - 1]
+  const verdicts = [
+    ratio(`resolver, caches ≥ N: CPU per request at ${count(max(sizes.resolver))} tenants ÷ at 1`, byId.get(`resolver-hit-${max(sizes.resolver)}`), byId.get('resolver-hit-1'), 1.05),
+    ratio(`static list: CPU per request at ${count(max(sizes.static))} resources ÷ at 1`, byId.get(`static-${max(sizes.static)}`), byId.get('static-1'), 1.15),
+    ratio(`resolver, default caches: CPU per request at ${count(max(sizes.resolver))} tenants ÷ at 1`, byId.get(`resolver-miss-${max(sizes.resolver)}`), byId.get('resolver-miss-1'), undefined),
+    { name: `RSS at ${count(max(sizes.resolver))} tenants, default caches (MB)`, value: Number(mb(byId.get(`resolver-miss-${max(sizes.resolver)}`).rss)), target: 300, met: byId.get(`resolver-miss-${max(sizes.resolver)}`).rss <= 300e6 },
+  ]
+  for (const v of verdicts) process.stderr.write(`${v.met === undefined ? '     ' : v.met ? 'MET  ' : 'MISS '}${v.name}: ${v.value}${v.target === undefined ? '' : ` (target <= ${v.target})`}\n`)
+  if (quick) return
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memory: `${Math.round(totalmem() / 1e9)} GB`, os: `${type()} ${release()}`, node: process.version }
+  writeFileSync(here('./tenants.json'), JSON.stringify({ startedAt: started.toISOString(), machine, settings, rows, verdicts }, null, 2) + '\n')
+  writeFileSync(here('./TENANTS.md'), markdown(started, machine, settings, rows, verdicts))
+  process.stderr.write('wrote benchmarks/TENANTS.md and benchmarks/tenants.json\n')
+}
+
+function runChild (config) {
+  return new Promise((resolve, reject) => {
+    const proc = fork(here('./tenants.js'), ['--child', JSON.stringify(config)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let result
+    proc.on('message', (message) => { result = message })
+    proc.on('error', reject)
+    proc.on('exit', (code) => {
+      if (code === 0 && result !== undefined) resolve(result)
+      else reject(new Error(`${config.id}: the child exited with ${code}`))
+    })
+  })
+}
+
+function summarize (config, results) {
+  const cpu = results.flatMap((r) => r.cpuPerRequest)
+  return {
+    id: config.id,
+    mode: config.mode,
+    cache: config.cache,
+    n: config.n,
+    p50: round(median(cpu)),
+    p25: round(quantile(cpu, 0.25)),
+    p75: round(quantile(cpu, 0.75)),
+    batches: cpu.length,
+    rss: Math.max(...results.map((r) => r.rss)),
+    heapUsed: Math.max(...results.map((r) => r.heapUsed)),
+    setupMs: Math.max(...results.map((r) => r.setupMs)),
+  }
+}
+
+function ratio (name, at, base, target) {
+  const value = Math.round((at.p50 / base.p50) * 1000) / 1000
+  return { name, value, target, met: target === undefined ? undefined : value <= target }
+}
+
+function markdown (started, machine, settings, rows, verdicts) {
+  const line = (cells) => `| ${cells.join(' | ')} |`
+  return [
+    '# Scale benchmark results',
+    '',
+    'Generated by `node benchmarks/tenants.js` (method in its header and in',
+    '[docs/multi-tenant.md](../docs/multi-tenant.md#scale)); the verdicts and their history are in',
+    '[HISTORY.md](HISTORY.md).',
+    '',
+    `Run ${started.toISOString()} on ${machine.cpus} × ${machine.cpu}, ${machine.memory}, ${machine.os}, Node ${machine.node}.`,
+    `In process (\`app.inject\`), one request at a time, batches of ${settings.batch} requests, ${settings.batches} measured batches per run after ${settings.warmBatches} warm-up batches and one pass over every tenant, two runs per configuration (opposite orders).`,
+    '',
+    line(['verdict', 'value', 'target', '']),
+    line(['---', '---:', '---:', '---']),
+    ...verdicts.map((v) => line([v.name, String(v.value), v.target === undefined ? '—' : `≤ ${v.target}`, v.met === undefined ? '' : v.met ? 'met' : '**missed**'])),
+    '',
+    line(['configuration', 'N', 'CPU µs/request p50', 'p25–p75', 'RSS MB', 'heap MB (after GC)', 'set-up ms']),
+    line(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...rows.map((r) => line([r.mode === 'resolver' ? `resolver, ${r.cache === 'hit' ? 'caches ≥ N' : 'default caches'}` : r.mode === 'static' ? 'static list' : 'bare Fastify', r.n.toLocaleString('en'), String(r.p50), `${r.p25}–${r.p75}`, mb(r.rss), mb(r.heapUsed), String(r.setupMs)])),
+    '',
+  ].join('\n')
+}
+
+// ——— the child: one configuration in a fresh process ———
+
+async function child (config) {
+  const { default: Fastify } = await import('fastify')
+  const { default: mcpAuth } = await import('fastify-mcp-auth')
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA', use: 'sig' }
+  const origin = 'https://mcp.example.com'
+  const names = Array.from({ length: config.n }, (_, i) => `tenant-${i}`)
+  const issuerOf = (name) => config.mode === 'resolver' ? `https://login.example.com/${name}/v2.0` : 'https://login.example.com/v2.0'
+
+  const t0 = performance.now()
+  const app = Fastify({ logger: false })
+  if (config.mode === 'resolver') {
+    const known = new Set(names)
+    await app.register(mcpAuth, {
+      resource: { origin, path: '/t/:tenant/mcp', resolve: async ({ tenant }) => known.has(tenant) ? {} : undefined },
+      authorizationServers: ['https://login.example.com/{tenant}/v2.0'],
+      jwks: { keys: [jwk] },
+      ...(config.cache === 'hit' ? { tokenCache: { maxEntries: Math.max(config.n, 10_000) } } : {}),
+    })
+  } else if (config.mode === 'static') {
+    await app.register(mcpAuth, {
+      resource: names.map((name) => `${origin}/t/${name}/mcp`),
+      authorizationServers: ['https://login.example.com/v2.0'],
+      jwks: { keys: [jwk] },
+    })
+  }
+  app.post('/t/:tenant/mcp', async () => ({ ok: true }))
+  await app.ready()
+  const setupMs = Math.round(performance.now() - t0)
+
+  const now = Math.floor(Date.now() / 1000)
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: 'bench' })).toString('base64url')
+  const requests = names.map((name) => {
+    const payload = Buffer.from(JSON.stringify({ iss: issuerOf(name), aud: `${origin}/t/${name}/mcp`, sub: `user-${name}`, client_id: 'bench', scope: 'mcp:tools:call', iat: now, exp: now + 3600 })).toString('base64url')
+    const signature = sign(null, Buffer.from(`${header}.${payload}`), privateKey).toString('base64url')
+    return { method: 'POST', url: `/t/${name}/mcp`, headers: { authorization: `Bearer ${header}.${payload}.${signature}` } }
+  })
+  // Uniform over all tenants: a shuffled order, repeated.
+  for (let i = requests.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[requests[i], requests[j]] = [requests[j], requests[i]]
+  }
+  let next = 0
+  async function send (count) {
+    for (let i = 0; i < count; i++) {
+      const request = requests[next]
+      next = (next + 1) % requests.length
+      const res = await app.inject(request)
+      if (res.statusCode !== 200) throw new Error(`${config.id}: ${request.url} answered ${res.statusCode} ${res.body}`)
+    }
+  }
+
+  await send(requests.length)
+  await send(config.batch * config.warmBatches)
+  const cpuPerRequest = []
+  for (let b = 0; b < config.batches; b++) {
+    const before = process.cpuUsage()
+    await send(config.batch)
+    const used = process.cpuUsage(before)
+    cpuPerRequest.push((used.user + used.system) / config.batch)
+  }
+  const rss = process.memoryUsage().rss
+  globalThis.gc?.()
+  const heapUsed = process.memoryUsage().heapUsed
+  await app.close()
+  process.send({ cpuPerRequest, rss, heapUsed, setupMs }, () => process.exit(0))
+}
+
+function median (list) {
+  return quantile(list, 0.5)
+}
+
+function quantile (list, q) {
+  const sorted = [...list].sort((a, b) => a - b)
+  const at = (sorted.length - 1) * q
+  const low = Math.floor(at)
+  const high = Math.ceil(at)
+  return sorted[low] + (sorted[high] - sorted[low]) * (at - low)
+}
+
+function round (value) {
+  return Math.round(value * 10) / 10
+}
+
+function count (n) {
+  return n.toLocaleString('en')
+}
+
+function mb (bytes) {
+  return (bytes / 1e6).toFixed(0)
+}
