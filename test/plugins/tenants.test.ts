@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import mcpAuth, { requireScopes } from '../../index.js'
+import mcpAuth, { protectedResourceMetadata, requireScopes } from '../../index.js'
 import type { McpAuthOptions, TenantDescriptor, TenantParams } from '../../index.js'
 import { createDpopKey, createDpopProof, createTestIssuer, startTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
@@ -291,6 +291,11 @@ t.test('registration: routes outside the path must opt out; templates need a res
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ ...base, resource: ORIGIN + '/mcp', authorizationServers: ['https://login.example.com/{tenant}'] }, /placeholder.*only a resolver fills/],
     [{ ...base, resource: { ...resolver, path: '/mcp' } }, /"resource.path" must name the tenant with a parameter/],
+    [{ ...base, resource: { ...resolver, path: 't/:tenant' } }, /"resource.path" must be a route pattern with parameters/],
+    [{ ...base, resource: { ...resolver, path: '/t/:tenant/:tenant' } }, /names a parameter twice/],
+    [{ ...base, resource: resolver, authorizationServers: 'https://login.example.com' }, /"authorizationServers" must be a non-empty array/],
+    [{ ...base, resource: resolver, authorizationServers: [42] }, /"authorizationServers" entries must be strings/],
+    [{ ...base, resource: resolver, authorizationServers: ['https://login.example.com/{tenant}?x'] }, /must not have a query/],
     [{ ...base, resource: { ...resolver, path: '/t/*' } }, /"resource.path" must not contain "\*"/],
     [{ ...base, resource: { ...resolver, origin: 'https://mcp.example.com/x' } }, /"resource.origin" must be this server's public origin/],
     [{ ...base, resource: { ...resolver, resolve: 'x' } }, /"resource.resolve" must be a function/],
@@ -310,6 +315,34 @@ t.test('registration: routes outside the path must opt out; templates need a res
   const stat = Fastify()
   await stat.register(mcpAuth, { ...base, resource: ORIGIN + '/mcp' })
   t.throws(() => stat.mcpAuth.invalidate({ tenant: 'x' }), { code: 'FST_MCP_AUTH_INVALID_OPTION', message: /needs resource: \{ path, resolve/ })
+  const dynamic = Fastify()
+  await dynamic.register(mcpAuth, { ...base, resource: resolver })
+  t.throws(() => dynamic.mcpAuth.invalidate(null as unknown as TenantParams), { code: 'FST_MCP_AUTH_INVALID_OPTION' })
+  const noMetadata = Fastify()
+  await noMetadata.register(mcpAuth, { ...base, resource: resolver, metadata: false })
+  await t.rejects(async () => noMetadata.ready(), { code: 'FST_MCP_AUTH_METADATA_MISSING', message: /GET \/\.well-known\/oauth-protected-resource\/t\/:tenant\/mcp/ })
+})
+
+t.test('mcpAuth under a prefix: the metadata plugin at the root serves the tenants\' documents from the same options', async (t) => {
+  const issuer = await createTestIssuer({ issuer: 'https://auth.example.com' })
+  const options = {
+    resource: { origin: ORIGIN, path: '/api/t/:tenant/mcp', resolve: async ({ tenant }: TenantParams) => tenant === 'acme' ? {} : undefined },
+    authorizationServers: [issuer.issuer],
+    jwks: { keys: issuer.jwks.keys },
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(async (api) => {
+    await api.register(mcpAuth, options)
+    api.post('/t/:tenant/mcp', async (request) => ({ resource: request.mcp?.resource }))
+  }, { prefix: '/api' })
+  await app.register(protectedResourceMetadata, { auth: options })
+  await app.ready()
+  const doc = await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/api/t/acme/mcp' })
+  t.same([doc.statusCode, doc.json().resource], [200, `${ORIGIN}/api/t/acme/mcp`])
+  t.equal((await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/api/t/other/mcp' })).statusCode, 404)
+  const res = await app.inject({ method: 'POST', url: '/api/t/acme/mcp', headers: bearer(await issuer.mintAccessToken({ aud: `${ORIGIN}/api/t/acme/mcp` })) })
+  t.same([res.statusCode, res.json().resource], [200, `${ORIGIN}/api/t/acme/mcp`])
 })
 
 t.test('DPoP at a tenant\'s route: htu is the configured origin + the path; the proof for another tenant\'s URL is refused', async (t) => {
