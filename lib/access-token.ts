@@ -6,7 +6,7 @@ import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput, KeyObjec
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
-import { isMcpAuthError, reject } from './errors.js'
+import { isMcpAuthError, isRejection, reject } from './errors.js'
 import { createKeyConverter, decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from './jws.js'
 import type { KeyResolver, KeySet } from './key-resolver.js'
 import type { SigningKey } from './signing-keys.js'
@@ -132,7 +132,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
 
 /** A throw while resolving a key is an outage (503) unless it is about the token itself. */
 function classifyKeyError (err: unknown): unknown {
-  if (isMcpAuthError(err)) return err
+  if (isRejection(err)) return err
   if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
   if (err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
   return reject.unavailable('jwks.unreachable', err)

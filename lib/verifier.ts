@@ -14,7 +14,7 @@ import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { monotonicNowMs } from './clock.js'
 import { checkTokenSyntax } from './credentials.js'
-import { isMcpAuthError, reject } from './errors.js'
+import { isRejection, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
 import type { SigningKey } from './signing-keys.js'
 
@@ -138,7 +138,7 @@ function createCustomVerifier (verify: CustomVerifier, options: TokenVerifierOpt
     try {
       claims = await verify(token, { resource: context.resource.uri, request: context.request as never })
     } catch (err) {
-      if (isMcpAuthError(err)) throw err
+      if (isRejection(err)) throw err
       throw reject.invalidToken('token.rejected', err)
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw reject.invalidToken('token.rejected')

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
-import { invalidRegistration, isMcpAuthError, notRegistered, reject } from '../lib/errors.js'
+import { invalidRegistration, isMcpAuthError, isRejection, notRegistered, reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { renderErrorBody } from '../lib/rejection.js'
 import { createTenancy } from '../lib/tenancy.js'
@@ -130,7 +130,7 @@ function registerTenantMetadataRoute (fastify: FastifyInstance, options: Resolve
       resource = await tenancy.resourceFor(request.params, request)
     } catch (err) {
       reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store').type('application/json; charset=utf-8')
-      const error = isMcpAuthError(err) ? err : reject.unavailable('resolver.failed', err)
+      const error = isRejection(err) ? err : reject.unavailable('resolver.failed', err)
       return reply.send(await renderErrorBody(options.errorRenderer, error, request, request.log))
     }
     if (resource === undefined) return reply.callNotFound()

@@ -69,6 +69,14 @@ export function normalizeHttpUri (value: string): string | undefined {
 // base64url lengths: a modulus of at most 8192 bits, an exponent of at most 32 bits.
 const MAX_RSA_N_CHARS = 1366
 const MAX_RSA_E_CHARS = 6
+
+/** An RSA public exponent in base64url: odd, at least 3, without leading zero octets. */
+function isUsableRsaExponent (e: string): boolean {
+  const octets = Buffer.from(e, 'base64url')
+  if (octets.length === 0 || octets[0] === 0) return false
+  const last = octets[octets.length - 1] as number
+  return (last & 1) === 1 && (octets.length > 1 || last >= 3)
+}
 const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   EC: ['kty', 'crv', 'x', 'y'],
   RSA: ['kty', 'n', 'e'],
@@ -157,6 +165,9 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (jwkObject.kty === 'RSA' && ((jwkObject.n as string).length > MAX_RSA_N_CHARS || (jwkObject.e as string).length > MAX_RSA_E_CHARS)) {
       throw reject.invalidProof('dpop.jwk')
     }
+    // With e = 1 (or any even e) a "signature" needs no private key: e = 1 makes the
+    // padded message its own signature (RFC 8017 §3.1: e is odd and at least 3).
+    if (jwkObject.kty === 'RSA' && !isUsableRsaExponent(jwkObject.e as string)) throw reject.invalidProof('dpop.jwk')
     // A key that is not a usable public key is a bad proof (imported once per key).
     const checked: CheckedHeader = Object.freeze({ alg, jkt, key: importKey(jwkObject, jkt) })
     headers.set(segment, checked)

@@ -213,6 +213,29 @@ t.test('RSA proof keys with a huge modulus or exponent are refused (verification
   }
 })
 
+t.test('RSA proof keys with an exponent of 1, an even one or a zero-padded one are refused: e = 1 signs without a private key', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey('RS256')
+  const n = key.publicJwk.n as string
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  // The forgery: with e = 1 the EMSA-PKCS1-v1_5 encoded message verifies as its own signature.
+  const jwk = { kty: 'RSA', n, e: 'AQ' }
+  const jkt = jwkThumbprint(jwk) as string
+  const input = `${b64({ typ: 'dpop+jwt', alg: 'RS256', jwk })}.${b64({ jti: 'forged-1', htm: 'POST', htu: 'https://mcp.example.com/mcp', iat: now, ath: hashToken('tok') })}`
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(input).digest()])
+  const modulusOctets = Buffer.from(n, 'base64url').length
+  const encoded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(modulusOctets - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo])
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now }
+  t.equal(await reason(verifier(`${input}.${encoded.toString('base64url')}`, 1, request)), 'invalid_dpop_proof:dpop.jwk', 'the forged proof')
+  for (const e of ['Ag', 'AAEAAQ', 'AQAA', 'Aw']) {
+    const other = { kty: 'RSA', n, e }
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk: other } })
+    const verdict = await reason(verifier(proof, 1, { ...request, jkt: jwkThumbprint(other) as string }))
+    // e = 3 is a usable exponent: refused here only because the key did not sign the proof.
+    t.equal(verdict, e === 'Aw' ? 'invalid_dpop_proof:dpop.signature' : 'invalid_dpop_proof:dpop.jwk', `e = ${e}`)
+  }
+})
+
 t.test('RFC 9449 §4.3 (7) / RFC 7517 §4: the proof jwk must be a verification key for the proof alg', async (t) => {
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey()
