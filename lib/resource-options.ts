@@ -52,12 +52,23 @@ export function resolveExtraMetadata (name: string, value: unknown): Readonly<Re
   return Object.freeze(structuredClone(value as Record<string, unknown>))
 }
 
+/** What a resource's options hold once checked, apart from what derives from its URI. */
+export interface ResourceFields {
+  readonly audienceKeys: ReadonlySet<string>
+  readonly authorizationServers: readonly string[]
+  readonly issuers: ReadonlySet<string>
+  readonly scopesSupported: readonly string[] | undefined
+  readonly resourceName: string | undefined
+  readonly resourceDocumentation: string | undefined
+  readonly extraMetadata: Readonly<Record<string, unknown>> | undefined
+}
+
 /**
- * One resource's options checked and resolved, with its URI already parsed:
- * a configured resource, or a tenant's descriptor (lib/tenancy.ts). Throws
+ * One resource's options checked, with its URI already parsed: a configured
+ * resource, or a tenant's descriptor (lib/tenant-options.ts). Throws
  * FST_MCP_AUTH_INVALID_OPTION naming the field.
  */
-export function resolveResourceEntry (entry: ResourceOptions, parsed: ParsedResource, names: ResourceEntryNames): ResolvedResource {
+export function checkResourceEntry (entry: ResourceOptions, parsed: ParsedResource, names: ResourceEntryNames): ResourceFields {
   const { uriName, field } = names
   if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(parsed.uri)) {
     throw invalidOption(`${uriName} must be ASCII without quotes or backslashes; percent-encode other characters`)
@@ -73,28 +84,77 @@ export function resolveResourceEntry (entry: ResourceOptions, parsed: ParsedReso
   for (const aud of [parsed.uri, ...audiences]) {
     const key = audienceKey(aud)
     if (key === undefined) throw invalidOption(`${field('audiences')} must not contain a fragment; got ${show(aud)}`)
-    keys.add(key)
+    // The URI itself when it is its own key: one string less per resource.
+    keys.add(key === parsed.uri ? parsed.uri : key)
   }
-  const scopesSupported = entry.scopesSupported === undefined
-    ? undefined
-    : scopeList(field('scopesSupported'), entry.scopesSupported)
+  return {
+    audienceKeys: keys,
+    authorizationServers: Object.freeze([...servers]),
+    issuers: new Set(servers),
+    scopesSupported: entry.scopesSupported === undefined ? undefined : scopeList(field('scopesSupported'), entry.scopesSupported),
+    resourceName: optionalString(field('resourceName'), entry.resourceName),
+    resourceDocumentation: optionalUrl(field('resourceDocumentation'), entry.resourceDocumentation),
+    extraMetadata: resolveExtraMetadata(field('metadata'), entry.metadata),
+  }
+}
+
+/** A configured resource: its checked options and everything its URI gives, made once at registration. */
+export function resolveResourceEntry (entry: ResourceOptions, parsed: ParsedResource, names: ResourceEntryNames): ResolvedResource {
+  const fields = checkResourceEntry(entry, parsed, names)
   return Object.freeze({
     parsed,
     uri: parsed.uri,
     url: new ReadonlyURL(parsed.uri),
-    audienceKeys: keys,
-    authorizationServers: Object.freeze([...servers]),
-    issuers: new Set(servers),
-    scopesSupported,
-    resourceName: optionalString(field('resourceName'), entry.resourceName),
-    resourceDocumentation: optionalUrl(field('resourceDocumentation'), entry.resourceDocumentation),
+    ...fields,
     metadataUrl: entry.resourceMetadataUrl === undefined
       ? protectedResourceMetadataUrl(parsed)
-      : endpointUrl(field('resourceMetadataUrl'), entry.resourceMetadataUrl),
+      : endpointUrl(names.field('resourceMetadataUrl'), entry.resourceMetadataUrl),
     metadataPath: protectedResourceMetadataPath(parsed),
     // parseResource refuses the paths no route can match.
     metadataRoute: routerPattern(protectedResourceMetadataPath(parsed)) as string,
     externalMetadata: entry.resourceMetadataUrl !== undefined,
-    extraMetadata: resolveExtraMetadata(field('metadata'), entry.metadata),
   })
+}
+
+/**
+ * A tenant's resource, as the tenant cache holds up to 100,000 of them: the
+ * checked fields, and what derives from its URI (the URL shared by its requests'
+ * AuthInfo, the metadata URL of its challenges) made when first asked for.
+ */
+export class TenantResource implements ResolvedResource, ParsedResource {
+  readonly uri: string
+  readonly origin: string
+  /** The tenant's path in RFC 3986 form (also its cache key). */
+  readonly path: string
+  readonly audienceKeys: ReadonlySet<string>
+  readonly authorizationServers: readonly string[]
+  readonly issuers: ReadonlySet<string>
+  readonly scopesSupported: readonly string[] | undefined
+  readonly resourceName: string | undefined
+  readonly resourceDocumentation: string | undefined
+  readonly extraMetadata: Readonly<Record<string, unknown>> | undefined
+  #url: URL | undefined
+
+  constructor (parsed: ParsedResource, fields: ResourceFields) {
+    this.uri = parsed.uri
+    this.origin = parsed.origin
+    this.path = parsed.path
+    this.audienceKeys = fields.audienceKeys
+    this.authorizationServers = fields.authorizationServers
+    this.issuers = fields.issuers
+    this.scopesSupported = fields.scopesSupported
+    this.resourceName = fields.resourceName
+    this.resourceDocumentation = fields.resourceDocumentation
+    this.extraMetadata = fields.extraMetadata
+    // The private memo stays writable; nothing else does.
+    Object.freeze(this)
+  }
+
+  get parsed (): ParsedResource { return this }
+  get query (): string { return '' }
+  get url (): URL { return (this.#url ??= new ReadonlyURL(this.uri)) }
+  get metadataPath (): string { return protectedResourceMetadataPath(this) }
+  get metadataUrl (): string { return protectedResourceMetadataUrl(this) }
+  get metadataRoute (): string { return routerPattern(this.metadataPath) as string }
+  get externalMetadata (): boolean { return false }
 }

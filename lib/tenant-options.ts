@@ -4,8 +4,7 @@
 // passed `tenantPattern`, for a tenant the resolver just returned.
 import { invalidOption } from './errors.js'
 import { checkKeys, integer, issuerList, seconds, show } from './option-checks.js'
-import { resolveResourceEntry } from './resource-options.js'
-import type { ResolvedResource } from './resource-options.js'
+import { checkResourceEntry, TenantResource } from './resource-options.js'
 import { parseResource } from './resource.js'
 import { createTenantPath, fillTemplate, resolveTenantPattern, templateNames } from './tenant-path.js'
 import type { TenantPath } from './tenant-path.js'
@@ -91,7 +90,7 @@ export function fixedIssuers (tenancy: ResolvedTenancy): string[] {
  * A tenant's resource from its descriptor; undefined for an unknown tenant.
  * Throws FST_MCP_AUTH_INVALID_OPTION naming the field that is wrong.
  */
-export function describeTenant (tenancy: ResolvedTenancy, key: string, params: TenantParams, descriptor: unknown): ResolvedResource | undefined {
+export function describeTenant (tenancy: ResolvedTenancy, key: string, params: TenantParams, descriptor: unknown): TenantResource | undefined {
   if (descriptor === undefined || descriptor === null) return undefined
   if (typeof descriptor !== 'object' || Array.isArray(descriptor)) {
     throw invalidOption(`"descriptor" must be an object (a resource's options) or undefined for an unknown tenant; got ${show(descriptor)}`)
@@ -109,6 +108,7 @@ export function describeTenant (tenancy: ResolvedTenancy, key: string, params: T
   const servers = templates === undefined || entry.authorizationServers !== undefined
     ? undefined
     : issuerList('"authorizationServers" (filled for the tenant)', templates.map((t) => fillTemplate(t, params)))
-  const parsed = Object.freeze({ uri, origin: tenancy.origin, path: key, query: '' })
-  return resolveResourceEntry(entry, parsed, { uriName: '"descriptor.resource"', field: (m) => `"descriptor.${m}"`, servers })
+  const parsed = { uri, origin: tenancy.origin, path: key, query: '' }
+  const fields = checkResourceEntry(entry, parsed, { uriName: '"descriptor.resource"', field: (m) => `"descriptor.${m}"`, servers })
+  return new TenantResource(parsed, fields)
 }

@@ -9,6 +9,7 @@ import { silentLogger } from '../../lib/logger.js'
 import { resolveTenancy } from '../../lib/tenant-options.js'
 import { createTenancy } from '../../lib/tenancy.js'
 import { createTokenCache } from '../../lib/verifier.js'
+import type { ResolvedResource } from '../../lib/options.js'
 import type { TenantParams } from '../../types/index.js'
 
 const ORIGIN = 'https://mcp.example.com'
@@ -39,6 +40,13 @@ t.test('eviction at 100,000 tenants (the default maxEntries): the least recently
   const held = tenancy.byUri(`${ORIGIN}/t/t100000/mcp`)
   t.same([...(held as unknown as { issuers: Set<string> }).issuers], ['https://login.example.com/t100000/v2.0'], 'a held tenant\'s resource, its issuer template filled')
   t.equal(tenancy.byUri(`${ORIGIN}/t/t2/mcp`).metadataUrl, `${ORIGIN}/.well-known/oauth-protected-resource/t/t2/mcp`, 'an evicted one: the challenge its path names')
+  const resource = await tenancy.resourceFor({ tenant: 'caf-1' }, undefined) as ResolvedResource
+  t.same([resource.uri, resource.parsed.path, resource.parsed.query, resource.parsed.origin], [`${ORIGIN}/t/caf-1/mcp`, '/t/caf-1/mcp', '', ORIGIN])
+  t.same([resource.metadataUrl, resource.metadataPath, resource.metadataRoute, resource.externalMetadata], [`${ORIGIN}/.well-known/oauth-protected-resource/t/caf-1/mcp`, '/.well-known/oauth-protected-resource/t/caf-1/mcp', '/.well-known/oauth-protected-resource/t/caf-1/mcp', false])
+  t.equal(resource.url, resource.url, 'one URL per tenant, made when first asked for')
+  t.equal(resource.url.href, `${ORIGIN}/t/caf-1/mcp`)
+  t.ok(Object.isFrozen(resource))
+  t.same([...resource.audienceKeys], [`${ORIGIN}/t/caf-1/mcp`])
 })
 
 t.test('parameters that name no tenant: no resolver call; the challenge is the path\'s own', async (t) => {
