@@ -166,8 +166,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     tokenHash: string,
     jkt: string
   ): Promise<string | undefined> {
-    const now = clock()
-    const proof = verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
+    const now = Math.floor(clock() / 1000)
+    const proof = await verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
 
     let next: string | undefined
     if (config.nonce !== undefined) {

@@ -113,7 +113,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }
 
   return async function verifyToken (token, context) {
-    const now = clock()
+    const now = Math.floor(clock() / 1000)
     const tokenHash = hash('sha256', token, 'base64url')
     const cached = cache?.get(tokenHash)
     if (cached !== undefined) {
@@ -145,7 +145,7 @@ function createCustomVerifier (verify: CustomVerifier, options: TokenVerifierOpt
     const record = claims as Record<string, unknown>
     const iss = record.iss
     if (iss !== undefined && (typeof iss !== 'string' || !context.resource.issuers.has(iss))) throw reject.invalidToken('token.issuer')
-    checkTimes(record, { now: options.clock(), clockTolerance: options.clockTolerance, requireExp: false })
+    checkTimes(record, { now: Math.floor(options.clock() / 1000), clockTolerance: options.clockTolerance, requireExp: false })
     let copy: Record<string, unknown>
     try {
       copy = structuredClone(record)

@@ -5,7 +5,7 @@ import { createJwtVerifier } from '../lib/access-token.js'
 import { createAuthenticator } from '../lib/authenticate.js'
 import { createCertificateReader } from './certificate.js'
 import type { Authenticate } from '../lib/authenticate.js'
-import { monotonicNowMs, systemClock } from '../lib/clock.js'
+import { monotonicNowMs } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import { invalidOption } from '../lib/errors.js'
 import { createFetchLimit } from '../lib/fetch-limit.js'
@@ -66,7 +66,7 @@ function oneIssuer (resource: ResolvedResource): void {
 
 export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
   const logger: Logger = log
-  const clock = systemClock
+  const clock = Date.now
   const nowMs = monotonicNowMs
   // Closing the app aborts every fetch in flight (discovery, JWKS).
   const closing = new AbortController()
