@@ -53,15 +53,7 @@ export function resolveExtraMetadata (name: string, value: unknown): Readonly<Re
 }
 
 /** What a resource's options hold once checked, apart from what derives from its URI. */
-export interface ResourceFields {
-  readonly audienceKeys: ReadonlySet<string>
-  readonly authorizationServers: readonly string[]
-  readonly issuers: ReadonlySet<string>
-  readonly scopesSupported: readonly string[] | undefined
-  readonly resourceName: string | undefined
-  readonly resourceDocumentation: string | undefined
-  readonly extraMetadata: Readonly<Record<string, unknown>> | undefined
-}
+export type ResourceFields = Pick<ResolvedResource, 'audienceKeys' | 'authorizationServers' | 'issuers' | 'scopesSupported' | 'resourceName' | 'resourceDocumentation' | 'extraMetadata'>
 
 /**
  * One resource's options checked, with its URI already parsed: a configured
