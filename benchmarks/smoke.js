@@ -6,6 +6,8 @@
 //   node benchmarks/smoke.js --only id,id
 //
 // Run `npm run build` first: the servers import 'fastify-mcp-auth' (dist/).
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createFixtures } from './fixtures.js'
 import { load, startServer } from './lib/harness.js'
@@ -42,6 +44,12 @@ for (const scenario of list) {
 }
 process.stdout.write(`benchmark smoke: ${list.length - failures.length - skipped.length} of ${list.length} scenarios answered 2xx${skipped.length > 0 ? ` (${skipped.length} skipped)` : ''} in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
 if (failures.length > 0) process.exitCode = 1
+// The scale benchmark (benchmarks/tenants.js) with N = 1 and 10: every request answers 200.
+if (only === undefined || only.includes('tenants')) {
+  const tenants = spawnSync(process.execPath, [fileURLToPath(new URL('./tenants.js', import.meta.url)), '--quick'], { encoding: 'utf8' })
+  process.stdout.write(tenants.status === 0 ? 'ok   tenants (scale benchmark, quick)\n' : `FAIL tenants: ${tenants.stderr}\n`)
+  if (tenants.status !== 0) process.exitCode = 1
+}
 
 async function smoke (scenario) {
   const server = await startServer(scenario.server, scenario.config(fx))

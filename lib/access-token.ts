@@ -22,15 +22,18 @@ export interface JwtVerifierOptions {
   readonly tokenTypes: ReadonlySet<string>
   readonly clockTolerance: number
   readonly clock: Clock
-  /** Every issuer any resource trusts. */
+  /** The issuers trusted when a call names none: every issuer any configured resource trusts. */
   readonly issuers: ReadonlySet<string>
   readonly keys: KeyResolver
   /** Key for HS* algorithms, only when the user configured a secret. */
   readonly secret: CryptoKey | KeyObject | Uint8Array | undefined
 }
 
-/** Rejects with McpAuthError on every refusal. */
-export type JwtVerifier = (token: string) => Promise<VerifiedToken>
+/**
+ * Rejects with McpAuthError on every refusal. `issuers`: the issuers the
+ * request's resource trusts (a tenant's own), checked before any key lookup.
+ */
+export type JwtVerifier = (token: string, issuers?: ReadonlySet<string>) => Promise<VerifiedToken>
 
 /** The parts of a compact JWS the checks below need. */
 interface Jws {
@@ -58,7 +61,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     return keyObject
   }
 
-  return async function verifyJwt (token) {
+  return async function verifyJwt (token, trusted = issuers) {
     if (!JWS_COMPACT.test(token)) {
       throw reject.invalidToken(token.split('.').length === 5 ? 'token.encrypted' : 'token.malformed')
     }
@@ -78,7 +81,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     if (claims === undefined) throw reject.invalidToken('token.malformed')
     const iss = claims.iss
     // Exact code-point comparison (RFC 9068 §4, RFC 7519 §2).
-    if (typeof iss !== 'string' || !issuers.has(iss)) throw reject.invalidToken('token.issuer')
+    if (typeof iss !== 'string' || !trusted.has(iss)) throw reject.invalidToken('token.issuer')
     checkTimes(claims, { now: Math.floor(clock() / 1000), clockTolerance, requireExp: true })
 
     const jws: Jws = { token, protectedHeader, header, alg, dot2 }

@@ -2,8 +2,12 @@
 // Discovery), one remote document per issuer (lib/remote-document.ts). The
 // discovered `issuer` must equal the configured one exactly (RFC 8414 §3.3);
 // anything else is an outage (503), never a reason to trust a different issuer.
+// The configured issuers' documents are kept for good; tenants' issuers (from a
+// resolver) share a bounded LRU, so 100,000 tenants cannot fill the memory.
+import { LRUCache } from 'lru-cache'
 import { reject } from './errors.js'
 import { FetchFailure } from './fetch-failure.js'
+import type { FetchLimit } from './fetch-limit.js'
 import { fetchJson, isJsonObject } from './http.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -31,6 +35,12 @@ export interface DiscoveryOptions {
   readonly logger: Logger
   /** Aborted when the app closes. */
   readonly signal?: AbortSignal
+  /** The configured issuers: their documents are never evicted. */
+  readonly pinned?: ReadonlySet<string>
+  /** Most other (tenants') issuers whose documents are held (default 1000). */
+  readonly maxIssuers?: number
+  /** Shared by every issuer's fetches (and the JWKS fetches after them). */
+  readonly limit?: FetchLimit
 }
 
 export interface IssuerMetadataCache {
@@ -39,6 +49,8 @@ export interface IssuerMetadataCache {
   warmUp (issuer: string): Promise<IssuerMetadata>
   /** The last document held for the issuer, however old, and how its fetches went. */
   status (issuer: string): DocumentStatus & { readonly metadata: IssuerMetadata | undefined }
+  /** The issuers held that are not configured (tenants'), least recently used last. */
+  tenantIssuers (): string[]
 }
 
 const INSECURE = { jwks_uri: 'insecure_jwks_uri', introspection_endpoint: 'insecure_introspection_endpoint' } as const
@@ -67,22 +79,28 @@ async function fetchMetadata (issuer: string, options: DiscoveryOptions, signal:
 }
 
 export function createIssuerMetadataCache (options: DiscoveryOptions): IssuerMetadataCache {
-  const documents = new Map<string, RemoteDocument<IssuerMetadata>>()
+  const pinned = options.pinned ?? new Set()
+  // Configured issuers come from the options: that map stays small.
+  const configured = new Map<string, RemoteDocument<IssuerMetadata>>()
+  const tenants = new LRUCache<string, RemoteDocument<IssuerMetadata>>({ max: options.maxIssuers ?? 1000 })
+  const { limit } = options
 
-  // Issuers come from the configuration (tokens name only trusted ones): the map stays small.
+  const held = (issuer: string): RemoteDocument<IssuerMetadata> | undefined => pinned.has(issuer) ? configured.get(issuer) : tenants.get(issuer)
+
   function documentOf (issuer: string): RemoteDocument<IssuerMetadata> {
-    let document = documents.get(issuer)
+    let document = held(issuer)
     if (document === undefined) {
       document = createRemoteDocument({
         ...options,
-        fetch: (signal) => fetchMetadata(issuer, options, signal),
+        fetch: (signal) => limit === undefined ? fetchMetadata(issuer, options, signal) : limit.run(() => fetchMetadata(issuer, options, signal), signal),
         unavailable: (cause) => reject.unavailable('discovery.failed', cause),
         failed (cause, err, kept) {
           if (kept) options.logger.warn({ issuer, cause, err: describeError(err) }, 'mcp-auth: issuer metadata refresh failed, using the cached document')
           else options.logger.error({ issuer, cause, err: describeError(err) }, 'mcp-auth: issuer metadata discovery failed')
         },
       })
-      documents.set(issuer, document)
+      if (pinned.has(issuer)) configured.set(issuer, document)
+      else tenants.set(issuer, document)
     }
     return document
   }
@@ -91,9 +109,11 @@ export function createIssuerMetadataCache (options: DiscoveryOptions): IssuerMet
     get: (issuer) => documentOf(issuer).get(),
     warmUp: (issuer) => documentOf(issuer).warmUp(),
     status (issuer) {
-      const document = documents.get(issuer)
-      return { fetchedAt: undefined, cause: undefined, ...document?.status(), metadata: document?.latest() }
+      // A peek: reporting does not make an issuer recently used.
+      const document = pinned.has(issuer) ? configured.get(issuer) : tenants.peek(issuer)
+      return { fetchedAt: undefined, cause: undefined, attemptedAt: undefined, ...document?.status(), metadata: document?.latest() }
     },
+    tenantIssuers: () => [...tenants.keys()],
   }
 }
 

@@ -89,6 +89,8 @@ export type McpAuthRejectReason =
   | 'discovery.failed'
   | 'introspection.failed'
   | 'introspection.busy'
+  | 'resolver.failed'
+  | 'resolver.invalid_descriptor'
   | 'verifier.unavailable'
   | 'replay_store.failed'
   | 'replay_store.full'
@@ -195,6 +197,8 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'discovery.failed': 'The authorization server metadata could not be retrieved, retry later',
   'introspection.failed': 'The token could not be introspected, retry later',
   'introspection.busy': 'Token introspection is at capacity, retry later',
+  'resolver.failed': 'The resource could not be resolved, retry later',
+  'resolver.invalid_descriptor': 'The resource could not be resolved, retry later',
   'verifier.unavailable': 'The token could not be verified, retry later',
   'replay_store.failed': 'DPoP replay protection is unavailable, retry later',
   'replay_store.full': 'DPoP replay protection is at capacity, retry later',

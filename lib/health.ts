@@ -1,7 +1,11 @@
-// The health decision: ready (200) only when every key set requests depend on
-// is usable, the replay and session stores answer, and a co-hosted
-// authorization server's store is reachable; otherwise 503. The body names each key set's age and
-// cause code, never an error message (the route is often public).
+// The health decision: ready (200) only when every configured key set is
+// usable, the replay and session stores answer, and a co-hosted authorization
+// server's store is reachable; otherwise 503. Tenants' key sets (fetched within
+// the resolver's cacheTtl) are reported too, but count only all together: one
+// tenant's authorization server being down must not take every instance out of
+// the load balancer, while none of them answering points at this instance. The
+// body names each key set's age and cause code, never an error message (the
+// route is often public).
 import type { FailureCause } from './fetch-failure.js'
 import { failureCause, FetchFailure } from './fetch-failure.js'
 import type { KeySetReport } from './key-resolver.js'
@@ -33,6 +37,8 @@ export interface KeySetHealth {
   readonly fresh: boolean
   readonly usable: boolean
   readonly cause: FailureCause | undefined
+  /** Present (true) on a tenant's issuer's key set. */
+  readonly tenant?: true
 }
 
 export interface StoreHealth {
@@ -52,7 +58,7 @@ export interface Health {
 }
 
 export async function checkHealth (input: HealthInput): Promise<Health> {
-  const jwks = input.keySets.map(({ issuer, uri, fetchedAt, cause }) => {
+  const jwks: KeySetHealth[] = input.keySets.map(({ issuer, uri, fetchedAt, cause, tenant }) => {
     const ageMs = fetchedAt === undefined ? undefined : input.nowMs - fetchedAt
     return {
       issuer,
@@ -62,12 +68,15 @@ export async function checkHealth (input: HealthInput): Promise<Health> {
       // A key set never fetched is not ready: requests that need it would wait or fail.
       usable: ageMs !== undefined && ageMs <= input.maxAgeMs + input.staleIfErrorMs,
       cause,
+      ...(tenant ? { tenant: true } as const : {}),
     }
   })
+  const tenants = jwks.filter((set) => set.tenant === true)
+  const keysOk = jwks.every((set) => set.usable || set.tenant === true) && (tenants.length === 0 || tenants.some((set) => set.usable))
   const replayStore = input.replayStore === undefined ? undefined : await pingStore(input.replayStore, input.timeoutMs)
   const sessionStore = input.sessionStore === undefined ? undefined : await pingStore(input.sessionStore, input.timeoutMs)
   const { authorizationServer } = input
-  const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && sessionStore?.reachable !== false && authorizationServer?.store.reachable !== false
+  const ok = keysOk && replayStore?.reachable !== false && sessionStore?.reachable !== false && authorizationServer?.store.reachable !== false
   return { statusCode: ok ? 200 : 503, body: { status: ok ? 'ok' : 'unavailable', jwks, replayStore, sessionStore, authorizationServer } }
 }
 

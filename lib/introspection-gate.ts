@@ -3,7 +3,8 @@
 // are remembered for a while in their own bounded cache (junk never evicts the
 // verified-token cache), concurrent lookups of one token share one call, and
 // at most `maxConcurrent` calls are in flight; beyond that a request gets 503
-// at once (never a queue, never a pass).
+// at once (never a queue, never a pass). Answers are remembered per endpoint:
+// without a configured endpoint, each issuer's own (a tenant's) answers for it.
 import { LRUCache } from 'lru-cache'
 import type { VerifiedToken } from './claims.js'
 import { isMcpAuthError, reject } from './errors.js'
@@ -18,14 +19,15 @@ export interface IntrospectionGateOptions {
   readonly maxConcurrent: number
   /** Milliseconds, monotonic (a wall clock stepping back must not stretch the TTL). */
   readonly nowMs: () => number
+  /** The configured endpoint; without one, each issuer's discovered endpoint answers for its tokens. */
+  readonly endpoint?: string | undefined
 }
 
 interface Refusal { readonly error: McpAuthError, readonly until: number }
 
-export function createIntrospectionGate (
-  introspect: (token: string) => Promise<VerifiedToken>,
-  options: IntrospectionGateOptions
-): (token: string) => Promise<VerifiedToken> {
+export type Introspect = (token: string, issuers: ReadonlySet<string>) => Promise<VerifiedToken>
+
+export function createIntrospectionGate (introspect: Introspect, options: IntrospectionGateOptions): Introspect {
   const ttlMs = options.negativeCacheTtl * 1000
   // Keyed by the token's SHA-256: no raw token is kept.
   const refused = ttlMs === 0 ? undefined : new LRUCache<string, Refusal>({ max: options.negativeCacheMaxEntries })
@@ -38,8 +40,9 @@ export function createIntrospectionGate (
     }
   }
 
-  return async function introspectThroughGate (token) {
-    const key = hashToken(token)
+  return async function introspectThroughGate (token, issuers) {
+    // One issuer's endpoint calling a token inactive says nothing about another's.
+    const key = options.endpoint === undefined ? `${[...issuers].join(' ')} ${hashToken(token)}` : hashToken(token)
     const known = refused?.get(key)
     if (known !== undefined) {
       if (known.until > options.nowMs()) throw known.error
@@ -48,7 +51,7 @@ export function createIntrospectionGate (
     const shared = inflight.get(key)
     if (shared !== undefined) return shared
     if (inflight.size >= options.maxConcurrent) throw reject.unavailable('introspection.busy')
-    const call = introspect(token)
+    const call = introspect(token, issuers)
     inflight.set(key, call)
     try {
       return await call

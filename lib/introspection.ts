@@ -17,14 +17,13 @@ export interface IntrospectorOptions {
   readonly timeoutMs: number
   readonly clockTolerance: number
   readonly clock: Clock
-  /** Every trusted issuer; an `iss` in the answer must be one of them. */
-  readonly issuers: ReadonlySet<string>
-  /** Used to find the endpoint when none is configured (single issuer). */
+  /** Used to find the endpoint when none is configured (the resource's single issuer). */
   readonly discovery: IssuerMetadataCache
   readonly logger: Logger
 }
 
-export type Introspector = (token: string) => Promise<VerifiedToken>
+/** `issuers`: those of the request's resource; an `iss` in the answer must be one of them. */
+export type Introspector = (token: string, issuers: ReadonlySet<string>) => Promise<VerifiedToken>
 
 const ACCESS_TOKEN_TYPES = new Set(['bearer', 'dpop'])
 
@@ -32,10 +31,10 @@ export function createIntrospector (options: IntrospectorOptions): Introspector 
   const authorization = 'Basic ' + Buffer.from(
     `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`
   ).toString('base64')
-  const [onlyIssuer] = options.issuers
-
-  async function endpoint (): Promise<string> {
+  async function endpoint (issuers: ReadonlySet<string>): Promise<string> {
     if (options.endpoint !== undefined) return options.endpoint
+    // Options (and tenant descriptors) without an endpoint name exactly one issuer.
+    const [onlyIssuer] = issuers
     const metadata = await options.discovery.get(onlyIssuer as string)
     if (typeof metadata.introspection_endpoint !== 'string') {
       throw reject.unavailable('introspection.failed', new Error('issuer metadata has no introspection_endpoint'))
@@ -43,8 +42,8 @@ export function createIntrospector (options: IntrospectorOptions): Introspector 
     return metadata.introspection_endpoint
   }
 
-  return async function introspect (token) {
-    const url = await endpoint()
+  return async function introspect (token, issuers) {
+    const url = await endpoint(issuers)
     let answer: Record<string, unknown>
     try {
       const { status, json } = await fetchJson(url, {
@@ -66,7 +65,7 @@ export function createIntrospector (options: IntrospectorOptions): Introspector 
     const type = answer.token_type
     if (type !== undefined && (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase()))) throw reject.invalidToken('token.typ')
     const iss = answer.iss
-    if (iss !== undefined && (typeof iss !== 'string' || !options.issuers.has(iss))) throw reject.invalidToken('token.issuer')
+    if (iss !== undefined && (typeof iss !== 'string' || !issuers.has(iss))) throw reject.invalidToken('token.issuer')
     checkTimes(answer, { now: Math.floor(options.clock() / 1000), clockTolerance: options.clockTolerance, requireExp: false })
     const { active: _active, ...claims } = answer
     return toVerifiedToken(claims, typeof iss === 'string' ? iss : undefined)

@@ -10,6 +10,7 @@ import type { KeyObject } from 'node:crypto'
 import { reject } from './errors.js'
 import { FetchFailure } from './fetch-failure.js'
 import type { FailureCause } from './fetch-failure.js'
+import type { FetchLimit } from './fetch-limit.js'
 import { fetchJson, isJsonObject } from './http.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -29,6 +30,8 @@ export interface RemoteJwksOptions {
   readonly logger: Logger
   /** Aborted when the app closes. */
   readonly signal?: AbortSignal
+  /** Shared with issuer metadata fetches: how many run at once. */
+  readonly limit?: FetchLimit
 }
 
 export interface KeySetStatus {
@@ -37,6 +40,8 @@ export interface KeySetStatus {
   readonly fetchedAt: number | undefined
   /** Why the last fetch failed; undefined once one succeeds. */
   readonly cause: FailureCause | undefined
+  /** Milliseconds (nowMs) of the last fetch attempt, or undefined. */
+  readonly attemptedAt: number | undefined
 }
 
 export interface RemoteJwks {
@@ -52,7 +57,8 @@ export function createRemoteJwks (uri: string, options: RemoteJwksOptions): Remo
   const document = createRemoteDocument<JWTVerifyGetKey>({
     ...options,
     async fetch (signal) {
-      const { status, json } = await fetchJson(uri, { timeoutMs: options.timeoutMs, signal })
+      const fetchKeys = (): ReturnType<typeof fetchJson> => fetchJson(uri, { timeoutMs: options.timeoutMs, signal })
+      const { status, json } = await (options.limit === undefined ? fetchKeys() : options.limit.run(fetchKeys, signal))
       if (status !== 200) throw new FetchFailure(`http_${status}`, `unexpected status ${status} from ${uri}`)
       if (!isJsonObject(json) || !Array.isArray(json.keys)) throw new FetchFailure('invalid_response', `the response from ${uri} is not a JSON Web Key Set`)
       const keySet = createLocalJWKSet(json as never)

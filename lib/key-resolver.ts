@@ -2,7 +2,9 @@
 // JWKS, a user key function, or (default) the jwks_uri discovered per issuer.
 // With discovery, keys are looked up per issuer, so one issuer's key never
 // verifies another issuer's token; a configured `jwks` is one key set shared by
-// every configured issuer (e.g. Entra's v1 and v2 issuers share keys).
+// every configured issuer (e.g. Entra's v1 and v2 issuers share keys). The key
+// sets of tenants' issuers share a bounded LRU, like their metadata.
+import { LRUCache } from 'lru-cache'
 import { createLocalJWKSet } from 'jose/jwks/local'
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose'
 import type { KeyObject } from 'node:crypto'
@@ -30,6 +32,8 @@ export interface KeySetReport {
   readonly fetchedAt: number | undefined
   /** Why the last fetch of the keys (or of the issuer's metadata) failed. */
   readonly cause: FailureCause | undefined
+  /** A tenant's issuer (from a resolver), reported while it was fetched recently; else configured. */
+  readonly tenant: boolean
 }
 
 export interface WarmUpFailure {
@@ -62,6 +66,10 @@ export interface KeyResolverOptions {
   readonly discovery: IssuerMetadataCache
   /** Every configured issuer. */
   readonly issuers: ReadonlySet<string>
+  /** Most key sets of tenants' issuers held (default 1000). */
+  readonly maxIssuers?: number
+  /** Tenants' issuers fetched within this many milliseconds are reported by status() (default none). */
+  readonly recentMs?: number
 }
 
 /** A metadata failure on the way to the keys: the client is told the keys are unavailable. */
@@ -84,7 +92,7 @@ export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
       const remote = createRemoteJwks(source.uri, options.remote)
       return {
         keyFor: async () => remote.keySet,
-        status: () => [{ issuer: undefined, ...remote.status() }],
+        status: () => [{ issuer: undefined, ...remote.status(), tenant: false }],
         async warmUp () {
           try {
             await remote.warmUp()
@@ -102,16 +110,39 @@ export function createKeyResolver (options: KeyResolverOptions): KeyResolver {
 
 function createDiscoveredKeys (options: KeyResolverOptions): KeyResolver {
   const { discovery } = options
-  const byUri = new Map<string, RemoteJwks>()
+  // Keyed by jwks_uri: tenants' issuers often share one (Entra's common keys).
+  const configured = new Map<string, RemoteJwks>()
+  const tenants = new LRUCache<string, RemoteJwks>({ max: options.maxIssuers ?? 1000 })
 
   function remoteFor (issuer: string, uri: string | undefined): RemoteJwks {
     if (uri === undefined) throw new FetchFailure('no_jwks_uri', `issuer ${issuer} publishes no jwks_uri`)
+    const byUri = options.issuers.has(issuer) ? configured : tenants
     let remote = byUri.get(uri)
     if (remote === undefined) {
       remote = createRemoteJwks(uri, options.remote)
       byUri.set(uri, remote)
     }
     return remote
+  }
+
+  function report (issuer: string, tenant: boolean): KeySetReport {
+    const metadata = discovery.status(issuer)
+    const uri = metadata.metadata?.jwks_uri
+    const keys = uri === undefined ? undefined : (configured.get(uri) ?? tenants.peek(uri))?.status()
+    const missing = metadata.metadata !== undefined && uri === undefined ? 'no_jwks_uri' : undefined
+    return { issuer, uri, fetchedAt: keys?.fetchedAt, cause: keys?.cause ?? metadata.cause ?? missing, tenant }
+  }
+
+  /** Tenants' issuers whose metadata or keys were fetched (or tried) within recentMs. */
+  function recentTenantIssuers (): string[] {
+    if (options.recentMs === undefined) return []
+    const since = options.remote.nowMs() - options.recentMs
+    return discovery.tenantIssuers().filter((issuer) => {
+      const metadata = discovery.status(issuer)
+      const uri = metadata.metadata?.jwks_uri
+      const keys = uri === undefined ? undefined : tenants.peek(uri)?.status()
+      return Math.max(metadata.attemptedAt ?? -Infinity, keys?.attemptedAt ?? -Infinity) >= since
+    })
   }
 
   return {
@@ -125,13 +156,10 @@ function createDiscoveredKeys (options: KeyResolverOptions): KeyResolver {
       }
     },
     status () {
-      return [...options.issuers].map((issuer) => {
-        const metadata = discovery.status(issuer)
-        const uri = metadata.metadata?.jwks_uri
-        const keys = uri === undefined ? undefined : byUri.get(uri)?.status()
-        const missing = metadata.metadata !== undefined && uri === undefined ? 'no_jwks_uri' : undefined
-        return { issuer, uri, fetchedAt: keys?.fetchedAt, cause: keys?.cause ?? metadata.cause ?? missing }
-      })
+      return [
+        ...[...options.issuers].map((issuer) => report(issuer, false)),
+        ...recentTenantIssuers().map((issuer) => report(issuer, true)),
+      ]
     },
     async warmUp () {
       const failures: WarmUpFailure[] = []

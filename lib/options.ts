@@ -9,44 +9,21 @@ import type { DpopNonceProvider } from './dpop/nonce.js'
 import { createHmacNonceProvider } from './dpop/nonce.js'
 import { invalidOption } from './errors.js'
 import { hasPrivateMembers } from './jwk-thumbprint.js'
-import { SCOPE_TOKEN } from './scopes.js'
 import type { KeySource } from './key-resolver.js'
 import { normalizeMediaType } from './compact-jws.js'
-import type { ParsedResource } from './resource.js'
-import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
-import { nearest } from './suggest.js'
+import { booleanOption, checkKeys, endpointUrl, integer, issuerList, optionalFunction, seconds, show, stringList } from './option-checks.js'
+import { parseResource } from './resource.js'
+import { resolveResourceEntry } from './resource-options.js'
+import type { ResolvedResource } from './resource-options.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
 import { MemorySessionStore } from './stores/memory-session-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
 import type { SessionStore } from './stores/session-store.js'
-import { ReadonlyURL } from './readonly-url.js'
-import { routerPattern } from './uri-path.js'
-import { protectedResourceMetadataPath, protectedResourceMetadataUrl } from './well-known.js'
+import { fixedIssuers, resolveTenancy } from './tenant-options.js'
+import type { ResolvedTenancy } from './tenant-options.js'
 import type { McpAuthOptions, ResourceOptions } from '../types/index.js'
 
-export interface ResolvedResource {
-  readonly parsed: ParsedResource
-  /** Canonical URI, as advertised in metadata and on request.mcp.resource. */
-  readonly uri: string
-  /** The same as a read-only URL, shared by every request's AuthInfo.resource. */
-  readonly url: URL
-  readonly audienceKeys: ReadonlySet<string>
-  readonly authorizationServers: readonly string[]
-  readonly issuers: ReadonlySet<string>
-  readonly scopesSupported: readonly string[] | undefined
-  readonly resourceName: string | undefined
-  readonly resourceDocumentation: string | undefined
-  /** Absolute URL advertised in `resource_metadata`. */
-  readonly metadataUrl: string
-  /** Path of the metadata document on this origin, in RFC 3986 form. */
-  readonly metadataPath: string
-  /** The same as the route pattern Fastify's router matches (decoded, ":" doubled). */
-  readonly metadataRoute: string
-  /** True when the user supplied metadataUrl (no local route is required). */
-  readonly externalMetadata: boolean
-  /** Extra RFC 9728 fields. */
-  readonly extraMetadata: Readonly<Record<string, unknown>> | undefined
-}
+export type { ResolvedResource } from './resource-options.js'
 
 export interface ResolvedMetadata {
   readonly root: ResolvedResource | undefined
@@ -91,7 +68,10 @@ export interface ResolvedSessionBinding {
 }
 
 export interface ResolvedOptions {
+  /** The configured resources; none with a resolver. */
   readonly resources: readonly ResolvedResource[]
+  /** The resolver form of `resource`, which resolves each tenant's resource at request time. */
+  readonly tenancy: ResolvedTenancy | undefined
   readonly issuers: ReadonlySet<string>
   readonly keySource: KeySource
   readonly network: {
@@ -159,18 +139,22 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
   const options = input as unknown as Record<string, unknown>
   checkKeys('', options, KNOWN_OPTIONS, FASTIFY_REGISTER_KEYS)
 
-  const topServers = options.authorizationServers === undefined
+  const tenancy = isResolverForm(options.resource)
+    ? resolveTenancy(options.resource as Record<string, unknown>, options.authorizationServers)
+    : undefined
+  const topServers = tenancy !== undefined || options.authorizationServers === undefined
     ? undefined
-    : issuerList('"authorizationServers"', options.authorizationServers)
-  const resources = resolveResources(options.resource, topServers)
-  const issuers = new Set(resources.flatMap((r) => r.authorizationServers))
+    : fixedIssuerList('"authorizationServers"', options.authorizationServers)
+  const resources = tenancy === undefined ? resolveResources(options.resource, topServers) : []
+  // With a resolver, the configured issuers are the top-level ones without a placeholder.
+  const issuers = new Set(tenancy === undefined ? resources.flatMap((r) => r.authorizationServers) : fixedIssuers(tenancy))
 
   const secret = resolveSecret(options.secret)
   const algorithms = resolveAlgorithms(options.algorithms, secret !== undefined)
   const tokenTypes = stringList('"tokenTypes"', options.tokenTypes ?? ['at+jwt'], 'e.g. ["at+jwt", "JWT"]')
   const clockTolerance = seconds('"clockTolerance"', options.clockTolerance, 5, 0, 600)
   const { keySource, network, warmUp } = resolveJwks(options.jwks)
-  const verification = resolveVerification(options, issuers)
+  const verification = resolveVerification(options, issuers, tenancy !== undefined)
   if (verification.kind !== 'jwt' && isConfiguredJwks(options.jwks)) {
     throw invalidOption(`"jwks" has no effect with "${verification.kind === 'custom' ? 'verifyToken' : 'introspection'}": remove one of them`)
   }
@@ -187,6 +171,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
 
   return Object.freeze({
     resources,
+    tenancy,
     issuers,
     keySource,
     network,
@@ -199,7 +184,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     dpop,
     certificate,
     mtls: options.mtls !== undefined,
-    metadata: resolveMetadata(options.metadata, resources),
+    metadata: resolveMetadata(options.metadata, resources, tenancy !== undefined),
     onEvent: options.onEvent as McpAuthOptions['onEvent'],
     underPressure: resolveUnderPressure(options.underPressure),
     healthRoute: resolveHealthRoute(options.healthRoute),
@@ -229,71 +214,37 @@ function resolveResources (value: unknown, topServers: readonly string[] | undef
     if (typeof entry !== 'object' || entry === null) {
       throw invalidOption(`${name} must be a URI string or { resource, … }; got ${show(item)}`)
     }
+    if (Array.isArray(value) && isResolverForm(entry)) {
+      throw invalidOption(`${name} is a resolver ({ path, resolve }): it replaces the list, it cannot be one of its entries`)
+    }
     checkKeys(base + '.', entry as unknown as Record<string, unknown>, RESOURCE_KEYS)
     const uriName = typeof item === 'string' ? name : field('resource')
     const parsed = parseResource(entry.resource)
     if (typeof parsed === 'string') throw invalidOption(`${uriName} ${parsed}`)
-    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(parsed.uri)) {
-      throw invalidOption(`${uriName} must be ASCII without quotes or backslashes; percent-encode other characters`)
-    }
-    const servers = entry.authorizationServers === undefined
-      ? topServers
-      : issuerList(field('authorizationServers'), entry.authorizationServers)
-    if (servers === undefined) {
-      throw invalidOption('"authorizationServers" is required: the issuer identifiers whose tokens this server accepts, e.g. ["https://auth.example.com"]')
-    }
     const previous = seenPaths.get(parsed.path)
     if (previous !== undefined) {
       throw invalidOption(`${name} has the same path as ${previous} (${show(parsed.path)}); the request path must pick one resource`)
     }
     seenPaths.set(parsed.path, name)
-    const audiences = stringList(field('audiences'), entry.audiences ?? [], 'extra audience values')
-    const keys = new Set<string>()
-    for (const aud of [parsed.uri, ...audiences]) {
-      const key = audienceKey(aud)
-      if (key === undefined) throw invalidOption(`${field('audiences')} must not contain a fragment; got ${show(aud)}`)
-      keys.add(key)
-    }
-    const scopesSupported = entry.scopesSupported === undefined
-      ? undefined
-      : scopeList(field('scopesSupported'), entry.scopesSupported)
-    return Object.freeze({
-      parsed,
-      uri: parsed.uri,
-      url: new ReadonlyURL(parsed.uri),
-      audienceKeys: keys,
-      authorizationServers: Object.freeze([...servers]),
-      issuers: new Set(servers),
-      scopesSupported,
-      resourceName: optionalString(field('resourceName'), entry.resourceName),
-      resourceDocumentation: optionalUrl(field('resourceDocumentation'), entry.resourceDocumentation),
-      metadataUrl: entry.resourceMetadataUrl === undefined
-        ? protectedResourceMetadataUrl(parsed)
-        : endpointUrl(field('resourceMetadataUrl'), entry.resourceMetadataUrl),
-      metadataPath: protectedResourceMetadataPath(parsed),
-      // parseResource refuses the paths no route can match.
-      metadataRoute: routerPattern(protectedResourceMetadataPath(parsed)) as string,
-      externalMetadata: entry.resourceMetadataUrl !== undefined,
-      extraMetadata: resolveExtraMetadata(field('metadata'), entry.metadata),
-    })
+    return resolveResourceEntry(entry, parsed, { uriName, field, servers: topServers })
   })
   return resolved
 }
 
-function resolveExtraMetadata (name: string, value: unknown): Readonly<Record<string, unknown>> | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidOption(`${name} must be an object of extra RFC 9728 fields; got ${show(value)}`)
-  }
-  if ('resource' in value) throw invalidOption(`${name} must not set "resource": it is always the canonical resource URI`)
-  return Object.freeze(structuredClone(value as Record<string, unknown>))
+/** The resolver form of `resource` (`{ path, resolve, … }`), as opposed to a URI or `{ resource }`. */
+export function isResolverForm (value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && ('resolve' in value || 'path' in value)
 }
 
-export function resolveMetadata (value: unknown, resources: readonly ResolvedResource[]): ResolvedMetadata | undefined {
+export function resolveMetadata (value: unknown, resources: readonly ResolvedResource[], perTenant = false): ResolvedMetadata | undefined {
   if (value === false) return undefined
   const m = (value ?? {}) as Record<string, unknown>
   if (typeof m !== 'object' || m === null) throw invalidOption('"metadata" must be false or { root, cacheMaxAge, authorizationServerMirror }')
   checkKeys('metadata.', m, METADATA_KEYS)
+  if (perTenant && (m.authorizationServerMirror === true || (m.root !== undefined && m.root !== false))) {
+    // Each tenant has its own document and often its own issuer: no one document fits the root.
+    throw invalidOption('"metadata.root" and "metadata.authorizationServerMirror" serve one resource\'s documents; with a resolver there is one per tenant: remove them')
+  }
   return Object.freeze({
     root: resolveRootDocument('"metadata.root"', m.root, resources),
     cacheMaxAge: integer('"metadata.cacheMaxAge"', m.cacheMaxAge, 3600, 0, 31536000),
@@ -305,6 +256,7 @@ export function resolveMetadata (value: unknown, resources: readonly ResolvedRes
 export function resolveRootDocument (name: string, value: unknown, resources: readonly ResolvedResource[]): ResolvedResource | undefined {
   if (value === false) return undefined
   if (value === undefined || value === 'first') return resources[0]
+  if (resources.length === 0) return undefined
   const match = typeof value === 'string' ? resources.find((r) => r.uri === value || r.uri === parseResourceUri(value)) : undefined
   if (match === undefined) {
     throw invalidOption(`${name} must be 'first', false, or one of the configured resources (${resources.map((r) => r.uri).join(', ')}); got ${show(value)}`)
@@ -317,32 +269,14 @@ function parseResourceUri (value: string): string | undefined {
   return typeof parsed === 'string' ? undefined : parsed.uri
 }
 
-function booleanOption (name: string, value: unknown): boolean {
-  if (value === undefined) return false
-  if (typeof value !== 'boolean') throw invalidOption(`${name} must be a boolean; got ${show(value)}`)
-  return value
-}
-
-function issuerList (name: string, value: unknown): readonly string[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw invalidOption(`${name} must be a non-empty array of issuer identifiers, e.g. ["https://auth.example.com"]; got ${show(value)}`)
+/** An issuer list without `{param}` placeholders, which only a resolver fills. */
+function fixedIssuerList (name: string, value: unknown): readonly string[] {
+  const list = issuerList(name, value)
+  const template = list.find((issuer) => /\{[^{}]*\}/.test(issuer))
+  if (template !== undefined) {
+    throw invalidOption(`${name} entry ${show(template)} has a {placeholder}, which only a resolver fills (resource: { path, resolve, … })`)
   }
-  for (const issuer of value) {
-    if (typeof issuer !== 'string') throw invalidOption(`${name} entries must be strings; got ${show(issuer)}`)
-    let url: URL
-    try {
-      url = new URL(issuer)
-    } catch {
-      throw invalidOption(`${name} entries must be absolute https URLs (the exact "iss" value); got ${show(issuer)}`)
-    }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-      throw invalidOption(`${name} entries must use https (http only for loopback hosts); got ${show(issuer)}`)
-    }
-    if (url.search !== '' || url.hash !== '') {
-      throw invalidOption(`${name} entries must not have a query or fragment (RFC 8414 §2); got ${show(issuer)}`)
-    }
-  }
-  return Object.freeze([...new Set(value as string[])])
+  return list
 }
 
 function resolveSecret (value: unknown): Uint8Array | KeyObject | CryptoKey | undefined {
@@ -434,7 +368,7 @@ function checkJwks (value: unknown): JSONWebKeySet {
   return { keys: structuredClone(value) } as JSONWebKeySet
 }
 
-function resolveVerification (options: Record<string, unknown>, issuers: ReadonlySet<string>): Verification {
+function resolveVerification (options: Record<string, unknown>, issuers: ReadonlySet<string>, perTenant: boolean): Verification {
   const { verifyToken, introspection } = options
   if (verifyToken !== undefined && introspection !== undefined) {
     throw invalidOption('"verifyToken" and "introspection" are alternatives: configure one of them')
@@ -450,7 +384,8 @@ function resolveVerification (options: Record<string, unknown>, issuers: Readonl
   const i = introspection as Record<string, unknown>
   checkKeys('introspection.', i, INTROSPECTION_KEYS)
   const endpoint = i.endpoint === undefined ? undefined : endpointUrl('"introspection.endpoint"', i.endpoint)
-  if (endpoint === undefined && issuers.size !== 1) {
+  // With a resolver, each tenant's descriptor is held to it (lib/tenancy.ts).
+  if (endpoint === undefined && issuers.size !== 1 && !perTenant) {
     throw invalidOption('"introspection.endpoint" is required when more than one authorization server is configured')
   }
   if (typeof i.clientId !== 'string' || i.clientId === '') throw invalidOption('"introspection.clientId" must be a non-empty string')
@@ -594,88 +529,4 @@ function resolveSessionBinding (value: unknown): ResolvedSessionBinding | undefi
     throw invalidOption('"sessionBinding.store" must be a session store with create, get, refresh and delete methods (new MemorySessionStore() or new RedisSessionStore({ client }))')
   }
   return Object.freeze({ store: s.store as SessionStore, ownsStore: false, idleTtl })
-}
-
-// ——— small validators ———
-
-function checkKeys (prefix: string, value: Record<string, unknown>, known: readonly string[], ignored?: ReadonlySet<string>): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key) || ignored?.has(key)) continue
-    const hint = nearest(key, known)
-    throw invalidOption(`"${prefix}${key}" is not a known option${hint === undefined ? '' : `; did you mean "${prefix}${hint}"?`}`)
-  }
-}
-
-function stringList (name: string, value: unknown, example: string): readonly string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
-    throw invalidOption(`${name} must be an array of non-empty strings (${example}); got ${show(value)}`)
-  }
-  return Object.freeze([...value as string[]])
-}
-
-function scopeList (name: string, value: unknown): readonly string[] {
-  const list = stringList(name, value, 'e.g. ["mcp:tools:read"]')
-  for (const scope of list) {
-    if (!SCOPE_TOKEN.test(scope)) throw invalidOption(`${name} has an invalid scope token ${show(scope)} (RFC 6749 §3.3: no spaces, quotes or backslashes)`)
-  }
-  // MCP 2026-07-28 §10: never advertise offline_access.
-  return Object.freeze(list.filter((s) => s !== 'offline_access'))
-}
-
-function seconds (name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw invalidOption(`${name} must be a number of seconds between ${min} and ${max}; got ${show(value)}`)
-  }
-  return value
-}
-
-function integer (name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw invalidOption(`${name} must be an integer between ${min} and ${max}; got ${show(value)}`)
-  }
-  return value as number
-}
-
-function optionalFunction (name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'function') throw invalidOption(`${name} must be a function; got ${show(value)}`)
-}
-
-function optionalString (name: string, value: unknown): string | undefined {
-  if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalidOption(`${name} must be a non-empty string; got ${show(value)}`)
-  return value as string | undefined
-}
-
-function optionalUrl (name: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined
-  try {
-    if (typeof value === 'string' && /^https?:$/.test(new URL(value).protocol)) return value
-  } catch {}
-  throw invalidOption(`${name} must be an absolute http(s) URL; got ${show(value)}`)
-}
-
-function endpointUrl (name: string, value: unknown): string {
-  let url: URL | undefined
-  try {
-    // Printable ASCII without quotes or backslashes: these URLs reach challenges and logs.
-    url = typeof value === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value) ? new URL(value) : undefined
-  } catch {}
-  if (url !== undefined && (url.username !== '' || url.password !== '')) throw invalidOption(`${name} must not contain user information (user:password@)`)
-  if (url === undefined) throw invalidOption(`${name} must be an absolute https URL (printable ASCII, no quotes); got ${show(value)}`)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw invalidOption(`${name} must use https (http only for loopback hosts); got ${show(value)}`)
-  }
-  return value as string
-}
-
-function show (value: unknown): string {
-  if (typeof value === 'function') return 'a function'
-  try {
-    const text = JSON.stringify(value)
-    if (text === undefined) return String(value)
-    return text.length > 80 ? text.slice(0, 77) + '...' : text
-  } catch {
-    return typeof value
-  }
 }

@@ -11,12 +11,19 @@ import { isRejection } from './errors.js'
 import type { McpAuthError } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
-import type { ResolvedOptions, ResolvedResource } from './options.js'
+import type { ResolvedOptions } from './options.js'
 import type { ErrorRenderer } from '../types/index.js'
+
+/** What a refusal's challenge needs of a resource: a configured one, a tenant's, or the one a path would name. */
+export interface ChallengeResource {
+  readonly uri: string
+  readonly metadataUrl: string
+  readonly scopesSupported: readonly string[] | undefined
+}
 
 export interface RefusedRequest {
   /** The resource whose challenge answers the request. */
-  readonly resource: ResolvedResource
+  readonly resource: ChallengeResource
   /** The scopes the route declares (its challenge asks for them), if any. */
   readonly routeScopes: readonly string[] | undefined
   /** The Authorization header, for the scheme whose challenge carries the error (RFC 9449 §7.2). */
@@ -43,20 +50,24 @@ export type Reject = (error: McpAuthError, refused: RefusedRequest) => Promise<R
 const EXPOSED_HEADERS = 'WWW-Authenticate, DPoP-Nonce'
 
 export function createRejecter (options: ResolvedOptions, logger: Logger): Reject {
-  const setups = new Map<ResolvedResource, ChallengeSetup>()
-  for (const resource of options.resources) {
-    setups.set(resource, Object.freeze({
-      resourceMetadataUrl: resource.metadataUrl,
-      bearer: options.dpop?.required !== true,
-      dpopAlgs: options.dpop?.algorithmList.join(' '),
-    }))
+  const bearer = options.dpop?.required !== true
+  const dpopAlgs = options.dpop?.algorithmList.join(' ')
+  // Made at a resource's first refusal, and gone with it (a tenant's, evicted or invalidated).
+  const setups = new WeakMap<ChallengeResource, ChallengeSetup>()
+  function setupOf (resource: ChallengeResource): ChallengeSetup {
+    let setup = setups.get(resource)
+    if (setup === undefined) {
+      setup = Object.freeze({ resourceMetadataUrl: resource.metadataUrl, bearer, dpopAlgs })
+      setups.set(resource, setup)
+    }
+    return setup
   }
   // The challenge without an error (no credentials) depends on the resource and the route's scopes only.
-  const noCredentials = new Map<ResolvedResource, Map<readonly string[] | undefined, string>>()
+  const noCredentials = new WeakMap<ChallengeResource, Map<readonly string[] | undefined, string>>()
 
   function challengeFor (err: McpAuthError, refused: RefusedRequest): string {
     const { resource, routeScopes } = refused
-    const setup = setups.get(resource) as ChallengeSetup
+    const setup = setupOf(resource)
     if (err.oauthError === undefined) {
       let byScopes = noCredentials.get(resource)
       if (byScopes === undefined) {

@@ -31,6 +31,8 @@ export interface DocumentStatus {
   readonly fetchedAt: number | undefined
   /** Why the last fetch failed; undefined once one succeeds. */
   readonly cause: FailureCause | undefined
+  /** Milliseconds (the nowMs clock) of the last fetch attempt, successful or not, or undefined. */
+  readonly attemptedAt: number | undefined
 }
 
 export interface RemoteDocument<T> {
@@ -124,6 +126,6 @@ export function createRemoteDocument<T> (options: RemoteDocumentOptions<T>): Rem
       }
     },
     warmUp: () => fetchNow(true),
-    status: () => ({ fetchedAt, cause }),
+    status: () => ({ fetchedAt, cause, attemptedAt: attemptedAt === Number.NEGATIVE_INFINITY ? undefined : attemptedAt }),
   }
 }

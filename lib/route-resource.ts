@@ -91,12 +91,22 @@ function commonPrefixLength (a: string, b: string): number {
 export function createRouteResources<R extends { readonly parsed: ParsedResource }> (resources: readonly R[]): RouteResources<R> {
   const first = resources[0]
   if (first === undefined) throw new TypeError('at least one resource is required')
-  const byLength = [...resources].sort((a, b) => b.parsed.path.length - a.parsed.path.length)
+  const byPath = new Map(resources.map((r) => [r.parsed.path, r]))
 
-  /** The longest resource `path` lies within, or undefined. */
+  /**
+   * The longest resource `path` lies within, or undefined: the path itself, then
+   * each prefix ending at a "/" (with it, then without it), longest first. One
+   * lookup per segment, whatever the number of resources.
+   */
   function longest (path: string): R | undefined {
-    for (const r of byLength) if (isPathWithin(path, r.parsed.path)) return r
-    return undefined
+    const exact = byPath.get(path)
+    if (exact !== undefined) return exact
+    for (let i = path.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : path.lastIndexOf('/', i - 1)) {
+      const found = byPath.get(path.slice(0, i + 1)) ?? byPath.get(path.slice(0, i))
+      if (found !== undefined) return found
+    }
+    // A bare origin holds every path.
+    return byPath.get('')
   }
 
   function nearestTo (head: string): R {
@@ -156,7 +166,7 @@ export function createRouteResources<R extends { readonly parsed: ParsedResource
 }
 
 /** The RFC 3986 path a request of the pattern stands for, from the router's decoded parameters. */
-function createFiller (parts: readonly Part[]): (params: unknown) => string | undefined {
+export function createFiller (parts: readonly Part[]): (params: unknown) => string | undefined {
   const encoded = parts.map((part) => part.kind === 'static' ? encodePath(part.text) ?? '' : part)
   return (params) => {
     const values = typeof params === 'object' && params !== null ? params as Record<string, unknown> : {}

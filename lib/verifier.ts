@@ -5,7 +5,8 @@
 // token's SHA-256 (no raw token is kept), and never outlive `exp`,
 // `tokenCache.maxAge`, `cacheTtl` or the remote key that verified them;
 // everything request-specific (audience, issuer per resource, binding, scopes)
-// is checked by the caller on every request.
+// is checked by the caller on every request. Verification trusts the issuers of
+// the request's resource only, so no key is fetched for another's issuer.
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { checkTimes, toVerifiedToken } from './claims.js'
@@ -37,17 +38,46 @@ export type TokenVerifier = (token: string, context: VerifyContext) => Promise<V
 
 export interface TokenVerifierOptions {
   readonly verify:
-    | { readonly kind: 'jwt' | 'introspection', readonly verify: (token: string) => Promise<VerifiedToken> }
+    | { readonly kind: 'jwt' | 'introspection', readonly verify: (token: string, issuers: ReadonlySet<string>) => Promise<VerifiedToken> }
     | { readonly kind: 'custom', readonly verify: CustomVerifier }
   /** Most cached entries; 0 disables caching. */
   readonly cacheSize: number
+  /** The cache to use (created here from cacheSize when absent), so its owner's handle can drop entries. */
+  readonly cache?: TokenCache
   /** Longest an entry may live in seconds, on top of the `exp` bound (introspection: how long a revocation may go unseen). */
   readonly cacheTtl: number
   /** Longest any entry is trusted without a new verification, in seconds (`tokenCache.maxAge`). */
   readonly maxAge: number
   readonly clock: Clock
   readonly clockTolerance: number
-  readonly issuers: ReadonlySet<string>
+}
+
+/** What the rest of the plugin may do with the verified-token cache: drop the tokens of a resource that went away. */
+export interface TokenCache {
+  /** Drops every entry whose `aud` names one of these audience keys. */
+  forgetAudiences (keys: ReadonlySet<string>): void
+}
+
+/** The cache's records stay private to this module; the handle is what callers hold. */
+class VerifiedTokenCache implements TokenCache {
+  readonly entries: LRUCache<string, CacheEntry>
+  constructor (maxEntries: number) {
+    // Expiry is ours (on the injectable clock), not lru-cache's TTL, which reads a
+    // timer-backed clock on every access.
+    this.entries = new LRUCache<string, CacheEntry>({ max: maxEntries })
+  }
+
+  // A scan, not an index: invalidation is rare (a tenant off-boarded), requests are not.
+  forgetAudiences (keys: ReadonlySet<string>): void {
+    for (const [hash, entry] of this.entries.entries()) {
+      if (entry.verified.audiences.some((aud) => keys.has(aud))) this.entries.delete(hash)
+    }
+  }
+}
+
+/** A verified-token cache of at most `maxEntries` tokens. */
+export function createTokenCache (maxEntries: number): TokenCache {
+  return new VerifiedTokenCache(maxEntries)
 }
 
 interface CacheEntry extends VerifiedEntry {
@@ -71,9 +101,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   const verifyFresh = verify.verify
   const cache = options.cacheSize === 0 || options.cacheTtl === 0
     ? undefined
-    // Expiry is ours (on the injectable clock), not lru-cache's TTL, which reads a
-    // timer-backed clock on every access.
-    : new LRUCache<string, CacheEntry>({ max: options.cacheSize })
+    : ((options.cache ?? createTokenCache(options.cacheSize)) as VerifiedTokenCache).entries
 
   // `now` is the request's time, read before the verification: an entry never outlives it by more than cacheTtl.
   function entryFor (verified: VerifiedToken, tokenHash: string, now: number): CacheEntry {
@@ -84,7 +112,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return Object.freeze({ verified, tokenHash, until, untilMonotonic, key: verified.signingKey })
   }
 
-  return async function verifyToken (token) {
+  return async function verifyToken (token, context) {
     const now = Math.floor(clock() / 1000)
     const tokenHash = hash('sha256', token, 'base64url')
     const cached = cache?.get(tokenHash)
@@ -95,7 +123,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
       cache?.delete(tokenHash)
     }
     checkTokenSyntax(token)
-    const entry = entryFor(await verifyFresh(token), tokenHash, now)
+    const entry = entryFor(await verifyFresh(token, context.resource.issuers), tokenHash, now)
     // A token without exp and no TTL cap (never a JWT, which requires exp) is not cached.
     if (entry.until > now && Number.isFinite(entry.until)) cache?.set(tokenHash, entry)
     return entry
@@ -116,7 +144,7 @@ function createCustomVerifier (verify: CustomVerifier, options: TokenVerifierOpt
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw reject.invalidToken('token.rejected')
     const record = claims as Record<string, unknown>
     const iss = record.iss
-    if (iss !== undefined && (typeof iss !== 'string' || !options.issuers.has(iss))) throw reject.invalidToken('token.issuer')
+    if (iss !== undefined && (typeof iss !== 'string' || !context.resource.issuers.has(iss))) throw reject.invalidToken('token.issuer')
     checkTimes(record, { now: Math.floor(options.clock() / 1000), clockTolerance: options.clockTolerance, requireExp: false })
     let copy: Record<string, unknown>
     try {

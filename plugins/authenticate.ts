@@ -5,14 +5,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { countCredentialLines } from '../lib/credentials.js'
 import { isRejection } from '../lib/errors.js'
-import type { RouteResource } from '../lib/route-resource.js'
+import type { RouteResource, RouteResources } from '../lib/route-resource.js'
+import type { ChallengeResource } from '../lib/rejection.js'
+import type { Tenancy } from '../lib/tenancy.js'
 import type { ResolvedResource } from '../lib/options.js'
 import type { McpAuthInfo } from '../types/index.js'
 import { decisionChannel, emitAuthenticated } from './events.js'
 import { answerPreflight, isCorsPreflight, kPreflightGuard } from './preflight.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
-import { kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
+import { kRouteBinding, kRouteResource, kRouteScopes, kRouteTenant } from './state.js'
 
 export type RouteConfig = {
   mcpAuth?: false
@@ -20,6 +22,7 @@ export type RouteConfig = {
   [kRouteScopes]?: readonly string[]
   [kRouteResource]?: ResolvedResource
   [kRouteBinding]?: RouteResource<ResolvedResource>
+  [kRouteTenant]?: true
 }
 
 function hasQueryToken (request: FastifyRequest): boolean {
@@ -28,14 +31,15 @@ function hasQueryToken (request: FastifyRequest): boolean {
 }
 
 /**
- * The resource this request is checked against, from the route that answers it
- * (lib/route-resource.ts), or undefined when the route's parameters fill a path
- * that names none. A route registered before the plugin is bound on its first
- * request; an unknown path (the 404 handler) gets the first resource.
+ * The configured resource this request is checked against, from the route that
+ * answers it (lib/route-resource.ts), or undefined when the route's parameters
+ * fill a path that names none, or when tenants are resolved (tenantResourceOf).
+ * A route registered before the plugin is bound on its first request; an
+ * unknown path (the 404 handler) gets the first resource.
  */
 export function resourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig): ResolvedResource | undefined {
   const fixed = config[kRouteResource]
-  if (fixed !== undefined) return fixed
+  if (fixed !== undefined || state.tenancy !== undefined) return fixed
   const binding = bindingOf(state, request, config)
   if (binding === undefined) return state.options.resources[0]
   return binding.fixed ?? binding.select?.(request.params)
@@ -45,12 +49,28 @@ function bindingOf (state: McpAuthState, request: FastifyRequest, config: RouteC
   const binding = config[kRouteBinding]
   if (binding !== undefined) return binding
   const pattern = request.routeOptions.url
-  return pattern === undefined ? undefined : state.routes.forRoute(pattern)
+  return pattern === undefined ? undefined : (state.routes as RouteResources<ResolvedResource>).forRoute(pattern)
 }
 
-/** The resource whose challenge answers this request: its own, else the nearest one (see resourceOf). */
-export function challengeResourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig, resource: ResolvedResource | undefined): ResolvedResource {
-  return resource ?? (bindingOf(state, request, config) as RouteResource<ResolvedResource>).nearest
+/**
+ * A tenant's resource for a request under the resolver's path (lib/tenancy.ts),
+ * or undefined when its parameters name no tenant (or the route lies outside
+ * the path, registered before the plugin). Rejects with a 503 when the
+ * resolver fails.
+ */
+async function tenantResourceOf (tenancy: Tenancy, request: FastifyRequest, config: RouteConfig): Promise<ResolvedResource | undefined> {
+  const tenantRoute = config[kRouteTenant] ?? tenancy.options.path.covers(request.routeOptions.url ?? '')
+  return tenantRoute ? tenancy.resourceFor(request.params, request) : undefined
+}
+
+/**
+ * The resource whose challenge answers this request: its own, else the nearest
+ * configured one (see resourceOf), else the tenant its path would name.
+ */
+export function challengeResourceOf (state: McpAuthState, request: FastifyRequest, config: RouteConfig, resource: ResolvedResource | undefined): ChallengeResource {
+  if (resource !== undefined) return resource
+  if (state.tenancy !== undefined) return state.tenancy.unknown(request.params)
+  return (bindingOf(state, request, config) as RouteResource<ResolvedResource>).nearest
 }
 
 export function createAuthenticateHook (state: McpAuthState) {
@@ -64,14 +84,16 @@ export function createAuthenticateHook (state: McpAuthState) {
       // A route registered before the plugin has no guard of its own: answer now.
       return config[kPreflightGuard] === true || request.is404 ? undefined : answerPreflight(reply)
     }
-    // Unknown well-known paths answer 404, so clients probing discovery locations move on.
-    if (request.is404 && request.url.startsWith('/.well-known/')) return undefined
+    // Unknown well-known paths answer 404, so clients probing discovery locations move on;
+    // with a resolver, so do all unknown paths: no tenant's challenge fits them.
+    if (request.is404 && (state.tenancy !== undefined || request.url.startsWith('/.well-known/'))) return undefined
 
     // A route whose pattern decides its resource has it in its config: no call.
-    const resource = config[kRouteResource] ?? resourceOf(state, request, config)
+    let resource = config[kRouteResource] ?? resourceOf(state, request, config)
     const lines = countCredentialLines(request.raw.rawHeaders)
     const dpopHeader = request.headers.dpop
     try {
+      if (state.tenancy !== undefined) resource = await tenantResourceOf(state.tenancy, request, config)
       const { token, context, nonce, proofIgnored } = await state.authenticate({
         method: request.method,
         // What the client requested, before rewriteUrl: the DPoP htu names it (RFC 9449 §4.3).

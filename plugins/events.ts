@@ -5,7 +5,7 @@ import { channel } from 'node:diagnostics_channel'
 import type { FastifyRequest } from 'fastify'
 import type { McpAuthError } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
-import type { ResolvedResource } from '../lib/options.js'
+import type { ChallengeResource } from '../lib/rejection.js'
 import { requestPath } from '../lib/resource.js'
 import type { McpAuthContext, McpAuthEvent } from '../types/index.js'
 import type { McpAuthState } from './state.js'
@@ -44,7 +44,7 @@ export function emitAuthenticated (state: McpAuthState, request: FastifyRequest,
   })
 }
 
-export function emitDenied (state: McpAuthState, request: FastifyRequest, error: McpAuthError, resource: ResolvedResource): void {
+export function emitDenied (state: McpAuthState, request: FastifyRequest, error: McpAuthError, resource: ChallengeResource): void {
   if (state.options.onEvent === undefined && !decisionChannel.hasSubscribers) return
   dispatch(state, request, {
     type: 'denied',

@@ -4,17 +4,18 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { resolveOptions } from '../lib/options.js'
-import { invalidOption, invalidRegistration, metadataMissing, warmUpFailed } from '../lib/errors.js'
+import { invalidOption, invalidRegistration, invalidSetting, metadataMissing, warmUpFailed } from '../lib/errors.js'
 import type { WarmUpFailure } from '../lib/key-resolver.js'
-import type { ResolvedOptions } from '../lib/options.js'
-import type { McpAuthOptions } from '../types/index.js'
+import type { ResolvedOptions, ResolvedResource } from '../lib/options.js'
+import type { RouteResources } from '../lib/route-resource.js'
+import type { McpAuthDecorator, McpAuthOptions, TenantParams } from '../types/index.js'
 import { createAuthenticateHook } from './authenticate.js'
 import { declaredScopes } from './require-scopes.js'
 import { registerLoadShedding } from './load-shedding.js'
 import { registerHealthRoute, warnIfClusteredMemoryStore } from './operations.js'
 import { guardRoutePreflights } from './preflight.js'
 import { registerMetadataRoutes } from './protected-resource-metadata.js'
-import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes } from './state.js'
+import { createState, kMcpAuth, kRouteBinding, kRouteResource, kRouteScopes, kRouteTenant } from './state.js'
 import type { McpAuthState } from './state.js'
 
 function createRouteChecker (state: McpAuthState, outside: string[]) {
@@ -27,20 +28,35 @@ function createRouteChecker (state: McpAuthState, outside: string[]) {
     const extra: Record<symbol, unknown> = {}
     const scopes = declaredScopes(route.preHandler)
     if (scopes !== undefined) extra[kRouteScopes] = scopes
-    // The route, not the raw URL, decides the resource (see lib/route-resource.ts).
-    const binding = state.routes.forRoute(route.url)
-    if (binding.fixed !== undefined) extra[kRouteResource] = binding.fixed
-    else extra[kRouteBinding] = binding
-    if (binding.outside && flag !== false) outside.push(`${[route.method].flat().join(',')} ${route.url}`)
-    if (flag !== false) Object.assign(extra, guardRoutePreflights(route))
+    if (flag !== false) {
+      if (!bindRoute(state, route.url, extra)) outside.push(`${[route.method].flat().join(',')} ${route.url}`)
+      Object.assign(extra, guardRoutePreflights(route))
+    }
     route.config = { ...route.config, ...extra } as RouteOptions['config']
   }
+}
+
+/**
+ * Records in `extra` which resource the route's requests are checked against;
+ * false when none can be (the route lies outside every resource, or outside
+ * the resolver's path). The route, not the raw URL, decides (lib/route-resource.ts).
+ */
+function bindRoute (state: McpAuthState, url: string, extra: Record<symbol, unknown>): boolean {
+  if (state.tenancy !== undefined) {
+    extra[kRouteTenant] = true
+    return state.tenancy.options.path.covers(url)
+  }
+  const binding = (state.routes as RouteResources<ResolvedResource>).forRoute(url)
+  if (binding.fixed !== undefined) extra[kRouteResource] = binding.fixed
+  else extra[kRouteBinding] = binding
+  return !binding.outside
 }
 
 const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth (fastify: FastifyInstance, options) {
   const resolved = resolveOptions(options)
   const state = createState(resolved, fastify.log)
   fastify.decorate(kMcpAuth, state)
+  fastify.decorate('mcpAuth', createDecorator(state))
   fastify.decorateRequest('mcp', null)
   const outside: string[] = []
   fastify.addHook('onRoute', createRouteChecker(state, outside))
@@ -56,7 +72,7 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
 
   // Well-known URLs live at the origin root: serve them only when registered without a prefix.
   if (resolved.metadata !== undefined && fastify.prefix === '') {
-    registerMetadataRoutes(fastify, resolved, resolved.metadata, state.discovery)
+    registerMetadataRoutes(fastify, resolved, resolved.metadata, state.discovery, state.tenancy)
   }
   fastify.addHook('onReady', async function checkRoutes () {
     checkRoutesInsideResources(outside, resolved)
@@ -72,9 +88,26 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   }
 }
 
+function createDecorator (state: McpAuthState): McpAuthDecorator {
+  const { tenancy } = state
+  return Object.freeze({
+    invalidate (params: TenantParams): void {
+      if (tenancy === undefined) throw invalidSetting('fastify.mcpAuth.invalidate(params) drops a resolved tenant\'s state: it needs resource: { path, resolve, … }')
+      tenancy.invalidate(params)
+    },
+  })
+}
+
 // With several resources, a route outside all of them has no resource to check: no fallback.
 function checkRoutesInsideResources (outside: readonly string[], options: ResolvedOptions): void {
   if (outside.length === 0) return
+  const tenancy = options.tenancy
+  if (tenancy !== undefined) {
+    throw invalidRegistration(
+      `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside the resolver's path (${tenancy.path.pattern}), ` +
+      'so no tenant\'s tokens can be checked there. Move the route under it, or set config: { mcpAuth: false } on it.'
+    )
+  }
   throw invalidRegistration(
     `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside every configured resource ` +
     `(${options.resources.map((r) => r.parsed.path || '/').join(', ')}), so no resource's tokens can be checked there. ` +
@@ -94,6 +127,13 @@ function throwWarmUpFailures (failures: readonly WarmUpFailure[]): void {
 
 // Every challenge points at resource_metadata: a URL nobody serves breaks client discovery.
 function checkMetadataServed (fastify: FastifyInstance, options: ResolvedOptions): void {
+  const tenancy = options.tenancy
+  if (tenancy !== undefined && !fastify.hasRoute({ method: 'GET', url: tenancy.metadataRoute })) {
+    throw metadataMissing(
+      `no route serves GET ${tenancy.metadataRoute}, the metadata URL in the tenants' challenges. ` +
+      'Register protectedResourceMetadata at the root (app.register(protectedResourceMetadata, { auth: <mcpAuth options> })).'
+    )
+  }
   for (const resource of options.resources) {
     if (resource.externalMetadata || fastify.hasRoute({ method: 'GET', url: resource.metadataRoute })) continue
     throw metadataMissing(

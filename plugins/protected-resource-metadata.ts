@@ -8,9 +8,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { monotonicNowMs } from '../lib/clock.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
-import { invalidRegistration, isMcpAuthError, notRegistered, reject } from '../lib/errors.js'
+import { invalidRegistration, isMcpAuthError, isRejection, notRegistered, reject } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
 import { renderErrorBody } from '../lib/rejection.js'
+import { createTenancy } from '../lib/tenancy.js'
+import type { Tenancy } from '../lib/tenancy.js'
 import { buildProtectedResourceMetadata } from '../lib/metadata.js'
 import type { ProtectedResourceMetadata } from '../types/metadata.js'
 import { resolveMetadata, resolveOptions } from '../lib/options.js'
@@ -61,9 +63,11 @@ export function registerMetadataRoutes (
   fastify: FastifyInstance,
   options: ResolvedOptions,
   metadata: ResolvedMetadata,
-  discovery: IssuerMetadataCache
+  discovery: IssuerMetadataCache,
+  tenancy: Tenancy | undefined
 ): void {
   const cacheControl = metadata.cacheMaxAge === 0 ? 'no-cache' : `public, max-age=${metadata.cacheMaxAge}`
+  if (tenancy !== undefined) registerTenantMetadataRoute(fastify, options, metadata, tenancy)
   const served = new Map<string, ResolvedResource>()
   for (const resource of options.resources) {
     if (!resource.externalMetadata) served.set(resource.metadataRoute, resource)
@@ -109,6 +113,36 @@ export function registerMetadataRoutes (
   }
 }
 
+/**
+ * One route serves every tenant's document: 404 (the app's own not-found
+ * answer) for parameters that name no tenant, 503 when the resolver fails.
+ * Tenant existence is observable here, by design (docs/multi-tenant.md).
+ */
+function registerTenantMetadataRoute (fastify: FastifyInstance, options: ResolvedOptions, metadata: ResolvedMetadata, tenancy: Tenancy): void {
+  // A document outlives its tenant by no more than the resolver's cacheTtl, in any cache.
+  const maxAge = Math.min(metadata.cacheMaxAge, Math.floor(tenancy.options.cacheTtl))
+  const cacheControl = maxAge === 0 ? 'no-cache' : `public, max-age=${maxAge}`
+  const retryAfter = String(options.retryAfter)
+  const route = tenancy.options.metadataRoute
+  fastify.get(route, { config: PUBLIC }, async (request, reply) => {
+    let resource
+    try {
+      resource = await tenancy.resourceFor(request.params, request)
+    } catch (err) {
+      reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store').type('application/json; charset=utf-8')
+      const error = isRejection(err) ? err : reject.unavailable('resolver.failed', err)
+      return reply.send(await renderErrorBody(options.errorRenderer, error, request, request.log))
+    }
+    if (resource === undefined) return reply.callNotFound()
+    return reply
+      .header('cache-control', cacheControl)
+      .header('access-control-allow-origin', '*')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(resourceDocument(options, resource)))
+  })
+  fastify.options(route, { config: PUBLIC }, corsPreflight)
+}
+
 const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetadataOptions> = async function protectedResourceMetadata (fastify, opts) {
   if (fastify.prefix !== '') {
     throw invalidRegistration(`protectedResourceMetadata must be registered without a prefix (well-known URLs live at the origin root); it got prefix ${JSON.stringify(fastify.prefix)}`)
@@ -117,17 +151,21 @@ const protectedResourceMetadataPlugin: FastifyPluginAsync<ProtectedResourceMetad
   const state = (fastify as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]
   let resolved: ResolvedOptions
   let discovery: IssuerMetadataCache
+  let tenancy: Tenancy | undefined
   if (auth !== undefined) {
     resolved = resolveOptions(auth)
     discovery = createIssuerMetadataCache({ ...resolved.network, nowMs: monotonicNowMs, logger: fastify.log })
+    // Its own tenant cache: mcpAuth's invalidate() does not reach it (it expires after cacheTtl).
+    tenancy = resolved.tenancy === undefined ? undefined : createTenancy(resolved.tenancy, { logger: fastify.log, nowMs: monotonicNowMs, tokens: undefined })
   } else if (state !== undefined) {
     resolved = state.options
     discovery = state.discovery
+    tenancy = state.tenancy
   } else {
     throw notRegistered('protectedResourceMetadata needs the mcpAuth options: register it after mcpAuth in the same context, or pass { auth: <the mcpAuth options> }')
   }
-  const metadata = resolveMetadata(metadataOptions, resolved.resources) as ResolvedMetadata
-  registerMetadataRoutes(fastify, resolved, metadata, discovery)
+  const metadata = resolveMetadata(metadataOptions, resolved.resources, tenancy !== undefined) as ResolvedMetadata
+  registerMetadataRoutes(fastify, resolved, metadata, discovery, tenancy)
 }
 
 export const protectedResourceMetadata = fp(protectedResourceMetadataPlugin, {

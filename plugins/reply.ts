@@ -3,7 +3,7 @@
 // a user's setErrorHandler cannot turn a 401 into a 500.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { McpAuthError } from '../lib/errors.js'
-import type { ResolvedResource } from '../lib/options.js'
+import type { ChallengeResource } from '../lib/rejection.js'
 import { emitDenied } from './events.js'
 import type { McpAuthState } from './state.js'
 
@@ -12,7 +12,7 @@ export async function sendOAuthError (
   request: FastifyRequest,
   reply: FastifyReply,
   error: McpAuthError,
-  resource: ResolvedResource,
+  resource: ChallengeResource,
   routeScopes: readonly string[] | undefined
 ): Promise<FastifyReply> {
   const rejection = await state.reject(error, {

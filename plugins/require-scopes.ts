@@ -23,7 +23,6 @@ import { SCOPE_TOKEN, scopesSatisfy } from '../lib/scopes.js'
 import { sendOAuthError } from './reply.js'
 import type { McpAuthState } from './state.js'
 import { kMcpAuth } from './state.js'
-import type { ResolvedResource } from '../lib/options.js'
 
 /** Static scopes, or a function of the request (its type is the route's request type). */
 export type RequiredScopes<Request = FastifyRequest> = readonly string[] | ((request: Request) => readonly string[] | Promise<readonly string[]>)
@@ -94,7 +93,7 @@ export function requireScopes<
     }
     if (scopesSatisfy(context.scopes, required, { match, mode: state.options.scopeMatching, wildcards: state.options.scopeWildcards })) return undefined
     // The resource authentication chose for this request.
-    const resource = state.resourceByUri(context.resource) as ResolvedResource
+    const resource = state.resourceByUri(context.resource)
     return sendOAuthError(state, request, reply, reject.insufficientScope(required), resource, required)
   }
   const challenge = options.challengeScopes === undefined ? fixed : checkScopes(options.challengeScopes, 'requireScopes challengeScopes')

@@ -10,7 +10,8 @@ import type { McpAuthError } from '../lib/errors.js'
 import { holdResponseHead } from '../lib/held-response.js'
 import type { ResponseHead } from '../lib/held-response.js'
 import { describeError } from '../lib/logger.js'
-import type { ResolvedResource, ResolvedSessionBinding } from '../lib/options.js'
+import type { ResolvedSessionBinding } from '../lib/options.js'
+import type { ChallengeResource } from '../lib/rejection.js'
 import { createSessionBinder, opensSession, SESSION_HEADER, SESSION_NOT_FOUND_BODY, sessionIdentity } from '../lib/session-binding.js'
 import type { SessionBinder } from '../lib/session-binding.js'
 import type { RouteConfig } from './authenticate.js'
@@ -27,7 +28,7 @@ interface RequestSession {
   readonly id: string | undefined
   /** The requester's identity digest; undefined when the token cannot own a session. */
   readonly identity: string | undefined
-  readonly resource: ResolvedResource
+  readonly resource: ChallengeResource
   /** Set once the response's head has been looked at (by onSend or on the raw response). */
   decided: boolean
 }
@@ -114,7 +115,7 @@ function createSessionHooks (state: McpAuthState, binder: SessionBinder) {
       const context = request.mcp
       // Not authenticated here (opted out, a preflight): nothing to bind.
       if (context === null) return undefined
-      const resource = state.resourceByUri(context.resource) as ResolvedResource
+      const resource = state.resourceByUri(context.resource)
       const id = headerValue(request.headers[SESSION_HEADER])
       const identity = sessionIdentity(context)
       if (id !== undefined) {
@@ -166,7 +167,7 @@ function createSessionHooks (state: McpAuthState, binder: SessionBinder) {
 }
 
 /** 404 with the transport's JSON-RPC body (not errorRenderer's): the client opens a new session. */
-function sendSessionNotFound (state: McpAuthState, request: FastifyRequest, reply: FastifyReply, err: McpAuthError, resource: ResolvedResource): FastifyReply {
+function sendSessionNotFound (state: McpAuthState, request: FastifyRequest, reply: FastifyReply, err: McpAuthError, resource: ChallengeResource): FastifyReply {
   request.log.debug({ code: err.code, reason: err.reason }, 'mcp-auth: request rejected')
   emitDenied(state, request, err, resource)
   return reply.code(404)

@@ -7,6 +7,8 @@ import { createCertificateReader } from './certificate.js'
 import type { Authenticate } from '../lib/authenticate.js'
 import { monotonicNowMs } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
+import { invalidOption } from '../lib/errors.js'
+import { createFetchLimit } from '../lib/fetch-limit.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIntrospector } from '../lib/introspection.js'
 import { createIntrospectionGate } from '../lib/introspection-gate.js'
@@ -20,7 +22,10 @@ import { createRejecter } from '../lib/rejection.js'
 import type { Reject } from '../lib/rejection.js'
 import { createRouteResources } from '../lib/route-resource.js'
 import type { RouteResources } from '../lib/route-resource.js'
-import { createTokenVerifier } from '../lib/verifier.js'
+import { createTenancy } from '../lib/tenancy.js'
+import type { ChallengeResource } from '../lib/rejection.js'
+import type { Tenancy } from '../lib/tenancy.js'
+import { createTokenCache, createTokenVerifier } from '../lib/verifier.js'
 import type { TokenVerifierOptions } from '../lib/verifier.js'
 
 export const kMcpAuth = Symbol.for('fastify-mcp-auth.state')
@@ -30,6 +35,8 @@ export const kRouteScopes = Symbol.for('fastify-mcp-auth.route-scopes')
 export const kRouteResource = Symbol.for('fastify-mcp-auth.route-resource')
 /** Route config key holding a parametric route's binding, when its parameters decide the resource. */
 export const kRouteBinding = Symbol.for('fastify-mcp-auth.route-binding')
+/** Route config key marking a route under the resolver's path: its parameters name the tenant. */
+export const kRouteTenant = Symbol.for('fastify-mcp-auth.route-tenant')
 
 export interface McpAuthState {
   readonly options: ResolvedOptions
@@ -39,13 +46,22 @@ export interface McpAuthState {
   /** What requests depend on fetching: warmed up at ready(), reported by the health route. */
   readonly readiness: Readiness
   readonly authenticate: Authenticate
-  /** Which resource each route's requests are checked against. */
-  readonly routes: RouteResources<ResolvedResource>
-  /** The configured resource with this canonical URI. */
-  resourceByUri (uri: string): ResolvedResource | undefined
+  /** Which configured resource each route's requests are checked against; undefined with a resolver. */
+  readonly routes: RouteResources<ResolvedResource> | undefined
+  /** With a resolver: each tenant's resource, looked up per request. */
+  readonly tenancy: Tenancy | undefined
+  /** The resource with this canonical URI (for a tenant: held, or the challenge its path names). */
+  resourceByUri (uri: string): ChallengeResource
   /** Decides the answer to a refused request. */
   readonly reject: Reject
   close (): Promise<void>
+}
+
+/** Introspection without an endpoint asks the issuer's own: a tenant names exactly one. */
+function oneIssuer (resource: ResolvedResource): void {
+  if (resource.issuers.size !== 1) {
+    throw invalidOption('"descriptor.authorizationServers" must name exactly one issuer: introspection has no endpoint, so the issuer\'s own is used')
+  }
 }
 
 export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
@@ -54,9 +70,14 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
   const nowMs = monotonicNowMs
   // Closing the app aborts every fetch in flight (discovery, JWKS).
   const closing = new AbortController()
-  const network = { ...options.network, nowMs, logger, signal: closing.signal }
-  const discovery = createIssuerMetadataCache(network)
-  const keys = createKeyResolver({ source: options.keySource, remote: network, discovery, issuers: options.issuers })
+  const tenants = options.tenancy
+  const limit = createFetchLimit(tenants?.maxConcurrentDiscovery ?? 8, options.network.timeoutMs)
+  const network = { ...options.network, nowMs, logger, signal: closing.signal, limit }
+  const maxIssuers = tenants?.maxIssuers
+  const discovery = createIssuerMetadataCache({ ...network, pinned: options.issuers, maxIssuers })
+  // Health reports the tenants' issuers fetched within the last cacheTtl.
+  const recentMs = tenants === undefined ? undefined : tenants.cacheTtl * 1000
+  const keys = createKeyResolver({ source: options.keySource, remote: network, discovery, issuers: options.issuers, maxIssuers, recentMs })
 
   let verify: TokenVerifierOptions['verify']
   let cacheTtl = Number.POSITIVE_INFINITY
@@ -65,7 +86,7 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     verify = { kind: 'custom', verify: v.verifyToken as never }
   } else if (v.kind === 'introspection') {
     cacheTtl = v.cacheTtl
-    const introspect = createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, issuers: options.issuers, discovery, logger })
+    const introspect = createIntrospector({ ...v, clockTolerance: options.clockTolerance, clock, discovery, logger })
     verify = { kind: 'introspection', verify: createIntrospectionGate(introspect, { ...v, nowMs }) }
   } else {
     verify = {
@@ -81,15 +102,21 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
       }),
     }
   }
+  const tokens = options.tokenCacheSize === 0 ? undefined : createTokenCache(options.tokenCacheSize)
   const verifyToken = createTokenVerifier({
     verify,
+    cache: tokens,
     cacheSize: options.tokenCacheSize,
     cacheTtl,
     maxAge: options.tokenCacheMaxAge,
     clock,
     clockTolerance: options.clockTolerance,
-    issuers: options.issuers,
   })
+
+  const tenancy = tenants === undefined
+    ? undefined
+    : createTenancy(tenants, { logger, nowMs, tokens, checkResource: v.kind === 'introspection' && v.endpoint === undefined ? oneIssuer : undefined })
+  const byUri = new Map(options.resources.map((r) => [r.uri, r]))
 
   return {
     options,
@@ -98,8 +125,9 @@ export function createState (options: ResolvedOptions, log: FastifyBaseLogger): 
     discovery,
     readiness: createReadiness(options.verification, keys, discovery, options.issuers),
     authenticate: createAuthenticator({ options, verifyToken, clock, logger, certificateThumbprint: createCertificateReader(options.certificate) }),
-    routes: createRouteResources(options.resources),
-    resourceByUri: (uri) => options.resources.find((r) => r.uri === uri),
+    routes: tenancy === undefined ? createRouteResources(options.resources) : undefined,
+    tenancy,
+    resourceByUri: (uri) => byUri.get(uri) ?? (tenancy as Tenancy).byUri(uri),
     reject: createRejecter(options, logger),
     async close () {
       closing.abort()

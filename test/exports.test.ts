@@ -14,12 +14,12 @@ const EXPECTED: Record<string, { values: string[], types: string[] }> = {
     types: [
       'AccessTokenClaims', 'AuthorizationServerMetadata', 'AuthorizationServerMetadataInput', 'CertificateInput', 'ConfirmationClaim',
       'DpopNonceOptions', 'DpopNonceProvider', 'DpopOptions', 'ErrorRenderer', 'HmacNonceOptions', 'IntrospectionOptions', 'JwksOption',
-      'JwksTuning', 'McpAuthContext', 'McpAuthErrorCode', 'McpAuthErrorOptions', 'McpAuthEvent', 'McpAuthInfo', 'McpAuthOptions',
+      'JwksTuning', 'McpAuthContext', 'McpAuthDecorator', 'McpAuthErrorCode', 'McpAuthErrorOptions', 'McpAuthEvent', 'McpAuthInfo', 'McpAuthOptions',
       'McpAuthRejectReason', 'McpAuthRejectionCode', 'McpAuthStatus', 'McpAuthTypes', 'McpOperationRequest', 'McpOperationScopesMap',
       'McpPrincipal', 'McpSender', 'MemoryReplayStoreOptions', 'MemorySessionStoreOptions', 'MetadataOptions', 'MtlsOptions', 'NonceVerdict', 'OAuthErrorBody',
       'OAuthErrorCode', 'OnEventFunction', 'PrincipalFunction', 'ProtectedResourceMetadata', 'ProtectedResourceMetadataInput',
       'ProtectedResourceMetadataOptions', 'RedisClient', 'RedisReplayStoreOptions', 'RedisSessionStoreOptions', 'ReplayStore', 'RequireScopesOptions',
-      'RequiredScopes', 'ResourceOptions', 'ScopeMatchMode', 'ScopesSatisfyOptions', 'SessionBindingOptions', 'SessionStore', 'TokenCacheOptions', 'VerifyTokenContext', 'VerifyTokenFunction',
+      'RequiredScopes', 'ResourceOptions', 'ScopeMatchMode', 'ScopesSatisfyOptions', 'SessionBindingOptions', 'SessionStore', 'TenantDescriptor', 'TenantParams', 'TenantResolver', 'TenantResolverOptions', 'TokenCacheOptions', 'VerifyTokenContext', 'VerifyTokenFunction',
     ],
   },
   'testing.ts': {

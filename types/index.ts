@@ -77,6 +77,69 @@ export interface ResourceOptions {
   metadata?: Record<string, unknown>
 }
 
+/** A tenant's router parameters (only those `path` names), decoded, each matching `tenantPattern`. */
+export type TenantParams = Readonly<Record<string, string>>
+
+/**
+ * A known tenant's resource, as the resolver returns it: the options of a
+ * configured resource, checked the same way. Its URI is `origin` + the path the
+ * parameters fill, in RFC 3986 form; `resource`, if given, must equal it.
+ */
+export interface TenantDescriptor {
+  resource?: string
+  /** Default: the top-level `authorizationServers`, with `{param}` placeholders filled. */
+  authorizationServers?: readonly string[]
+  scopesSupported?: readonly string[]
+  resourceName?: string
+  resourceDocumentation?: string
+  audiences?: readonly string[]
+  /** Extra RFC 9728 fields for the tenant's document, written as given (snake_case). */
+  metadata?: Record<string, unknown>
+}
+
+/**
+ * Looks a tenant up: its descriptor, or undefined (or null) for an unknown tenant;
+ * a throw is an outage (503). Concurrent requests for one tenant share one call,
+ * made with the first request.
+ */
+export type TenantResolver = (params: TenantParams, request: FastifyRequest) =>
+  TenantDescriptor | null | undefined | Promise<TenantDescriptor | null | undefined>
+
+/** `resource` for many tenants: each tenant's resource is resolved at request time. */
+export interface TenantResolverOptions {
+  /** This server's public origin, e.g. `https://mcp.example.com`: resource URIs are it + the filled path. */
+  origin: string
+  /** The route pattern naming the tenant, e.g. `/t/:tenant/mcp`; routes under it are the tenants' routes. */
+  path: string
+  resolve: TenantResolver
+  /** Seconds a known tenant's descriptor is used before it is resolved again (default 60). */
+  cacheTtl?: number
+  /** Seconds an unknown tenant stays unknown (default 10). */
+  negativeCacheTtl?: number
+  /** Most tenants held, known and unknown (default 100000); the least recently used go first. */
+  maxEntries?: number
+  /** Seconds a resolver call may take before the request gets 503 (default 5). */
+  timeout?: number
+  /**
+   * What every parameter value must match before the resolver is asked and before it
+   * fills an issuer template (default `/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/`); anchored.
+   */
+  tenantPattern?: RegExp
+  /** Most tenants' issuers whose metadata and keys are held (default 1000). */
+  maxIssuers?: number
+  /** Most issuer metadata and JWKS fetches at once, across issuers (default 8). */
+  maxConcurrentDiscovery?: number
+}
+
+/** `fastify.mcpAuth`. */
+export interface McpAuthDecorator {
+  /**
+   * Drops a tenant's cached state at once: its descriptor (or its being unknown) and
+   * the verified tokens for its resource. The next request asks the resolver again.
+   */
+  invalidate (params: TenantParams): void
+}
+
 /** How the protected-resource metadata routes are served. */
 export interface MetadataOptions {
   /**
@@ -229,7 +292,8 @@ export interface SessionBindingOptions {
 }
 
 export interface McpAuthOptions {
-  resource: string | ResourceOptions | ReadonlyArray<string | ResourceOptions>
+  resource: string | ResourceOptions | ReadonlyArray<string | ResourceOptions> | TenantResolverOptions
+  /** Issuers; with a resolver, the default for descriptors, and `{param}` placeholders are filled per tenant. */
   authorizationServers?: readonly string[]
   jwks?: JwksOption
   algorithms?: readonly string[]
@@ -274,6 +338,10 @@ export interface McpAuthOptions {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set by mcpAuth: cached tenant state (`invalidate`). */
+    mcpAuth: McpAuthDecorator
+  }
   interface FastifyRequest {
     /** The verified authorization context; null on routes that are not authenticated. */
     mcp: McpAuthContext | null

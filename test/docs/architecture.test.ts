@@ -47,6 +47,16 @@ t.test('the list is what a cached DPoP request enters: every function of the pac
   t.same([...new Set(entered.map((e) => `${e.module} ${e.name}`))].sort(), listed)
 })
 
+t.test('the steps a tenant\'s route adds are defined in the modules named for them', async (t) => {
+  const tenants = doc.slice(doc.indexOf('## A request to a tenant\'s route'))
+  const steps = [...tenants.matchAll(/^\| (\d+) \| `([A-Za-z0-9#]+)` \| `([^`]+)` \|/gm)].map((m) => ({ name: m[2] as string, module: m[3] as string }))
+  t.equal(steps.length, 4)
+  for (const { name, module } of steps) {
+    const source = readFileSync(new URL(module, root), 'utf8')
+    t.match(source, new RegExp(`(?:function ${name}\\b|^\\s+(?:async )?${name} \\()`, 'm'), `${name} in ${module}`)
+  }
+})
+
 t.test('the README\'s "How it works" links to the page', async (t) => {
   const readme = readFileSync(new URL('README.md', root), 'utf8')
   const howItWorks = readme.slice(readme.indexOf('## How it works'))

@@ -355,7 +355,7 @@ t.test('decodeSegment returns JSON objects only', async (t) => {
 
 // ——— lib/verifier.ts: the verified-token cache, with a movable clock ———
 
-const RESOURCE = { uri: AUD } as unknown as ResolvedResource
+const RESOURCE = { uri: AUD, issuers: new Set([ISS]) } as unknown as ResolvedResource
 
 type AsyncTokenVerifier = (...args: Parameters<ReturnType<typeof createTokenVerifier>>) => Promise<VerifiedToken>
 const ctx = { resource: RESOURCE, request: {} }
@@ -369,7 +369,6 @@ function cachingVerifier (verify: (token: string) => Promise<VerifiedToken>, clo
     // The tests count seconds; the verifier's clock is Date.now's milliseconds.
     clock: () => clock() * 1000,
     clockTolerance: 5,
-    issuers: new Set([ISS]),
     ...overrides,
   })
 }
@@ -560,7 +559,6 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     maxAge: 300,
     clock: () => NOW * 1000,
     clockTolerance: 5,
-    issuers: new Set([ISS]),
   })
   const v: AsyncTokenVerifier = async (...args) => (await custom(...args)).verified
   t.equal((await v('ok', ctx)).issuer, ISS)

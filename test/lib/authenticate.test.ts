@@ -24,7 +24,7 @@ async function setup (extra: Partial<McpAuthOptions> = {}, deps: Partial<Authent
   const clock = Date.now
   const keys = createKeyResolver({ source: options.keySource, remote: {} as never, discovery: createIssuerMetadataCache({} as never), issuers: options.issuers })
   const verify = createJwtVerifier({ algorithms: options.algorithms, tokenTypes: options.tokenTypes, clockTolerance: 5, clock, issuers: options.issuers, keys, secret: undefined })
-  const verifyToken = createTokenVerifier({ verify: { kind: 'jwt', verify }, cacheSize: 100, cacheTtl: Number.POSITIVE_INFINITY, maxAge: 300, clock, clockTolerance: 5, issuers: options.issuers })
+  const verifyToken = createTokenVerifier({ verify: { kind: 'jwt', verify }, cacheSize: 100, cacheTtl: Number.POSITIVE_INFINITY, maxAge: 300, clock, clockTolerance: 5 })
   const authenticate = createAuthenticator({ options, verifyToken, clock, logger: silentLogger, certificateThumbprint: async () => undefined, ...deps })
   const [resource, other] = options.resources
   const request = (authorization: string | undefined, extra: Partial<AuthRequest> = {}): AuthRequest => ({

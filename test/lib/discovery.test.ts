@@ -393,3 +393,46 @@ t.test('an oversized metadata document → 503', async (t) => {
   const cache = createIssuerMetadataCache(options({ now: 1_000_000 }, recordingLogger()))
   await t.rejects(cache.get(server.url), unavailable())
 })
+
+t.test('tenants\' issuers share a bounded LRU (maxIssuers); configured issuers are never evicted; fetches go through the shared limit', async (t) => {
+  const server = await serve(t, (req, res, base) => {
+    const issuer = base + (req.url ?? '').replace('/.well-known/oauth-authorization-server', '')
+    json(res, 200, { issuer, jwks_uri: `${issuer}/jwks` })
+  })
+  const clock = { now: 1_000_000 }
+  let limited = 0
+  const limit = { run: <T>(fetch: () => Promise<T>): Promise<T> => { limited++; return fetch() } }
+  const configured = `${server.url}/configured`
+  const cache = createIssuerMetadataCache(options(clock, recordingLogger(), { pinned: new Set([configured]), maxIssuers: 2, limit }))
+  await cache.get(configured)
+  for (const tenant of ['a', 'b', 'c']) await cache.get(`${server.url}/${tenant}`)
+  t.same(cache.tenantIssuers().sort(), [`${server.url}/b`, `${server.url}/c`], 'two tenants\' issuers held; a evicted; the configured one apart')
+  t.equal(cache.status(`${server.url}/a`).metadata, undefined)
+  t.equal(cache.status(configured).metadata?.issuer, configured)
+  t.equal(cache.status(`${server.url}/c`).attemptedAt, 1_000_000, 'when it was last fetched (health reports recent ones)')
+  await cache.get(`${server.url}/a`)
+  t.equal(server.hits.filter((h) => h.endsWith('/a')).length, 2, 'an evicted issuer is fetched again')
+  await cache.get(configured)
+  t.equal(server.hits.filter((h) => h.endsWith('/configured')).length, 1, 'the configured issuer never was evicted')
+  t.equal(limited, 5, 'every fetch went through the limit')
+})
+
+t.test('the key resolver reports tenants\' issuers fetched within recentMs, then no more', async (t) => {
+  const { createKeyResolver } = await import('../../lib/key-resolver.js')
+  const issuer = await issuerFor(t)
+  const clock = { now: 1_000_000 }
+  const logger = recordingLogger()
+  const discovery = createIssuerMetadataCache(options(clock, logger))
+  const keys = createKeyResolver({
+    source: { kind: 'discovery' },
+    remote: { timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, staleIfErrorMs: 86_400_000, nowMs: () => clock.now, logger },
+    discovery,
+    issuers: new Set(),
+    recentMs: 60_000,
+  })
+  await keys.keyFor(issuer.issuer)
+  clock.now += 60_000
+  t.match(keys.status(), [{ issuer: issuer.issuer, uri: issuer.jwksUri, tenant: true }], 'its metadata fetched cacheTtl ago: reported')
+  clock.now += 1
+  t.same(keys.status(), [], 'longer ago: no longer reported')
+})

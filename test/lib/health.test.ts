@@ -49,3 +49,15 @@ t.test('a co-hosted authorization server whose store is unreachable makes the pl
   t.equal(down.statusCode, 503)
   t.same(down.body.authorizationServer, { store: { reachable: false }, keys: { count: 1 } })
 })
+
+t.test('tenants\' key sets are reported, and count only all together (one tenant\'s outage is not the instance\'s)', async (t) => {
+  const tenantSet = (issuer: string, fetchedAt: number | undefined, cause?: string) => ({ issuer, uri: `${issuer}/jwks`, fetchedAt, cause, tenant: true } as HealthInput['keySets'][number])
+  const one = await checkHealth({ ...base, keySets: [keySet(95_000), tenantSet('https://as.example/a', 95_000), tenantSet('https://as.example/b', undefined, 'refused')] })
+  t.equal(one.statusCode, 200, 'one tenant\'s issuer down: still ready')
+  t.same(one.body.jwks[2], { issuer: 'https://as.example/b', uri: 'https://as.example/b/jwks', ageSeconds: undefined, fresh: false, usable: false, cause: 'refused', tenant: true })
+  t.equal(one.body.jwks[0]?.tenant, undefined, 'a configured key set has no tenant flag')
+  const all = await checkHealth({ ...base, keySets: [keySet(95_000), tenantSet('https://as.example/a', undefined, 'dns'), tenantSet('https://as.example/b', undefined, 'dns')] })
+  t.equal(all.statusCode, 503, 'none of the tenants\' issuers answers: this instance cannot reach them')
+  const configured = await checkHealth({ ...base, keySets: [keySet(undefined, 'dns'), tenantSet('https://as.example/a', 95_000)] })
+  t.equal(configured.statusCode, 503, 'a configured key set still counts alone')
+})

@@ -6,6 +6,7 @@ import { isMcpAuthError, reject } from '../../lib/errors.js'
 import { createIntrospectionGate } from '../../lib/introspection-gate.js'
 
 const ACTIVE = Object.freeze({}) as VerifiedToken
+const ONE: ReadonlySet<string> = new Set(['https://issuer.test'])
 
 function endpoint (answer: (token: string) => Promise<VerifiedToken>): { calls: string[], introspect: (token: string) => Promise<VerifiedToken> } {
   const calls: string[] = []
@@ -16,12 +17,12 @@ t.test('an inactive answer is remembered for negativeCacheTtl, on the monotonic 
   let now = 1_000_000
   const stub = endpoint(async () => { throw reject.invalidToken('token.inactive') })
   const gate = createIntrospectionGate(stub.introspect, { negativeCacheTtl: 10, negativeCacheMaxEntries: 100, maxConcurrent: 4, nowMs: () => now })
-  await t.rejects(gate('junk'), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
+  await t.rejects(gate('junk', ONE), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
   now += 9_999
-  await t.rejects(gate('junk'), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
+  await t.rejects(gate('junk', ONE), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
   t.equal(stub.calls.length, 1, 'within the TTL: no call')
   now += 1
-  await t.rejects(gate('junk'), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
+  await t.rejects(gate('junk', ONE), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.inactive' })
   t.equal(stub.calls.length, 2, 'at the TTL: asked again')
 })
 
@@ -31,24 +32,24 @@ t.test('the negative cache is bounded (LRU) and never remembers an outage', asyn
     throw reject.invalidToken('token.inactive')
   })
   const gate = createIntrospectionGate(stub.introspect, { negativeCacheTtl: 60, negativeCacheMaxEntries: 2, maxConcurrent: 4, nowMs: () => 0 })
-  for (const token of ['a', 'b', 'c', 'a']) await gate(token).catch(() => undefined)
+  for (const token of ['a', 'b', 'c', 'a']) await gate(token, ONE).catch(() => undefined)
   t.same(stub.calls, ['a', 'b', 'c', 'a'], 'a was evicted by c')
-  await gate('down-1').catch(() => undefined)
-  await gate('down-1').catch(() => undefined)
+  await gate('down-1', ONE).catch(() => undefined)
+  await gate('down-1', ONE).catch(() => undefined)
   t.equal(stub.calls.filter((c) => c === 'down-1').length, 2, '503s are not remembered')
   const other = createIntrospectionGate(async () => { throw new Error('bug') }, { negativeCacheTtl: 60, negativeCacheMaxEntries: 2, maxConcurrent: 4, nowMs: () => 0 })
-  await t.rejects(other('x'), new Error('bug'))
+  await t.rejects(other('x', ONE), new Error('bug'))
 })
 
 t.test('single flight per token; maxConcurrent calls at most, the next one refused at once', async (t) => {
   const releases: Array<() => void> = []
   const stub = endpoint(() => new Promise((resolve) => releases.push(() => resolve(ACTIVE))))
   const gate = createIntrospectionGate(stub.introspect, { negativeCacheTtl: 0, negativeCacheMaxEntries: 1, maxConcurrent: 2, nowMs: () => 0 })
-  const shared = [gate('a'), gate('a'), gate('a')]
-  const second = gate('b')
+  const shared = [gate('a', ONE), gate('a', ONE), gate('a', ONE)]
+  const second = gate('b', ONE)
   let refused: unknown
   try {
-    await gate('c')
+    await gate('c', ONE)
   } catch (err) {
     refused = err
   }
@@ -57,7 +58,7 @@ t.test('single flight per token; maxConcurrent calls at most, the next one refus
   for (const release of releases) release()
   t.same(await Promise.all(shared), [ACTIVE, ACTIVE, ACTIVE])
   t.equal(await second, ACTIVE)
-  const later = gate('c')
+  const later = gate('c', ONE)
   t.same(stub.calls, ['a', 'b', 'c'], 'room again once the calls ended')
   releases.at(-1)?.()
   t.equal(await later, ACTIVE)
