@@ -7,6 +7,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { McpAuthError } from '../../lib/errors.js'
 import { RedisReplayStore } from '../../lib/stores/redis-replay-store.js'
+import { createHmacNonceProvider } from '../../lib/dpop/nonce.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { DpopKey } from '../../testing.js'
 import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
@@ -274,6 +275,30 @@ t.test('RFC 9449 §11.1: a proof accepted by instance A is a replay at instance 
   const raced = await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token })
   const both = await Promise.all([send(a, client, raced), send(b, client, raced)])
   t.same(both.map((r) => r.statusCode).sort(), [200, 401], 'one 200, one 401')
+})
+
+t.test('RFC 9449 §8.2 with the asynchronous Redis store: a rotated nonce still reaches the 200; the proof is recorded once', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  const admin = await connected(t, server)
+  const secret = 's'.repeat(32)
+  const { app } = await buildApp(t, { dpop: { replayStore: new RedisReplayStore({ client: await connected(t, server) }), nonce: { secret } } }, sharedIssuer)
+  const client = await dpopClient()
+  const previous = await createHmacNonceProvider({ secret, clock: () => Date.now() / 1000 - 60 }).issue()
+  const proof = await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token, nonce: previous })
+  const res = await send(app, client, proof)
+  t.equal(res.statusCode, 200, 'a nonce from the previous step is accepted')
+  t.type(res.headers['dpop-nonce'], 'string', 'with a fresh nonce, after the store answered')
+  t.not(res.headers['dpop-nonce'], previous)
+  t.equal(await createHmacNonceProvider({ secret }).check(res.headers['dpop-nonce'] as string), 'valid', 'a current nonce')
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.equal((await admin.keys('fastify-mcp-auth:dpop:*')).length, 1, 'the proof is recorded in Redis')
+  const again = await send(app, client, proof)
+  assertReplay(t, again, 'the same proof again')
+  t.equal(again.headers['dpop-nonce'], undefined, 'a replay is not rotated')
+  await server.kill()
+  const down = await send(app, client, await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token, nonce: previous }))
+  assertUnavailable(t, down, 'Redis down during a rotation')
+  t.equal(down.headers['dpop-nonce'], undefined, 'no nonce on the 503')
 })
 
 t.test('Redis stopped → 503 temporarily_unavailable (fail closed); restarted on the same port → service resumes', { skip: SKIP }, async (t) => {
