@@ -16,6 +16,10 @@ export type { MemoryReplayStoreOptions } from './lib/stores/memory-replay-store.
 export { RedisReplayStore } from './lib/stores/redis-replay-store.js'
 export type { RedisReplayStoreOptions } from './lib/stores/redis-replay-store.js'
 export type { RedisClient } from './lib/stores/redis-client.js'
+export { MemorySessionStore } from './lib/stores/memory-session-store.js'
+export type { MemorySessionStoreOptions } from './lib/stores/memory-session-store.js'
+export { RedisSessionStore } from './lib/stores/redis-session-store.js'
+export type { RedisSessionStoreOptions } from './lib/stores/redis-session-store.js'
 export { createHmacNonceProvider } from './lib/dpop/nonce.js'
 export type { HmacNonceOptions } from './lib/dpop/nonce.js'
 export { McpAuthError } from './lib/errors.js'
@@ -55,6 +59,8 @@ export type {
   PrincipalFunction,
   ReplayStore,
   ResourceOptions,
+  SessionBindingOptions,
+  SessionStore,
   TokenCacheOptions,
   VerifyTokenContext,
   VerifyTokenFunction,

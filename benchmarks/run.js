@@ -2,7 +2,8 @@
 // ceiling and the peers, every scenario in the same run.
 //
 //   node benchmarks/run.js            full: N rounds (default 3) of every scenario, then every judged
-//                                     comparison again interleaved (pairs of 1.5 s windows: 24 over 4
+//                                     comparison (and every one marked `interleave`) again
+//                                     interleaved (pairs of 1.5 s windows: 24 over 4
 //                                     server processes for the targets against bare Fastify and the
 //                                     ceilings, 6 over 2 against peers);
 //                                     writes RESULTS.md and ratios.svg
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createFixtures } from './fixtures.js'
 import { measureCeiling, runPaired, runScenario } from './lib/runner.js'
-import { comparisons as allComparisons, scenarios as allScenarios } from './lib/scenarios.js'
+import { comparisons as allComparisons, missingRequirement, scenarios as allScenarios } from './lib/scenarios.js'
 import { aggregate, ratios } from './lib/stats.js'
 import { consoleReport, resultsMarkdown, ratiosSvg } from './lib/report.js'
 
@@ -86,7 +87,9 @@ for (const name of ['rounds', 'duration', 'connections', 'pipelining', 'pairs', 
   }
 }
 const only = args.only?.split(',')
-const scenarioList = allScenarios().filter((s) => only === undefined || only.includes(s.id))
+const wanted = allScenarios().filter((s) => only === undefined || only.includes(s.id))
+const scenarioList = wanted.filter((s) => missingRequirement(s) === undefined)
+for (const s of wanted) if (missingRequirement(s) !== undefined) process.stderr.write(`skipping ${s.id}: ${missingRequirement(s)}\n`)
 const write = !quick && only === undefined && !args['no-write']
 const log = (line) => process.stderr.write(line + '\n')
 
@@ -117,7 +120,7 @@ for (let r = 1; r <= settings.rounds; r++) {
 // Interleaved: every judged comparison between two servers (a smoke-test pair in quick mode).
 const byId = Object.fromEntries(scenarioList.map((s) => [s.id, s]))
 const pairedList = allComparisons
-  .filter((c) => (c.target !== undefined || c.interleaved === true) && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
+  .filter((c) => (c.target !== undefined || c.interleave === true) && c.kind !== 'ceiling' && byId[c.subject] !== undefined && byId[c.base] !== undefined)
   .filter((c) => !quick || c.id === 'bearer/bare')
 const pairsFor = (c) => (c.kind === 'peer' ? settings.peerPairs : settings.pairs)
 const paired = {}

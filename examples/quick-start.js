@@ -8,7 +8,7 @@
 //   authorizationServers: ['https://auth.example.com'] (its jwks_uri is discovered).
 import { createServer } from 'node:net'
 import Fastify from 'fastify'
-import mcpAuth, { requireScopes, McpScopes } from 'fastify-mcp-auth'
+import mcpAuth, { mcpContext, requireScopes, McpScopes } from 'fastify-mcp-auth'
 import { startTestIssuer } from 'fastify-mcp-auth/testing'
 
 const check = process.argv.includes('--check')
@@ -23,11 +23,10 @@ await app.register(mcpAuth, {
   resource, // the canonical resource URI (RFC 8707): tokens must name it in `aud`
   authorizationServers: [issuer.issuer], // accepted issuers; jwks_uri is discovered
 })
-app.post('/mcp', { preHandler: requireScopes([McpScopes.toolsCall]) }, async (request) => ({
-  jsonrpc: '2.0',
-  id: 1,
-  result: { subject: request.mcp.subject, scopes: request.mcp.scopes, binding: request.mcp.sender.binding },
-}))
+app.post('/mcp', { preHandler: requireScopes([McpScopes.toolsCall]) }, async (request) => {
+  const { subject, scopes, sender } = mcpContext(request) // the verified context, never null here
+  return { jsonrpc: '2.0', id: 1, result: { subject, scopes, binding: sender.binding } }
+})
 app.addHook('onClose', () => issuer.close())
 await app.listen({ port, host: '127.0.0.1' })
 

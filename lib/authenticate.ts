@@ -4,7 +4,7 @@
 // proof, its nonce and its replay record, RFC 9449 §7; or the client
 // certificate, RFC 8705 §3) → the user's principal → request.mcp. Every
 // refusal is an McpAuthError.
-import type { Binding, VerifiedToken } from './claims.js'
+import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import type { CredentialInput, Credentials } from './credentials.js'
 import { extractCredentials } from './credentials.js'
@@ -105,17 +105,6 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
   const { dpop, principal } = options
   const extractOptions = { dpopEnabled: dpop !== undefined, maxTokenLength: options.maxTokenLength }
   const verifyProof = dpop === undefined ? undefined : createProofVerifier(dpop)
-  // One frozen sender per cached token's binding instead of one per request: kept by
-  // the A/B protocol on the DPoP + nonce figure (benchmarks/HISTORY.md).
-  const senders = new WeakMap<Binding, McpSender>()
-  function senderOf (binding: Binding): McpSender {
-    let sender = senders.get(binding)
-    if (sender === undefined) {
-      sender = Object.freeze(binding.jkt !== undefined ? { binding: 'dpop', jkt: binding.jkt } : { binding: 'mtls', x5t: binding.x5t as string })
-      senders.set(binding, sender)
-    }
-    return sender
-  }
 
   return async function authenticate (request, resource) {
     const credentials = extractCredentials(request, extractOptions)
@@ -143,13 +132,13 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
       // (the DPoP scheme is only recognised when DPoP is on).
       if (credentials.scheme !== 'dpop' || dpop === undefined || verifyProof === undefined) throw reject.invalidToken('binding.dpop_required')
       nonce = await checkDpop(dpop, verifyProof, credentials, request, resource, tokenHash, jkt)
-      sender = senderOf(verified.binding)
+      sender = Object.freeze({ binding: 'dpop', jkt })
     } else if (credentials.scheme === 'dpop') {
       // Nothing to confirm: a DPoP request must carry a DPoP-bound token.
       throw reject.invalidToken('binding.unbound_dpop')
     } else if (x5t !== undefined) {
       await checkCertificate(request, x5t)
-      sender = senderOf(verified.binding)
+      sender = Object.freeze({ binding: 'mtls', x5t })
     } else if (dpop?.required === true) {
       throw reject.invalidToken('binding.dpop_required')
     }

@@ -14,6 +14,7 @@ export type McpAuthRejectionCode =
   | 'FST_MCP_AUTH_INSUFFICIENT_SCOPE'
   | 'FST_MCP_AUTH_UNAVAILABLE'
   | 'FST_MCP_AUTH_INTERNAL'
+  | 'FST_MCP_AUTH_SESSION_MISMATCH'
 
 export type McpAuthErrorCode =
   | McpAuthRejectionCode
@@ -100,9 +101,13 @@ export type McpAuthRejectReason =
   | 'metadata.route_missing'
   | 'keys.warm_up_failed'
   | 'mcp.header_mismatch'
+  | 'session.identity_mismatch'
+  | 'session.unbindable_identity'
+  | 'session.conflict'
+  | 'session_store.failed'
   | (string & {})
 
-export type McpAuthStatus = 400 | 401 | 403 | 500 | 503
+export type McpAuthStatus = 400 | 401 | 403 | 404 | 500 | 503
 
 interface CodeRow {
   readonly statusCode: McpAuthStatus
@@ -122,6 +127,8 @@ export const CODE_TABLE: Readonly<Record<McpAuthErrorCode, CodeRow>> = Object.fr
   FST_MCP_AUTH_UNAVAILABLE: { statusCode: 503, oauthError: 'temporarily_unavailable', description: 'Authorization is temporarily unavailable, retry later', rejection: true },
   // A user callback failed (a bug or an outage behind it): the client learns nothing more.
   FST_MCP_AUTH_INTERNAL: { statusCode: 500, oauthError: 'server_error', description: 'Internal error', rejection: true },
+  // Not an OAuth error: the MCP transport's answer for an unknown session (sessionBinding).
+  FST_MCP_AUTH_SESSION_MISMATCH: { statusCode: 404, oauthError: undefined, description: 'Session not found', rejection: true },
   // For the developer, at registration, ready() or in a handler; their messages say what to fix.
   FST_MCP_AUTH_INVALID_OPTION: { statusCode: 500, oauthError: undefined, description: 'Invalid configuration', rejection: false },
   FST_MCP_AUTH_NOT_REGISTERED: { statusCode: 500, oauthError: undefined, description: 'fastify-mcp-auth is not registered here', rejection: false },
@@ -194,6 +201,10 @@ const REASON_TEXT: Readonly<Record<string, string>> = Object.freeze({
   'nonce.failed': 'DPoP nonces are unavailable, retry later',
   overloaded: 'The server is overloaded, retry later',
   'principal.failed': 'Internal error',
+  'session.identity_mismatch': 'Session not found',
+  'session.unbindable_identity': 'The access token names neither a subject nor a client, so it cannot open a session',
+  'session.conflict': 'The session could not be opened, retry later',
+  'session_store.failed': 'Session binding is unavailable, retry later',
 })
 
 export interface McpAuthErrorOptions {
@@ -260,6 +271,8 @@ export const reject = {
     new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', reason, { cause, description: KEYS_UNAVAILABLE }),
   internal: (reason: McpAuthRejectReason, cause?: unknown) =>
     new McpAuthError('FST_MCP_AUTH_INTERNAL', reason, { cause }),
+  sessionMismatch: () =>
+    new McpAuthError('FST_MCP_AUTH_SESSION_MISMATCH', 'session.identity_mismatch'),
 }
 
 /** A configuration error: thrown while `register` runs, so `ready()` rejects. */

@@ -1,11 +1,12 @@
 // The health decision: ready (200) only when every key set requests depend on
-// is usable, the replay store answers, and a co-hosted authorization server's
-// store is reachable; otherwise 503. The body names each key set's age and
+// is usable, the replay and session stores answer, and a co-hosted
+// authorization server's store is reachable; otherwise 503. The body names each key set's age and
 // cause code, never an error message (the route is often public).
 import type { FailureCause } from './fetch-failure.js'
 import { failureCause, FetchFailure } from './fetch-failure.js'
 import type { KeySetReport } from './key-resolver.js'
 import type { ReplayStore } from './stores/replay-store.js'
+import type { SessionStore } from './stores/session-store.js'
 
 export interface HealthInput {
   /** The remote key sets requests depend on (lib/readiness.ts). */
@@ -17,6 +18,8 @@ export interface HealthInput {
   /** Keys serve this long past maxAge while their endpoint fails. */
   readonly staleIfErrorMs: number
   readonly replayStore: ReplayStore | undefined
+  /** The session binding's store (`sessionBinding`), if any. */
+  readonly sessionStore: SessionStore | undefined
   /** How long a store's ping may take. */
   readonly timeoutMs: number
   /** A co-hosted authorization server's own report, if there is one. */
@@ -32,12 +35,18 @@ export interface KeySetHealth {
   readonly cause: FailureCause | undefined
 }
 
+export interface StoreHealth {
+  readonly reachable: boolean | null
+  readonly cause?: FailureCause
+}
+
 export interface Health {
   readonly statusCode: 200 | 503
   readonly body: {
     readonly status: 'ok' | 'unavailable'
     readonly jwks: readonly KeySetHealth[]
-    readonly replayStore: { readonly reachable: boolean | null, readonly cause?: FailureCause } | undefined
+    readonly replayStore: StoreHealth | undefined
+    readonly sessionStore: StoreHealth | undefined
     readonly authorizationServer: HealthInput['authorizationServer']
   }
 }
@@ -56,20 +65,21 @@ export async function checkHealth (input: HealthInput): Promise<Health> {
     }
   })
   const replayStore = input.replayStore === undefined ? undefined : await pingStore(input.replayStore, input.timeoutMs)
+  const sessionStore = input.sessionStore === undefined ? undefined : await pingStore(input.sessionStore, input.timeoutMs)
   const { authorizationServer } = input
-  const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && authorizationServer?.store.reachable !== false
-  return { statusCode: ok ? 200 : 503, body: { status: ok ? 'ok' : 'unavailable', jwks, replayStore, authorizationServer } }
+  const ok = jwks.every((set) => set.usable) && replayStore?.reachable !== false && sessionStore?.reachable !== false && authorizationServer?.store.reachable !== false
+  return { statusCode: ok ? 200 : 503, body: { status: ok ? 'ok' : 'unavailable', jwks, replayStore, sessionStore, authorizationServer } }
 }
 
 /** `reachable: null` when the store has no ping() (it cannot tell); a ping gets `timeoutMs`. */
-export async function pingStore (store: ReplayStore, timeoutMs: number): Promise<{ reachable: boolean | null, cause?: FailureCause }> {
+export async function pingStore (store: Pick<ReplayStore | SessionStore, 'ping'>, timeoutMs: number): Promise<StoreHealth> {
   if (typeof store.ping !== 'function') return { reachable: null }
   let timer: NodeJS.Timeout | undefined
   try {
     await Promise.race([
       Promise.resolve().then(() => store.ping?.()),
       new Promise((_resolve, reject) => {
-        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the replay store did not answer PING in time')), timeoutMs)
+        timer = setTimeout(() => reject(new FetchFailure('timeout', 'the store did not answer PING in time')), timeoutMs)
       }),
     ])
     return { reachable: true }

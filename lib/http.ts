@@ -38,7 +38,7 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
   }
   let text: string
   try {
-    text = await readCapped(response, maxBytes)
+    text = (await readCapped(response, maxBytes)).toString('utf8')
   } catch (cause) {
     throw new FetchFailure(failureCause(cause), `reading the response from ${url} failed`, { cause })
   }
@@ -51,13 +51,14 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
   return { status: response.status, json }
 }
 
-async function readCapped (response: Response, maxBytes: number): Promise<string> {
+/** Reads a whole response body, refusing (and cancelling) one larger than maxBytes. */
+export async function readCapped (response: Response, maxBytes: number): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length'))
   if (declared > maxBytes) {
     await response.body?.cancel()
     throw new FetchFailure('too_large', `response larger than ${maxBytes} bytes`)
   }
-  if (response.body === null) return ''
+  if (response.body === null) return Buffer.alloc(0)
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -71,7 +72,7 @@ async function readCapped (response: Response, maxBytes: number): Promise<string
     }
     chunks.push(value)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
 }
 
 export function isJsonObject (value: unknown): value is Record<string, unknown> {

@@ -14,8 +14,11 @@ import type { KeySource } from './key-resolver.js'
 import { normalizeMediaType } from './jws.js'
 import type { ParsedResource } from './resource.js'
 import { audienceKey, isLoopbackHost, parseResource } from './resource.js'
+import { nearest } from './suggest.js'
 import { MemoryReplayStore } from './stores/memory-replay-store.js'
+import { MemorySessionStore } from './stores/memory-session-store.js'
 import type { ReplayStore } from './stores/replay-store.js'
+import type { SessionStore } from './stores/session-store.js'
 import { ReadonlyURL } from './readonly-url.js'
 import { routerPattern } from './uri-path.js'
 import { protectedResourceMetadataPath, protectedResourceMetadataUrl } from './well-known.js'
@@ -79,6 +82,14 @@ export interface ResolvedDpop {
   readonly maxProofLength: number
 }
 
+export interface ResolvedSessionBinding {
+  readonly store: SessionStore
+  /** True when we created the store (so we close it). */
+  readonly ownsStore: boolean
+  /** Seconds. */
+  readonly idleTtl: number
+}
+
 export interface ResolvedOptions {
   readonly resources: readonly ResolvedResource[]
   readonly issuers: ReadonlySet<string>
@@ -115,6 +126,7 @@ export interface ResolvedOptions {
   readonly tokenCacheMaxAge: number
   readonly maxTokenLength: number
   readonly retryAfter: number
+  readonly sessionBinding: ResolvedSessionBinding | undefined
 }
 
 export const ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze([
@@ -130,6 +142,7 @@ const KNOWN_OPTIONS = [
   'resource', 'authorizationServers', 'jwks', 'algorithms', 'tokenTypes', 'clockTolerance', 'secret',
   'verifyToken', 'introspection', 'dpop', 'mtls', 'principal', 'errorRenderer', 'scopeMatching',
   'scopeWildcards', 'tokenCache', 'maxTokenLength', 'retryAfter', 'metadata', 'onEvent', 'underPressure', 'healthRoute',
+  'sessionBinding',
 ] as const
 const RESOURCE_KEYS = ['resource', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'audiences', 'authorizationServers', 'resourceMetadataUrl', 'metadata']
 const METADATA_KEYS = ['root', 'cacheMaxAge', 'authorizationServerMirror']
@@ -197,6 +210,7 @@ export function resolveOptions (input: McpAuthOptions | undefined): ResolvedOpti
     ...resolveTokenCache(options.tokenCache),
     maxTokenLength: integer('"maxTokenLength"', options.maxTokenLength, 8192, 256, 65536),
     retryAfter: integer('"retryAfter"', options.retryAfter, 5, 0, 86400),
+    sessionBinding: resolveSessionBinding(options.sessionBinding),
   })
 }
 
@@ -566,6 +580,22 @@ function resolveTokenCache (value: unknown): { tokenCacheSize: number, tokenCach
   }
 }
 
+function resolveSessionBinding (value: unknown): ResolvedSessionBinding | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption(`"sessionBinding" must be true, false or { store, idleTtl }; got ${show(value)}`)
+  }
+  const s = value === true ? {} : value as Record<string, unknown>
+  checkKeys('sessionBinding.', s, ['store', 'idleTtl'])
+  const idleTtl = integer('"sessionBinding.idleTtl"', s.idleTtl, 3600, 1, 2_592_000)
+  if (s.store === undefined) return Object.freeze({ store: new MemorySessionStore(), ownsStore: true, idleTtl })
+  const store = s.store as Partial<Record<keyof SessionStore, unknown>> | null
+  if (typeof store !== 'object' || store === null || ['create', 'get', 'refresh', 'delete'].some((m) => typeof store[m as keyof SessionStore] !== 'function')) {
+    throw invalidOption('"sessionBinding.store" must be a session store with create, get, refresh and delete methods (new MemorySessionStore() or new RedisSessionStore({ client }))')
+  }
+  return Object.freeze({ store: s.store as SessionStore, ownsStore: false, idleTtl })
+}
+
 // ——— small validators ———
 
 function checkKeys (prefix: string, value: Record<string, unknown>, known: readonly string[], ignored?: ReadonlySet<string>): void {
@@ -574,32 +604,6 @@ function checkKeys (prefix: string, value: Record<string, unknown>, known: reado
     const hint = nearest(key, known)
     throw invalidOption(`"${prefix}${key}" is not a known option${hint === undefined ? '' : `; did you mean "${prefix}${hint}"?`}`)
   }
-}
-
-export function nearest (word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-function editDistance (a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost)
-    }
-    previous = current
-  }
-  return previous[b.length] as number
 }
 
 function stringList (name: string, value: unknown, example: string): readonly string[] {

@@ -9,10 +9,15 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { createLocalJWKSet } from 'jose'
 import Provider from 'oidc-provider'
 import { createCsrfTokens } from '../lib/authorization-server/csrf.js'
+import { registerIdJagGrant } from '../lib/authorization-server/id-jag-grant.js'
+import type { IdJagProvider } from '../lib/authorization-server/id-jag-grant.js'
+import { answerReplayedProofs } from '../lib/authorization-server/dpop-replay.js'
+import type { ReplayAnswerProvider } from '../lib/authorization-server/dpop-replay.js'
 import { resolveAsOptions } from '../lib/authorization-server/options.js'
 import { buildConfiguration } from '../lib/authorization-server/provider-configuration.js'
 import type { AdapterFactory } from '../lib/authorization-server/provider-types.js'
-import { storePing } from '../lib/authorization-server/redis-adapter.js'
+import { redisOf } from '../lib/authorization-server/redis-adapter.js'
+import { redisRateLimitStore } from '../lib/authorization-server/rate-limit-store.js'
 import { createStore } from '../lib/authorization-server/store.js'
 import { invalidRegistration } from '../lib/errors.js'
 import { describeError } from '../lib/logger.js'
@@ -58,9 +63,11 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   // Its URL-deciding headers are set from the issuer by the mount (never the client's).
   provider.proxy = true
   subscribeEvents(provider, options, log)
+  if (options.idJag !== undefined) registerIdJagGrant(provider as unknown as IdJagProvider, options, options.idJag)
+  answerReplayedProofs(provider as unknown as ReplayAnswerProvider)
 
   const keys = createLocalJWKSet({ keys: options.signingKeys.publicKeys.map((k) => ({ ...k })) })
-  const ping = storePing(options.store)
+  const redis = redisOf(options.store)
   const decorator: McpAuthorizationServerDecorator = Object.freeze({
     issuer: options.issuer,
     provider: provider as unknown as OidcProviderInstance,
@@ -69,9 +76,9 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
     async health (): Promise<AuthorizationServerHealth> {
       let reachable = true
       let error: string | undefined
-      if (ping !== undefined) {
+      if (redis !== undefined) {
         try {
-          await ping()
+          await redis.commands.send(['PING'])
         } catch (err) {
           reachable = false
           error = describeError(err).message
@@ -85,9 +92,11 @@ const plugin: FastifyPluginAsync<McpAuthorizationServerOptions> = async function
   })
   fastify.decorate('mcpAuthorizationServer', decorator)
 
+  // With redisAdapter the rate limits count on its Redis, for every instance together.
+  const rateLimitStore = redis === undefined ? undefined : redisRateLimitStore(redis.commands, redis.prefix)
   const callback = provider.callback()
-  await fastify.register(providerRoutes, { options, callback })
-  await fastify.register(interactionRoutes, { options, provider, csrf: createCsrfTokens(options.cookieKeys[0] as string) })
+  await fastify.register(providerRoutes, { options, callback, rateLimitStore })
+  await fastify.register(interactionRoutes, { options, provider, csrf: createCsrfTokens(options.cookieKeys[0] as string), rateLimitStore })
 }
 
 export const mcpAuthorizationServer = fp(plugin, { fastify: '5.x', name: 'fastify-mcp-auth/authorization-server' })

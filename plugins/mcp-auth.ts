@@ -47,6 +47,9 @@ const mcpAuthPlugin: FastifyPluginAsync<McpAuthOptions> = async function mcpAuth
   // Load shedding first: an overloaded server must not spend signature work.
   await registerLoadShedding(fastify, state)
   fastify.addHook('onRequest', createAuthenticateHook(state))
+  // Right after authentication (its onRequest hook reads request.mcp); imported only
+  // when on, so the root entry stays light without it.
+  if (resolved.sessionBinding !== undefined) (await import('./session-binding.js')).registerSessionBinding(fastify, state)
   registerHealthRoute(fastify, state)
   warnIfClusteredMemoryStore(state)
   fastify.addHook('onClose', async () => { await state.close() })

@@ -25,7 +25,7 @@ async function coHostedHealth (fastify: FastifyInstance): Promise<{ store: { rea
 export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthState): void {
   const url = state.options.healthRoute
   if (url === undefined) return
-  const { network, dpop } = state.options
+  const { network, dpop, sessionBinding } = state.options
   fastify.get(url, { config: { mcpAuth: false } }, async (_request, reply) => {
     const health = await checkHealth({
       keySets: state.readiness.keySets(),
@@ -33,6 +33,7 @@ export function registerHealthRoute (fastify: FastifyInstance, state: McpAuthSta
       maxAgeMs: network.maxAgeMs,
       staleIfErrorMs: network.staleIfErrorMs,
       replayStore: dpop?.replayStore,
+      sessionStore: sessionBinding?.store,
       timeoutMs: network.timeoutMs,
       authorizationServer: await coHostedHealth(fastify),
     })

@@ -1,8 +1,10 @@
 // `npm run test:pack`: the package as a user gets it. Packs the tarball, installs it with
-// fastify and typescript into a new app, and takes every fenced js/ts block marked
-// `<!-- run -->` or `<!-- run: server -->` in README.md and docs/*.md: each must
-// type-check under `strict` with `module`/`moduleResolution: nodenext`, then run.
+// fastify and typescript (and any other package a block imports, at the version this
+// project tests with) into a new app, and takes every fenced js/ts block marked
+// `<!-- run -->`, `<!-- run: server -->` or `<!-- typecheck -->` in README.md and
+// docs/*.md: each must type-check under `strict` with `module`/`moduleResolution: nodenext`.
 //
+//   <!-- typecheck -->      a complete file that only type-checks (it would need real servers)
 //   <!-- run -->            a program: it must exit 0
 //   <!-- run: server -->    a server: it must boot; the blocks after it marked
 //                           `<!-- expect: log -->` (JSON log lines: a line with the same
@@ -33,15 +35,20 @@ try {
   step('npm pack')
   const tarball = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))[0].filename
   const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-  const versionOf = (name) => self.devDependencies[name] ?? self.peerDependencies?.[name]
+  const versionOf = (name) => self.devDependencies[name] ?? self.dependencies?.[name] ?? self.peerDependencies?.[name]
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }, null, 2))
+  // Packages the blocks import besides this one and node: builtins, at the tested versions.
+  const imported = new Set(blocks.flatMap((b) => [...b.code.matchAll(/from '((?:@[^/']+\/)?[^/'.][^/']*)[^']*'/g)].map((m) => m[1])))
+  const extra = [...imported].filter((name) => !name.startsWith('node:') && !['fastify-mcp-auth', 'fastify', 'typescript'].includes(name))
+  for (const name of extra) if (versionOf(name) === undefined) fail(`a block imports ${name}, which is not a dependency of this project`)
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', outDir: 'out', rootDir: 'src', types: ['node'], skipLibCheck: true },
     include: ['src'],
   }, null, 2))
-  step('npm install the tarball, fastify, typescript')
+  step(`npm install the tarball, fastify, typescript${extra.map((name) => `, ${name}`).join('')}`)
   execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
-    join(dir, tarball), `fastify@${versionOf('fastify')}`, `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
+    join(dir, tarball), `fastify@${versionOf('fastify')}`, `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`,
+    ...extra.map((name) => `${name}@${versionOf(name)}`)], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
 
   for (const block of blocks) writeFileSync(join(app, 'src', `${block.name}.ts`), block.code)
   step(`type-check ${blocks.length} block(s)`)
@@ -51,16 +58,16 @@ try {
     fail(`the blocks do not type-check:\n${err.stdout}${err.stderr}`)
   }
   for (const block of blocks) {
-    const problems = block.server ? await runServer(app, block) : await runProgram(app, block)
+    const problems = block.typecheckOnly ? [] : block.server ? await runServer(app, block) : await runProgram(app, block)
     for (const problem of problems) process.stdout.write(`  ✗ ${block.name}: ${problem}\n`)
-    process.stdout.write(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${block.name} (${block.page}:${block.line})\n`)
+    process.stdout.write(`${problems.length === 0 ? 'ok  ' : 'FAIL'} ${block.name} (${block.page}:${block.line})${block.typecheckOnly ? ', type-checked' : ''}\n`)
     failures += problems.length === 0 ? 0 : 1
   }
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true })
   else process.stdout.write(`kept ${dir}\n`)
 }
-process.stdout.write(`test:pack: ${blocks.length - failures} of ${blocks.length} blocks ran as written\n`)
+process.stdout.write(`test:pack: ${blocks.length - failures} of ${blocks.length} blocks type-check and run as written\n`)
 process.exitCode = failures === 0 ? 0 : 1
 
 /** The marked blocks of a page, each with the expectations that follow it. */
@@ -69,16 +76,16 @@ function extract (page) {
   const found = []
   let current
   for (let i = 0; i < lines.length; i++) {
-    const marker = /^<!-- (run|run: server|expect: (.+)) -->$/.exec(lines[i])
+    const marker = /^<!-- (run|run: server|typecheck|expect: (.+)) -->$/.exec(lines[i])
     if (marker === null) continue
     const fence = /^```(\w*)$/.exec(lines[i + 1] ?? '')
     if (fence === null) fail(`${page}:${i + 1}: a marker must stand right above a fenced block`)
     let end = i + 2
     while (end < lines.length && lines[end] !== '```') end++
     const body = lines.slice(i + 2, end).join('\n')
-    if (marker[1].startsWith('run')) {
-      if (!['js', 'ts'].includes(fence[1])) fail(`${page}:${i + 1}: <!-- run --> marks js or ts blocks only`)
-      current = { page, line: i + 1, name: `${page.replace(/\W+/g, '-')}-${i + 1}`, code: body, server: marker[1] === 'run: server', expect: [] }
+    if (!marker[1].startsWith('expect')) {
+      if (!['js', 'ts'].includes(fence[1])) fail(`${page}:${i + 1}: <!-- ${marker[1]} --> marks js or ts blocks only`)
+      current = { page, line: i + 1, name: `${page.replace(/\W+/g, '-')}-${i + 1}`, code: body, server: marker[1] === 'run: server', typecheckOnly: marker[1] === 'typecheck', expect: [] }
       found.push(current)
     } else {
       if (current === undefined || !current.server) fail(`${page}:${i + 1}: an expectation belongs after a <!-- run: server --> block`)

@@ -8,7 +8,7 @@ const EXPECTED: Record<string, { values: string[], types: string[] }> = {
   'index.ts': {
     values: [
       'default', 'mcpAuth', 'mcpContext', 'requireScopes', 'McpScopes', 'scopesSatisfy', 'mcpOperationScopes',
-      'MemoryReplayStore', 'RedisReplayStore', 'createHmacNonceProvider', 'McpAuthError', 'protectedResourceMetadata',
+      'MemoryReplayStore', 'RedisReplayStore', 'MemorySessionStore', 'RedisSessionStore', 'createHmacNonceProvider', 'McpAuthError', 'protectedResourceMetadata',
       'buildProtectedResourceMetadata', 'buildAuthorizationServerMetadata',
     ],
     types: [
@@ -16,10 +16,10 @@ const EXPECTED: Record<string, { values: string[], types: string[] }> = {
       'DpopNonceOptions', 'DpopNonceProvider', 'DpopOptions', 'ErrorRenderer', 'HmacNonceOptions', 'IntrospectionOptions', 'JwksOption',
       'JwksTuning', 'McpAuthContext', 'McpAuthErrorCode', 'McpAuthErrorOptions', 'McpAuthEvent', 'McpAuthInfo', 'McpAuthOptions',
       'McpAuthRejectReason', 'McpAuthRejectionCode', 'McpAuthStatus', 'McpAuthTypes', 'McpOperationRequest', 'McpOperationScopesMap',
-      'McpPrincipal', 'McpSender', 'MemoryReplayStoreOptions', 'MetadataOptions', 'MtlsOptions', 'NonceVerdict', 'OAuthErrorBody',
+      'McpPrincipal', 'McpSender', 'MemoryReplayStoreOptions', 'MemorySessionStoreOptions', 'MetadataOptions', 'MtlsOptions', 'NonceVerdict', 'OAuthErrorBody',
       'OAuthErrorCode', 'OnEventFunction', 'PrincipalFunction', 'ProtectedResourceMetadata', 'ProtectedResourceMetadataInput',
-      'ProtectedResourceMetadataOptions', 'RedisClient', 'RedisReplayStoreOptions', 'ReplayStore', 'RequireScopesOptions', 'RequiredScopes',
-      'ResourceOptions', 'ScopeMatchMode', 'ScopesSatisfyOptions', 'TokenCacheOptions', 'VerifyTokenContext', 'VerifyTokenFunction',
+      'ProtectedResourceMetadataOptions', 'RedisClient', 'RedisReplayStoreOptions', 'RedisSessionStoreOptions', 'ReplayStore', 'RequireScopesOptions',
+      'RequiredScopes', 'ResourceOptions', 'ScopeMatchMode', 'ScopesSatisfyOptions', 'SessionBindingOptions', 'SessionStore', 'TokenCacheOptions', 'VerifyTokenContext', 'VerifyTokenFunction',
     ],
   },
   'testing.ts': {
@@ -45,9 +45,24 @@ const EXPECTED: Record<string, { values: string[], types: string[] }> = {
     types: [
       'AccountsOptions', 'AuthorizationServerAccount', 'AuthorizationServerEvent', 'AuthorizationServerHealth', 'AuthorizationServerResource',
       'AuthorizationServerStore', 'CimdOptions', 'ClientsOptions', 'ConsentDetails', 'DevelopmentInteractionsOptions', 'DevelopmentUser',
+      'IdJagClaims', 'IdJagOptions', 'IdJagTrustedIssuer',
       'InteractionClient', 'InteractionHandler', 'InteractionsOptions', 'LoginDetails', 'McpAuthorizationServerDecorator',
       'McpAuthorizationServerOptions', 'OidcProviderInstance', 'RateLimitOptions', 'RedisAdapterOptions', 'RegistrationOptions',
       'StaticClientMetadata',
+    ],
+  },
+  'client.ts': {
+    values: [
+      'createMcpOAuthClient', 'memoryCredentialStore', 'redisCredentialStore', 'loopbackAuthorizer', 'mcpClient', 'McpClientError',
+      'McpAuthorizationRequiredError', 'isMcpClientError',
+    ],
+    types: [
+      'AssertionContext', 'AuthorizeContext', 'Authorizer', 'ClientAuthentication', 'ClientMetadata', 'ClientMetadataDocumentOptions',
+      'CredentialStore', 'DpopAlgorithm', 'DpopClientOptions', 'EncryptionKey', 'EncryptionKeyOption', 'IdJagGrantOptions',
+      'IdentityProvider', 'LoopbackAuthorizerOptions', 'McpClientDecorator', 'McpClientErrorCode', 'McpClientErrorReason',
+      'McpClientForOptions', 'McpClientPluginOptions', 'McpOAuthClient', 'McpOAuthClientOptions', 'McpOAuthErrorCode', 'McpOAuthGrant',
+      'PreRegisteredClient', 'PreRegisteredClients', 'RedisCredentialStoreOptions', 'SignOutOptions', 'SignOutResult', 'StoreLock',
+      'StoredRecord', 'UnreadableRecord',
     ],
   },
 }

@@ -106,7 +106,11 @@ export interface CimdOptions {
    * are refused whatever this answers. Default: every public https URL.
    */
   allowFetch? (url: URL): boolean | Promise<boolean>
-  /** The resolver used for the address check (default `dns.promises.lookup` with `all: true`). */
+  /**
+   * The resolver of the address check made before connecting (default
+   * `dns.promises.lookup` with `all: true`). The connection resolves the name through
+   * the system again, and oidc-provider's guard refuses a non-public address there too.
+   */
   lookup? (hostname: string): Promise<ReadonlyArray<{ address: string, family: number }>>
 }
 
@@ -164,6 +168,51 @@ export interface AuthorizationServerEvent {
   grantType?: string
 }
 
+/** The verified claims of an Identity Assertion JWT Authorization Grant (ID-JAG). */
+export interface IdJagClaims {
+  /** The identity provider's issuer identifier. */
+  iss: string
+  /** The user at the identity provider. */
+  sub: string
+  /** This authorization server's issuer. */
+  aud: string | string[]
+  /** The client at this authorization server that acts for the user. */
+  client_id: string
+  jti: string
+  exp: number
+  iat: number
+  /** The MCP server(s) the grant is for (RFC 8707 resource identifiers). */
+  resource?: string | string[]
+  /** The scopes the identity provider granted, space-separated. */
+  scope?: string
+  [claim: string]: unknown
+}
+
+/** An enterprise identity provider whose ID-JAGs this authorization server honours. */
+export interface IdJagTrustedIssuer {
+  /** Its issuer identifier, compared exactly with the ID-JAG's `iss`. */
+  issuer: string
+  /** Its public signing keys: `{ keys: [public JWK] }`, or its https `jwks_uri` (fetched, cached, refetched for an unknown `kid`). */
+  jwks: { keys: readonly JWK[] } | string
+  /** Accepted JWS algorithms (default: every asymmetric one; never `none` or HMAC). */
+  algorithms?: readonly string[]
+  /**
+   * The account ID at this authorization server for the ID-JAG's user (default:
+   * its `sub`); `accounts.find` must know it. Map here when several identity
+   * providers are trusted, so one's subjects cannot name another's users.
+   */
+  accountId? (claims: IdJagClaims): string | undefined | Promise<string | undefined>
+}
+
+/** Enterprise-managed authorization (MCP SEP-990): the RFC 7523 jwt-bearer grant for ID-JAGs. */
+export interface IdJagOptions {
+  trustedIssuers: readonly IdJagTrustedIssuer[]
+  /** Longest accepted ID-JAG lifetime, `exp - iat`, in seconds (default 600, at most 3600). */
+  maxLifetime?: number
+  /** Seconds of clock difference tolerated on `exp` and `iat` (default 30). */
+  clockTolerance?: number
+}
+
 /** An `oidc-provider` storage adapter factory (`redisAdapter(client)` makes one). */
 export type AuthorizationServerStore = (name: string) => unknown
 
@@ -188,11 +237,14 @@ export interface McpAuthorizationServerOptions {
   rateLimit?: false | RateLimitOptions
   /** Lifetimes in seconds. */
   ttl?: { authorizationCode?: number, refreshToken?: number, session?: number, interaction?: number, grant?: number }
+  /** Enterprise-managed authorization: accept ID-JAGs from these identity providers (docs/enterprise.md). */
+  idJag?: IdJagOptions
   onEvent? (event: AuthorizationServerEvent): void | Promise<void>
   /**
-   * Last-resort access to the `oidc-provider` configuration the plugin built,
-   * before the provider is created (e.g. a test-only `fetch` that trusts a test CA).
-   * What you change here is yours to secure.
+   * Last-resort access to the `oidc-provider` configuration the plugin built, called
+   * once at `register` before the provider is created (e.g. a test-only `fetch` that
+   * trusts a test CA). Outside the plugin's guarantees: a change here can turn off any
+   * MCP default or check, and no test covers the result.
    */
   configure? (configuration: Record<string, unknown>): void
 }
@@ -215,10 +267,15 @@ export interface McpAuthorizationServerDecorator {
   readonly issuer: string
   /** The public signing keys as a key function for `mcpAuth({ jwks })`: no JWKS request needed. */
   readonly keys: JWTVerifyGetKey
-  /** The public JWKS document (as served at jwks_uri). */
+  /** The public JWKS document as served at jwks_uri, a fresh copy (for a resource server elsewhere). */
   jwks (): { keys: JWK[] }
+  /** The store's reachability (a PING for redisAdapter) and the signing keys, for a readiness probe. */
   health (): Promise<AuthorizationServerHealth>
-  /** The oidc-provider instance underneath: an escape hatch (its events, registerGrantType). */
+  /**
+   * The oidc-provider instance underneath: an escape hatch (its events,
+   * registerGrantType). Outside the plugin's guarantees: what you change through it
+   * can turn off any MCP default or check.
+   */
   readonly provider: OidcProviderInstance
 }
 

@@ -2,13 +2,13 @@
 // testing kit's completeAuthorization: options, interaction details, the
 // fastify.mcpAuthorizationServer decoration and its use as mcpAuth's jwks.
 import Fastify from 'fastify'
-import type { JWTVerifyGetKey } from 'jose'
+import type { JWK, JWTVerifyGetKey } from 'jose'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { describe, expect, test } from 'tstyche'
 import mcpAuth from '../index.js'
 import { developmentInteractions, mcpAuthorizationServer, redisAdapter } from '../authorization-server.js'
-import type { ConsentDetails, LoginDetails, McpAuthorizationServerDecorator, McpAuthorizationServerOptions } from '../authorization-server.js'
+import type { AuthorizationServerHealth, ConsentDetails, IdJagClaims, IdJagOptions, IdJagTrustedIssuer, LoginDetails, McpAuthorizationServerDecorator, McpAuthorizationServerOptions, OidcProviderInstance } from '../authorization-server.js'
 import { completeAuthorization } from '../testing.js'
 import type { CompleteAuthorizationOptions } from '../testing.js'
 
@@ -26,6 +26,26 @@ describe('mcpAuthorizationServer', () => {
       store: redisAdapter(new Redis({ lazyConnect: true })),
       onEvent: (event) => { expect(event.type).type.toBeAssignableTo<string>() },
     })).type.not.toRaiseError()
+  })
+
+  test('idJag: trusted identity providers with a JWKS or a jwks_uri, algorithms and an account mapping', () => {
+    const base = { issuer: 'https://auth.example.com', resources: [{ uri: 'https://mcp.example.com/mcp', scopes: ['mcp:tools:read'] }], accounts: { find: async (sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }) }, interactions: developmentInteractions() }
+    expect(app.register(mcpAuthorizationServer, {
+      ...base,
+      idJag: {
+        trustedIssuers: [
+          { issuer: 'https://idp.example.com', jwks: 'https://idp.example.com/jwks', algorithms: ['ES256'], accountId: (claims) => `${claims.iss}|${claims.sub}` },
+          { issuer: 'https://idp-two.example.com', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }] }, accountId: async (claims) => claims.email === undefined ? undefined : String(claims.email) },
+        ],
+        maxLifetime: 300,
+        clockTolerance: 10,
+      },
+    })).type.not.toRaiseError()
+    expect<Parameters<NonNullable<IdJagTrustedIssuer['accountId']>>[0]>().type.toBe<IdJagClaims>()
+    expect<IdJagClaims['resource']>().type.toBe<string | string[] | undefined>()
+    expect<McpAuthorizationServerOptions>().type.not.toBeAssignableFrom({ ...base, idJag: {} })
+    expect<IdJagOptions>().type.not.toBeAssignableFrom({ trustedIssuers: [{ issuer: 'https://idp.example.com' }] })
+    expect<IdJagOptions>().type.not.toBeAssignableFrom({ trustedIssuers: [{ issuer: 'https://idp.example.com', jwks: [] }] })
   })
 
   test('refuses options it does not know', () => {
@@ -56,6 +76,24 @@ describe('mcpAuthorizationServer', () => {
           expect(details.accountId).type.toBe<string>()
         },
       },
+    })).type.not.toRaiseError()
+  })
+
+  test('the escape hatches: provider (events), jwks(), health() and configure', () => {
+    expect(app.mcpAuthorizationServer.jwks()).type.toBe<{ keys: JWK[] }>()
+    expect(app.mcpAuthorizationServer.health()).type.toBe<Promise<AuthorizationServerHealth>>()
+    expect<AuthorizationServerHealth['store']>().type.toBe<{ reachable: boolean, error?: string }>()
+    expect<AuthorizationServerHealth['keys']>().type.toBe<{ count: number, kids: readonly string[] }>()
+    expect(app.mcpAuthorizationServer.provider).type.toBe<OidcProviderInstance>()
+    expect(app.mcpAuthorizationServer.provider.issuer).type.toBe<string>()
+    expect(app.mcpAuthorizationServer.provider.on('server_error', () => {})).type.toBe<OidcProviderInstance>()
+    expect<McpAuthorizationServerOptions['configure']>().type.toBe<((configuration: Record<string, unknown>) => void) | undefined>()
+    expect(app.register(mcpAuthorizationServer, {
+      issuer: 'https://auth.example.com',
+      resources: [{ uri: 'https://mcp.example.com/mcp', scopes: ['s'] }],
+      accounts: { find: async () => undefined },
+      interactions: developmentInteractions(),
+      configure: (configuration) => { configuration.fetch = globalThis.fetch },
     })).type.not.toRaiseError()
   })
 

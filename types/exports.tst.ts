@@ -5,11 +5,12 @@ import type * as root from '../index.js'
 import type * as testing from '../testing.js'
 import type * as schemas from '../schemas.js'
 import type * as authorizationServer from '../authorization-server.js'
+import type * as client from '../client.js'
 
 test('fastify-mcp-auth', () => {
   expect<keyof typeof root>().type.toBe<
     | 'default' | 'mcpAuth' | 'mcpContext' | 'requireScopes' | 'McpScopes' | 'scopesSatisfy' | 'mcpOperationScopes'
-    | 'MemoryReplayStore' | 'RedisReplayStore' | 'createHmacNonceProvider' | 'McpAuthError' | 'protectedResourceMetadata'
+    | 'MemoryReplayStore' | 'RedisReplayStore' | 'MemorySessionStore' | 'RedisSessionStore' | 'createHmacNonceProvider' | 'McpAuthError' | 'protectedResourceMetadata'
     | 'buildProtectedResourceMetadata' | 'buildAuthorizationServerMetadata'
   >()
 })
@@ -28,4 +29,11 @@ test('fastify-mcp-auth/schemas', () => {
 
 test('fastify-mcp-auth/authorization-server', () => {
   expect<keyof typeof authorizationServer>().type.toBe<'mcpAuthorizationServer' | 'redisAdapter' | 'developmentInteractions'>()
+})
+
+test('fastify-mcp-auth/client', () => {
+  expect<keyof typeof client>().type.toBe<
+    | 'createMcpOAuthClient' | 'memoryCredentialStore' | 'redisCredentialStore' | 'loopbackAuthorizer' | 'mcpClient'
+    | 'McpClientError' | 'McpAuthorizationRequiredError' | 'isMcpClientError'
+  >()
 })

@@ -6,11 +6,13 @@ import type { AccessTokenClaims } from '../lib/claims.js'
 import type { DpopNonceProvider } from '../lib/dpop/nonce.js'
 import type { McpAuthError } from '../lib/errors.js'
 import type { ReplayStore } from '../lib/stores/replay-store.js'
+import type { SessionStore } from '../lib/stores/session-store.js'
 
 export type { AccessTokenClaims, ConfirmationClaim } from '../lib/claims.js'
 export type { DpopNonceProvider, NonceVerdict } from '../lib/dpop/nonce.js'
 export type { McpAuthErrorCode, McpAuthRejectionCode, McpAuthRejectReason, McpAuthStatus, OAuthErrorCode, McpAuthErrorOptions } from '../lib/errors.js'
 export type { ReplayStore } from '../lib/stores/replay-store.js'
+export type { SessionStore } from '../lib/stores/session-store.js'
 
 /**
  * Registry for user-chosen types. Augment it to type `request.mcp.principal`:
@@ -218,6 +220,14 @@ export interface TokenCacheOptions {
   maxAge?: number
 }
 
+/** Binds each MCP session (Mcp-Session-Id) to the identity that opened it. */
+export interface SessionBindingOptions {
+  /** Where bindings are recorded (default a MemorySessionStore); share one (RedisSessionStore) between instances. */
+  store?: SessionStore
+  /** Seconds a session's record lives without use (default 3600). */
+  idleTtl?: number
+}
+
 export interface McpAuthOptions {
   resource: string | ResourceOptions | ReadonlyArray<string | ResourceOptions>
   authorizationServers?: readonly string[]
@@ -250,6 +260,12 @@ export interface McpAuthOptions {
   underPressure?: boolean | Record<string, unknown>
   /** A GET route reporting JWKS freshness and replay-store reachability (e.g. '/health'); default none. */
   healthRoute?: string | false
+  /**
+   * Bind each MCP session to the identity that opened it: a request naming a session
+   * opened by another identity (or unknown) gets the transport's 404. `true` for a
+   * MemorySessionStore; `{ store }` to share the bindings between instances.
+   */
+  sessionBinding?: boolean | SessionBindingOptions
   /**
    * Metadata routes the plugin registers itself when it is registered without a
    * prefix; false registers none (use `protectedResourceMetadata` or your own).

@@ -6,6 +6,7 @@
 //   next()           the headers of the next request (pools: one fresh proof or token each)
 //   pool(seconds, estimatedRps)  builds a pool for a run of that length, returns { next, size }
 import { PATH, RESOURCE_HTTP, RESOURCE_TLS, NONCE_SECRET } from '../fixtures.js'
+import { redisMissing } from '../servers/redis.js'
 
 /**
  * Fresh-token Bearer: distinct tokens handed out round-robin from a pool
@@ -65,6 +66,25 @@ function freshProofs (fx, { resource, htu, nonce }) {
   }
 }
 
+/**
+ * DPoP within an MCP session: one request opens it (the route answers with a new
+ * Mcp-Session-Id), then every request sends that ID with its fresh proof.
+ */
+async function sessionProofs (fx, port) {
+  const proofs = freshProofs(fx, { resource: RESOURCE_HTTP, htu: RESOURCE_HTTP })
+  const opened = await fetch(`http://127.0.0.1:${port}${PATH}`, { headers: await proofs.probe() })
+  const sessionId = opened.headers.get('mcp-session-id')
+  if (!opened.ok || sessionId === null) throw new Error(`opening the session answered ${opened.status}${sessionId === null ? ' without Mcp-Session-Id' : ''}`)
+  const withSession = (headers) => ({ ...headers, 'mcp-session-id': sessionId })
+  return {
+    probe: async () => withSession(await proofs.probe()),
+    pool (size) {
+      const { next } = proofs.pool(size)
+      return { size, next: () => withSession(next()) }
+    },
+  }
+}
+
 function mtlsBound (fx, resource) {
   const token = fx.mintAccessToken({ audience: resource, bindTo: { x5t: fx.client.x5t } })
   const headers = { authorization: 'Bearer ' + token }
@@ -72,6 +92,11 @@ function mtlsBound (fx, resource) {
 }
 
 const clientTls = (fx) => ({ cert: fx.client.cert, key: fx.client.key, ca: fx.tls.ca })
+
+/** Why a scenario cannot run on this machine (a missing redis-server), or undefined. */
+export function missingRequirement (scenario) {
+  return scenario.requires?.()
+}
 
 export function scenarios () {
   return [
@@ -146,6 +171,23 @@ export function scenarios () {
       family: 'fastify',
       config: (fx) => serverConfig(fx, RESOURCE_HTTP, { mode: 'dpop-nonce', nonceSecret: NONCE_SECRET }),
       prepare: (fx) => freshProofs(fx, { resource: RESOURCE_HTTP, htu: RESOURCE_HTTP, nonce: fx.currentNonce }),
+    },
+    {
+      id: 'mcp-dpop-session',
+      label: 'fastify-mcp-auth, DPoP, fresh proof per request, in an MCP session (Mcp-Session-Id sent and echoed, no binding)',
+      server: 'mcp-auth.js',
+      family: 'fastify',
+      config: (fx) => serverConfig(fx, RESOURCE_HTTP, { mode: 'dpop', sessions: true }),
+      prepare: (fx, { port }) => sessionProofs(fx, port),
+    },
+    {
+      id: 'mcp-dpop-bound',
+      label: 'fastify-mcp-auth, DPoP, fresh proof per request, session bound (sessionBinding, RedisSessionStore on a local redis-server, Unix socket)',
+      server: 'mcp-auth.js',
+      family: 'fastify',
+      requires: redisMissing,
+      config: (fx) => serverConfig(fx, RESOURCE_HTTP, { mode: 'dpop', sessions: true, sessionBinding: 'redis' }),
+      prepare: (fx, { port }) => sessionProofs(fx, port),
     },
     {
       id: 'fastify-jwt',
@@ -249,8 +291,8 @@ export function scenarios () {
  *   bare     plugin ÷ baseline req/s (a bare server, a measured ceiling)
  *   ceiling  plugin ÷ (1 / (1/bare req/s + 1/verifications per second)), computed
  *   peer     plugin ÷ peer req/s on the same scenario
- * `target` undefined: shown, not judged. `interleaved`: measured interleaved although not
- * judged (the mTLS cache hit, whose CPU gap per request is reported). The ceilings that are judged are the
+ * `target` undefined: shown, not judged (`interleave: true` still measures it in
+ * interleaved pairs). The ceilings that are judged are the
  * measured ones (floor-*): bare Fastify plus one verification per request, in
  * the same run, under the same load; the computed ones add a verification
  * rate measured in a tight loop on an otherwise idle core (see RESULTS.md).
@@ -261,11 +303,12 @@ export const comparisons = [
   { id: 'busy-5us/bare', kind: 'bare', subject: 'busy-5us', base: 'fastify-bare-token', label: 'Calibration: 5 µs of work per request ÷ bare Fastify' },
   { id: 'busy-10us/bare', kind: 'bare', subject: 'busy-10us', base: 'fastify-bare-token', label: 'Calibration: 10 µs of work per request ÷ bare Fastify' },
   { id: 'busy-20us/bare', kind: 'bare', subject: 'busy-20us', base: 'fastify-bare-token', label: 'Calibration: 20 µs of work per request ÷ bare Fastify' },
-  { id: 'mtls/bare-tls', kind: 'bare', subject: 'mcp-mtls', base: 'fastify-bare-tls', interleaved: true, label: 'mTLS repeated ÷ bare Fastify (TLS, request without a token)' },
-  { id: 'mtls/bare-tls-token', kind: 'bare', subject: 'mcp-mtls', base: 'fastify-bare-tls-token', interleaved: true, label: 'mTLS repeated ÷ bare Fastify (TLS, same request)' },
+  { id: 'mtls/bare-tls', kind: 'bare', subject: 'mcp-mtls', base: 'fastify-bare-tls', interleave: true, label: 'mTLS repeated ÷ bare Fastify (TLS, request without a token)' },
+  { id: 'mtls/bare-tls-token', kind: 'bare', subject: 'mcp-mtls', base: 'fastify-bare-tls-token', interleave: true, label: 'mTLS repeated ÷ bare Fastify (TLS, same request)' },
   { id: 'fresh/floor', kind: 'bare', subject: 'mcp-bearer-fresh', base: 'floor-fresh', target: 0.85, label: 'Bearer fresh ÷ ceiling (measured)' },
   { id: 'dpop/floor', kind: 'bare', subject: 'mcp-dpop', base: 'floor-dpop', target: 0.85, label: 'DPoP ÷ ceiling (measured)' },
   { id: 'dpop-nonce/floor', kind: 'bare', subject: 'mcp-dpop-nonce', base: 'floor-dpop', target: 0.85, label: 'DPoP + nonce ÷ ceiling (measured)' },
+  { id: 'dpop-bound/dpop-session', kind: 'bare', subject: 'mcp-dpop-bound', base: 'mcp-dpop-session', interleave: true, label: 'DPoP in a session, bound with RedisSessionStore ÷ the same requests without binding' },
   { id: 'fresh/ceiling', kind: 'ceiling', subject: 'mcp-bearer-fresh', base: 'fastify-bare-token', label: 'Bearer fresh ÷ ceiling (computed, idle-core verify rate)' },
   { id: 'dpop/ceiling', kind: 'ceiling', subject: 'mcp-dpop', base: 'fastify-bare-token', label: 'DPoP ÷ ceiling (computed, idle-core verify rate)' },
   { id: 'dpop-nonce/ceiling', kind: 'ceiling', subject: 'mcp-dpop-nonce', base: 'fastify-bare-token', label: 'DPoP + nonce ÷ ceiling (computed, idle-core verify rate)' },

@@ -4,8 +4,9 @@
 import Fastify from 'fastify'
 import { developmentInteractions, mcpAuthorizationServer } from '../../dist/authorization-server.js'
 import { config, serveFastify } from './child.js'
-import { asBenchOptions } from './as-config.js'
+import { answerMintRequests, asBenchOptions } from './as-config.js'
 
 const app = Fastify({ logger: false })
 await app.register(mcpAuthorizationServer, { ...asBenchOptions(config), interactions: developmentInteractions() })
+answerMintRequests(app.mcpAuthorizationServer.provider, config.resource)
 await serveFastify(app)

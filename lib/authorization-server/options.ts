@@ -4,7 +4,7 @@
 // unsigned cookies) are refused under NODE_ENV=production.
 import { createHash, randomBytes } from 'node:crypto'
 import { invalidSetting } from '../errors.js'
-import { nearest } from '../options.js'
+import { nearest } from '../suggest.js'
 import { parseResource } from '../resource.js'
 import { SCOPE_TOKEN } from '../scopes.js'
 import type {
@@ -18,6 +18,8 @@ import { defaultLookup } from './outbound-fetch.js'
 import { resolveSigningKeys } from './signing-keys.js'
 import type { SigningKeys } from './signing-keys.js'
 import { isDevelopmentInteractions } from './development-interactions.js'
+import { resolveIdJag } from './id-jag-options.js'
+import type { ResolvedIdJag } from './id-jag-options.js'
 
 export interface ResolvedAsResource {
   readonly uri: string
@@ -46,11 +48,12 @@ export interface ResolvedAsOptions {
   readonly store: McpAuthorizationServerOptions['store']
   readonly rateLimit: { readonly failedLoginsPerMinute: number, readonly tokenPerMinute: number, readonly interactionsPerMinute: number } | undefined
   readonly ttl: { readonly authorizationCode: number, readonly refreshToken: number, readonly session: number, readonly interaction: number, readonly grant: number }
+  readonly idJag: ResolvedIdJag | undefined
   readonly onEvent: McpAuthorizationServerOptions['onEvent']
   readonly configure: McpAuthorizationServerOptions['configure']
 }
 
-const TOP_LEVEL = ['issuer', 'resources', 'signingKeys', 'accounts', 'claims', 'interactions', 'clients', 'dpop', 'cookies', 'store', 'rateLimit', 'ttl', 'onEvent', 'configure']
+const TOP_LEVEL = ['issuer', 'resources', 'signingKeys', 'accounts', 'claims', 'interactions', 'clients', 'dpop', 'cookies', 'store', 'rateLimit', 'ttl', 'idJag', 'onEvent', 'configure']
 
 function fail (message: string): never {
   throw invalidSetting(`mcpAuthorizationServer ${message}`)
@@ -252,6 +255,7 @@ export function resolveAsOptions (options: McpAuthorizationServerOptions, enviro
       interaction: seconds('ttl.interaction', ttl.interaction, 600),
       grant: seconds('ttl.grant', ttl.grant, 14 * 24 * 3600),
     }),
+    idJag: resolveIdJag(options.idJag),
     onEvent: options.onEvent,
     configure: options.configure,
   })

@@ -7,9 +7,12 @@
 // client authentication.
 import { errors } from 'oidc-provider'
 import { defaultScope } from './default-scopes.js'
+import { ID_JAG_PROFILE } from './id-jag.js'
 import { createOutboundFetch, defaultLookup } from './outbound-fetch.js'
 import type { ResolvedAsOptions, ResolvedAsResource } from './options.js'
 import type { AdapterFactory } from './provider-types.js'
+import { keepOfflineAccess, OFFLINE_ACCESS, scopeTokens } from './offline-access.js'
+import type { AuthorizationContext } from './offline-access.js'
 
 /** Endpoint paths below the issuer; the MCP 2025-03-26 fallback paths (/authorize, /token, /register) among them. */
 export const ROUTES = Object.freeze({
@@ -27,8 +30,18 @@ export const ROUTES = Object.freeze({
 /** Where oidc-provider sends the browser for login and consent (below the issuer path). */
 export const INTERACTION_PATH = '/interaction'
 
-type Ctx = { oidc: { params: Record<string, unknown>, client?: { clientId: string } } }
 type Client = { clientId: string, clientAuthMethod: string, grantTypeAllowed (type: string): boolean }
+
+/** How oidc-provider issues a resource's access tokens: RFC 9068 JWTs whose `aud` is the resource. */
+export function resourceServerInfo (resource: ResolvedAsResource, algorithm: string): Record<string, unknown> {
+  return {
+    audience: resource.uri,
+    scope: resource.scopes.join(' '),
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: resource.accessTokenTtl,
+    jwt: { sign: { alg: algorithm } },
+  }
+}
 
 export interface ConfigurationHooks {
   readonly adapter: AdapterFactory
@@ -76,12 +89,15 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
     rotateRefreshToken: true,
     routes: { ...ROUTES },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${options.mountPath}${INTERACTION_PATH}/${interaction.uid}` },
-    // The default scopes are decided after the standard checks and before the
-    // grant is looked at, for the authorization and PAR endpoints alike.
+    // After the standard checks and before the grant is looked at, for the
+    // authorization and PAR endpoints alike: offline_access for OAuth requests,
+    // then the default scopes for a request that names no scope of a resource.
     extraParams: {
-      async resource (ctx: Ctx, value: unknown) {
-        const scope = ctx.oidc.params.scope
-        if (typeof scope === 'string' && scope.trim() !== '') return
+      async resource (ctx: AuthorizationContext, value: unknown) {
+        keepOfflineAccess(ctx)
+        const scopes = scopeTokens(ctx.oidc.params.scope)
+        // offline_access asks for a refresh token, not for access to a resource.
+        if (scopes.some((s) => s !== OFFLINE_ACCESS)) return
         const named = typeof value === 'string' ? [value] : Array.isArray(value) ? value as string[] : []
         // No resource named: the only resource there is (the provider's default resource).
         const targets = named.length > 0 ? named : options.resources.length === 1 ? [(options.resources[0] as ResolvedAsResource).uri] : []
@@ -91,7 +107,7 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
             ? 'no scope was requested and no resource was named'
             : 'no scope was requested and a requested resource has no default scopes', '')
         }
-        ctx.oidc.params.scope = filled
+        ctx.oidc.params.scope = [filled, ...scopes].join(' ')
       },
     },
     // A dynamically registered client is not bound to the scopes of its first
@@ -109,7 +125,13 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
       devInteractions: { enabled: false },
       claimsParameter: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // A token's details go only to the client it was issued to (RFC 7662 §4
+      // leaves who may ask to the server); resource servers verify the JWT access
+      // tokens with the public keys, which introspection refuses (oidc-provider's rule).
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
+      },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
@@ -132,21 +154,22 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
           },
       resourceIndicators: {
         enabled: true,
-        // A request that names no resource is for the only one there is.
-        defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string[]) =>
-          oneOf?.[0] ?? (options.resources.length === 1 ? options.resources[0]?.uri : undefined),
+        // A request that names no resource is for the only one there is, but an
+        // OpenID request asking for none of its scopes signs a person in: its
+        // access token is for userinfo.
+        async defaultResource (ctx: AuthorizationContext, _client: unknown, oneOf?: string[]) {
+          if (oneOf !== undefined) return oneOf[0]
+          const only = options.resources.length === 1 ? options.resources[0] as ResolvedAsResource : undefined
+          const scopes = scopeTokens(ctx.oidc.params.scope)
+          if (only === undefined || (scopes.includes('openid') && !scopes.some((s) => only.scopes.includes(s)))) return undefined
+          return only.uri
+        },
         // The code's resource is used at the token endpoint, `openid` or not.
         useGrantedResource: async () => true,
         async getResourceServerInfo (_ctx: unknown, indicator: string) {
           const resource = byUri.get(indicator)
           if (resource === undefined) throw new errors.InvalidTarget(`unknown resource ${indicator}`)
-          return {
-            audience: resource.uri,
-            scope: resource.scopes.join(' '),
-            accessTokenFormat: 'jwt',
-            accessTokenTTL: resource.accessTokenTtl,
-            jwt: { sign: { alg: options.signingKeys.algorithm } },
-          }
+          return resourceServerInfo(resource, options.signingKeys.algorithm)
         },
       },
     },
@@ -164,6 +187,8 @@ export function buildConfiguration (options: ResolvedAsOptions, hooks: Configura
       Grant: options.ttl.grant,
       PushedAuthorizationRequest: 60,
     },
+    // Enterprise-managed authorization: clients discover the ID-JAG profile here (MCP SEP-990 §6).
+    ...(options.idJag === undefined ? {} : { discovery: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }),
     // CORS is the plugin's (Access-Control-Allow-Origin: * on the public endpoints, none elsewhere).
     clientBasedCORS: () => false,
     renderError: async (ctx: { type: string, body: unknown, status: number }, out: Record<string, unknown>) => {

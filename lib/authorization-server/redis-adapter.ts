@@ -179,13 +179,18 @@ export function redisAdapter (client: RedisClient, options: RedisAdapterOptions 
   if (typeof prefix !== 'string') throw invalidSetting(`redisAdapter prefix must be a string; got ${typeof prefix}`)
   const redis = redisCommands(client, 'redisAdapter', timeout)
   const factory: AdapterFactory = (model) => new RedisAdapter(redis, prefix, model)
-  return Object.assign(factory, { [kPing]: async () => { await redis.send(['PING']) } })
+  return Object.assign(factory, { [kRedis]: { commands: redis, prefix } satisfies RedisStoreInfo })
 }
 
-/** The health check of a store made by redisAdapter (absent on other stores). */
-export const kPing = Symbol('fastify-mcp-auth.storePing')
+/** What the plugin reads from a store redisAdapter made: its Redis (health, rate-limit counters). */
+export interface RedisStoreInfo {
+  readonly commands: RedisCommands
+  readonly prefix: string
+}
 
-export function storePing (store: unknown): (() => Promise<void>) | undefined {
-  const ping = typeof store === 'function' ? (store as unknown as Record<symbol, unknown>)[kPing] : undefined
-  return typeof ping === 'function' ? ping as () => Promise<void> : undefined
+const kRedis = Symbol('fastify-mcp-auth.redisAdapter')
+
+/** The Redis behind a store made by redisAdapter; undefined for any other store. */
+export function redisOf (store: unknown): RedisStoreInfo | undefined {
+  return typeof store === 'function' ? (store as unknown as Record<symbol, RedisStoreInfo | undefined>)[kRedis] : undefined
 }

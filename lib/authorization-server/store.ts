@@ -1,11 +1,13 @@
 // The storage oidc-provider gets: the user's adapter factory (redisAdapter) or
-// oidc-provider's in-process memory adapter, with three rules of ours on top:
+// oidc-provider's in-process memory adapter on storage of ours that forgets
+// nothing before its time (memory-storage.ts), with three rules of ours on top:
 // a store failure is 503 temporarily_unavailable whatever store it is, single
 // use is claimed atomically in memory too (two requests in one process
 // interleave at every await), and dynamically registered clients expire after
 // `idleTtl` seconds without use.
 // oidc-provider does not export its memory adapter from the package root.
-import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js'
+import { ExpiringStorage } from './memory-storage.js'
 import type { AdapterFactory, AdapterPayload, ProviderAdapter } from './provider-types.js'
 import { errors } from 'oidc-provider'
 import { lostClaim, unavailable } from './redis-adapter.js'
@@ -14,6 +16,9 @@ export interface StoreOptions {
   /** Seconds an unused dynamic registration lives; undefined: forever. */
   readonly clientIdleTtl: number | undefined
 }
+
+// A claim lives until replay detection's own save replaces it with the real expiry.
+const REPLAY_CLAIM_TTL = 3600
 
 function epoch (): number {
   return Math.floor(Date.now() / 1000)
@@ -32,11 +37,25 @@ function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAd
       throw await lostClaim(model, stored, (grantId) => inner.revokeByGrantId(grantId))
     },
     async find (id: string): Promise<AdapterPayload | undefined> {
+      if (model === 'ReplayDetection') return await claim(inner, id)
       const stored = await inner.find(id)
       // A copy: oidc-provider must not mutate the stored record (its consumed flag least of all).
       return stored === undefined ? undefined : { ...stored }
     },
   })
+}
+
+// Replay detection asks find, then saves; here the find itself claims the id.
+// The memory adapter reads and writes its map synchronously inside each call,
+// so the read and the claim below happen in one step: of two requests with one
+// `jti`, exactly one sees nothing there. Overwriting a record that was there
+// changes nothing (its presence is the answer).
+async function claim (inner: ProviderAdapter, id: string): Promise<AdapterPayload | undefined> {
+  const before = inner.find(id)
+  const now = epoch()
+  const claimed = inner.upsert(id, { jti: id, kind: 'ReplayDetection', iat: now, exp: now + REPLAY_CLAIM_TTL }, REPLAY_CLAIM_TTL)
+  const [stored] = await Promise.all([before, claimed])
+  return stored === undefined ? undefined : { ...stored }
 }
 
 // Each use of a client pushes its expiry out again; at most one write per
@@ -81,12 +100,12 @@ function failClosed (inner: ProviderAdapter): ProviderAdapter {
 }
 
 export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
-  const memory = user === undefined ? (createMemoryAdapter as (clockTolerance?: number) => AdapterFactory)() : undefined
+  const storage = user === undefined ? new ExpiringStorage() : undefined
   const adapters = new Map<string, ProviderAdapter>()
   return (model) => {
     let adapter = adapters.get(model)
     if (adapter !== undefined) return adapter
-    adapter = memory === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(memory(model), model)
+    adapter = storage === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model)
     if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
     adapters.set(model, adapter)
     return adapter

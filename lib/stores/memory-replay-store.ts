@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { ReplayStore } from './replay-store.js'
 import { ReplayStoreFullError } from './replay-store.js'
+import { maxEntriesOption } from './store-options.js'
 
 export interface MemoryReplayStoreOptions {
   /**
@@ -31,11 +32,7 @@ export class MemoryReplayStore implements ReplayStore {
   readonly #epoch: number
 
   constructor (options: MemoryReplayStoreOptions = {}) {
-    const maxEntries = options.maxEntries ?? 1_000_000
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError(`MemoryReplayStore maxEntries must be a positive integer; got ${String(maxEntries)}`)
-    }
-    this.maxEntries = maxEntries
+    this.maxEntries = maxEntriesOption('MemoryReplayStore', options.maxEntries, 1_000_000)
     this.#clock = options.clock ?? systemClock
     this.#epoch = this.#clock()
   }

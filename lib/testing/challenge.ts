@@ -4,8 +4,8 @@
 import type { HttpResponseLike } from './exchange.js'
 import { assertionError, header, show } from './report.js'
 import type { Context } from './report.js'
-import { parseWwwAuthenticate } from './www-authenticate.js'
-import type { Challenge } from './www-authenticate.js'
+import { parseWwwAuthenticate } from '../www-authenticate.js'
+import type { Challenge } from '../www-authenticate.js'
 
 export interface ChallengeExpectation {
   /** Expected status code; omitted: any status, but a challenge must be present. */

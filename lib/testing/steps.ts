@@ -181,6 +181,8 @@ function hintFor (response: HttpResponseLike, target: SuccessTarget, options: Pi
       return `the proof's htu was ${target.htu ?? '(none)'}; if clients reach this route at another URL, pass \`publicUrl\``
     case 'use_dpop_nonce':
       return 'the server asked for a DPoP nonce again after a retry with the nonce it sent'
+    case 'temporarily_unavailable':
+      return 'the app could not reach what authentication needs (most often the issuer\'s keys): give it the test issuer\'s keys with jwks: issuer.jwks, or check its replay store and nonce provider'
     default:
       return response.statusCode === 404 ? 'no route answers this method and url: check `url` and `method`' : undefined
   }

@@ -73,7 +73,7 @@ async function tokenValidationEnforced (app: Injectable, options: TokenValidatio
   const controlKey = await createDpopKey()
   const control = await present(controlStep, controlKey, await minter(options, target.aud, scheme, controlKey).mint())
   expectSuccess(exchange, controlStep, control.request, control.response, { ...target, scheme }, options,
-    scheme === 'Bearer' ? 'if the app requires DPoP (dpop.required), pass scheme: \'DPoP\'' : undefined)
+    scheme === 'Bearer' && control.response.statusCode === 401 ? 'if the app requires DPoP (dpop.required), pass scheme: \'DPoP\'' : undefined)
 
   const template = decodeJwt(await minter(options, target.aud, scheme, controlKey).mint())
   for (const check of cases(options, target.aud, template)) {

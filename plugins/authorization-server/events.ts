@@ -4,6 +4,7 @@
 import type Provider from 'oidc-provider'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ResolvedAsOptions } from '../../lib/authorization-server/options.js'
+import { isReplayedProof } from '../../lib/authorization-server/dpop-replay.js'
 import { describeError } from '../../lib/logger.js'
 import type { AuthorizationServerEvent } from '../../types/authorization-server.js'
 
@@ -38,7 +39,8 @@ export function subscribeEvents (provider: Provider, options: ResolvedAsOptions,
   provider.on('grant.success', (ctx: Ctx) => emit({ type: 'token.issued', ...who(ctx), ...grantType(ctx) }))
   provider.on('grant.error', (ctx: Ctx, err: { error?: string, error_description?: string }) => {
     const reused = /refresh token already used/.test(err.error_description ?? '') || /already used/.test(String((err as Error).message))
-    emit({ type: reused && grantType(ctx).grantType === 'refresh_token' ? 'refresh_token.reused' : 'token.refused', ...who(ctx), ...grantType(ctx), error: err.error ?? 'server_error' })
+    const error = isReplayedProof(err) ? 'invalid_dpop_proof' : err.error ?? 'server_error'
+    emit({ type: reused && grantType(ctx).grantType === 'refresh_token' ? 'refresh_token.reused' : 'token.refused', ...who(ctx), ...grantType(ctx), error })
   })
   provider.on('authorization.success', (ctx: Ctx) => emit({ type: 'authorization.granted', ...who(ctx) }))
   provider.on('authorization.error', (ctx: Ctx, err: { error?: string }) => emit({ type: 'authorization.denied', ...who(ctx), error: err.error ?? 'server_error' }))

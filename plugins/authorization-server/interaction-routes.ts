@@ -11,12 +11,15 @@ import { INTERACTION_PATH } from '../../lib/authorization-server/provider-config
 import { describeError } from '../../lib/logger.js'
 import type { ConsentDetails, InteractionClient, LoginDetails } from '../../types/authorization-server.js'
 import { PUBLIC_ROUTE } from './provider-routes.js'
-import { rateLimitedBody } from './rate-limit.js'
+import type { RateLimitStoreClass } from '../../lib/authorization-server/rate-limit-store.js'
+import { isRateLimitStoreFailure, rateLimitOptions } from './rate-limit.js'
 
 export interface InteractionRoutesOptions {
   options: ResolvedAsOptions
   provider: Provider
   csrf: CsrfTokens
+  /** Counters on redisAdapter's Redis; undefined: in this process. */
+  rateLimitStore: RateLimitStoreClass | undefined
 }
 
 const SECURITY_HEADERS = Object.freeze({
@@ -74,7 +77,7 @@ async function saveGrant (provider: Provider, interaction: Interaction, accountI
   return grant.save()
 }
 
-const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async function interactionRoutes (fastify: FastifyInstance, { options, provider, csrf }) {
+const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async function interactionRoutes (fastify: FastifyInstance, { options, provider, csrf, rateLimitStore }) {
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
   })
@@ -85,6 +88,10 @@ const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async fu
   fastify.setErrorHandler(async (error, request, reply) => {
     const status = (error as { statusCode?: number }).statusCode
     if (status === 429) return reply.send(error)
+    if (isRateLimitStoreFailure(error)) {
+      request.log.error({ err: describeError(error) }, 'mcp-authorization-server: rate-limit counters unavailable')
+      return problem(reply.header('retry-after', '5'), 503, 'Sign-in is unavailable for a moment. Try again in a few seconds.')
+    }
     request.log.error({ err: describeError(error) }, 'mcp-authorization-server: interaction failed')
     return problem(reply, 500, 'Sign-in could not be completed. Start again from the application.')
   })
@@ -93,7 +100,7 @@ const interactionRoutes: FastifyPluginAsync<InteractionRoutesOptions> = async fu
   let failedLogins: ((request: FastifyRequest, call?: { increment?: boolean }) => Promise<{ isAllowed: true } | { isAllowed: false, remaining: number }>) | undefined
   const loginAccount = new WeakMap<FastifyRequest, string>()
   if (limits !== undefined) {
-    await fastify.register(rateLimit, { global: false, errorResponseBuilder: rateLimitedBody })
+    await fastify.register(rateLimit, rateLimitOptions(rateLimitStore))
     failedLogins = fastify.createRateLimit({
       max: limits.failedLoginsPerMinute,
       timeWindow: 60_000,

@@ -10,11 +10,14 @@ import rateLimit from '@fastify/rate-limit'
 import type { ResolvedAsOptions } from '../../lib/authorization-server/options.js'
 import { ROUTES } from '../../lib/authorization-server/provider-configuration.js'
 import { AUTHORIZATION_SERVER_WELL_KNOWN, OPENID_WELL_KNOWN } from '../../lib/well-known.js'
-import { rateLimitedBody } from './rate-limit.js'
+import type { RateLimitStoreClass } from '../../lib/authorization-server/rate-limit-store.js'
+import { isRateLimitStoreFailure, rateLimitOptions, rateLimitStoreUnavailable } from './rate-limit.js'
 
 export interface ProviderRoutesOptions {
   options: ResolvedAsOptions
   callback: (req: FastifyRequest['raw'], res: FastifyReply['raw']) => unknown
+  /** Counters on redisAdapter's Redis; undefined: in this process. */
+  rateLimitStore: RateLimitStoreClass | undefined
 }
 
 export const PUBLIC_ROUTE = Object.freeze({ mcpAuth: false })
@@ -66,12 +69,17 @@ function belowMount (mountPath: string) {
   return (request: FastifyRequest): string => request.raw.url?.slice(mountPath.length) || '/'
 }
 
-const providerRoutes: FastifyPluginAsync<ProviderRoutesOptions> = async function providerRoutes (fastify: FastifyInstance, { options, callback }) {
+const providerRoutes: FastifyPluginAsync<ProviderRoutesOptions> = async function providerRoutes (fastify: FastifyInstance, { options, callback, rateLimitStore }) {
   // oidc-provider parses its own bodies: leave the stream unread.
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
   if (options.rateLimit !== undefined || options.registration !== undefined) {
-    await fastify.register(rateLimit, { global: false, errorResponseBuilder: rateLimitedBody })
+    await fastify.register(rateLimit, rateLimitOptions(rateLimitStore))
+    // Errors before the hand-over are the limits' own; the rest is the app's to answer.
+    fastify.setErrorHandler(async (error, request, reply) => {
+      if (isRateLimitStoreFailure(error)) return rateLimitStoreUnavailable(request, reply, error)
+      throw error
+    })
   }
 
   const mount = options.mountPath

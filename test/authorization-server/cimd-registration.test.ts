@@ -3,11 +3,14 @@
 // connected-address guard kept on), documents over 5 kB or slower than 2.5 s
 // refused, redirect_uri matched exactly, unused registrations expiring, the
 // per-IP registration limit, and the initial access token.
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import tls from 'node:tls'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import { createOutboundFetch } from '../../lib/authorization-server/outbound-fetch.js'
 import { checkHost, isPublicAddress } from '../../lib/authorization-server/address-policy.js'
-import { completeAuthorization } from '../../testing.js'
+import { completeAuthorization, createTestCa } from '../../testing.js'
 import { authorizationUrl, insecure, REDIRECT_URI, registerPublicClient, startAs } from '../helpers/authorization-server.js'
 import { startDocumentServer } from '../helpers/document-server.js'
 
@@ -31,9 +34,10 @@ t.test('the outbound fetch: https only, checked before connecting, with oidc-pro
   const guard = { name: 'oidc-provider SSRF dispatcher' }
   await fetch('https://client.example/doc.json', { dispatcher: guard } as unknown as RequestInit)
   t.equal((seen[0] as { dispatcher?: unknown }).dispatcher, guard, 'the DNS-rebinding guard stays on')
-  await t.rejects(fetch('http://client.example/doc.json', {}), /https only/)
+  await t.rejects(fetch('http://client.example/doc.json', { dispatcher: guard } as unknown as RequestInit), /https only/)
   const private10 = createOutboundFetch(async () => [{ address: '10.0.0.1', family: 4 }], next)
-  await t.rejects(private10('https://client.example/doc.json', {}), /non-public/)
+  await t.rejects(private10('https://client.example/doc.json', { dispatcher: guard } as unknown as RequestInit), /non-public/)
+  await t.rejects(fetch('https://client.example/doc.json', {}), /connected-address guard is off/, 'fail closed without the provider\'s guard')
   t.equal(seen.length, 1, 'nothing was fetched for refused URLs')
 })
 
@@ -46,6 +50,40 @@ t.test('CIMD client_ids on non-public hosts are refused at the authorization end
     t.equal(res.json().error, 'invalid_client', clientId)
   }
   t.same([...resolved].sort(), ['intranet.example', 'rebind.example'], 'only the names were resolved; IP literals were refused as written')
+})
+
+// DNS rebinding: the name resolves to a public address for the check and to
+// loopback for the connection. The document server is real (HTTPS on 127.0.0.1,
+// its CA trusted process-wide), so only the connected-address guard stands
+// between the authorization server and the document.
+const trustCa = (tls as { setDefaultCACertificates?: (certs: string[]) => void }).setDefaultCACertificates
+t.test('a CIMD host that resolves to a public address, then to loopback when connecting (DNS rebinding), is refused', { skip: trustCa === undefined && 'tls.setDefaultCACertificates needs Node 22.19 or later' }, async (t) => {
+  const ca = await createTestCa()
+  const { certificatePem, keyPem } = await ca.issueServerCertificate({ hosts: ['localhost', '127.0.0.1'] })
+  const requests: string[] = []
+  const server = createHttpsServer({ cert: certificatePem, key: keyPem }, (req, res) => {
+    requests.push(req.url ?? '')
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: clientId, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const clientId = `https://localhost:${(server.address() as AddressInfo).port}/client.json`
+  const defaults = tls.getCACertificates('default')
+  trustCa?.([...defaults, ca.certificatePem])
+  t.teardown(() => trustCa?.(defaults))
+  // The rebinding resolver's first answer is public; the connection resolves
+  // `localhost` again (the system's answer: 127.0.0.1).
+  const answers: string[] = []
+  const lookup = async (host: string) => { answers.push(host); return [{ address: '93.184.216.34', family: 4 }] }
+  const errors: unknown[] = []
+  const running = await startAs(t, { clients: { cimd: { lookup } } })
+  running.app.mcpAuthorizationServer.provider.on('authorization.error', (_ctx: unknown, err: unknown) => { errors.push(err) })
+  const res = await fetch((await authorizationUrl(running.as, { client_id: clientId })).url, { redirect: 'manual' })
+  t.equal(res.status, 400)
+  t.equal(((await res.json()) as { error: string }).error, 'invalid_client')
+  t.ok(answers.length > 0 && answers.every((host) => host === 'localhost'), 'the address check passed (a public answer)')
+  t.match(String((errors[0] as { cause?: { cause?: Error } } | undefined)?.cause?.cause?.message), /special-use IP address/, 'the connected-address guard refused loopback')
+  t.same(requests, [], 'no request reached the loopback server')
 })
 
 t.test('a CIMD client: its document is fetched once, consent shows its name and redirect host, redirect_uri matches exactly', async (t) => {

@@ -11,7 +11,8 @@ import { decodeJwt } from 'jose'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import { mcpAuthorizationServer, redisAdapter } from '../../authorization-server.js'
-import type { McpAuthorizationServerOptions } from '../../authorization-server.js'
+import type { AuthorizationServerStore, McpAuthorizationServerOptions } from '../../authorization-server.js'
+import type { AdapterFactory } from '../../lib/authorization-server/provider-types.js'
 import { completeAuthorization, createDpopKey, createDpopProof } from '../../testing.js'
 import { asOptions, insecure, REDIRECT_URI, RESOURCE } from '../helpers/authorization-server.js'
 import { freePort } from '../helpers/net.js'
@@ -33,25 +34,77 @@ interface Cluster {
   control: Awaited<ReturnType<typeof connectIoredis>>
 }
 
-async function startCluster (t: Test): Promise<Cluster> {
-  const redis = await startRedis(t)
-  const [portA, portB] = await Promise.all([freePort(), freePort()])
-  const issuer = `http://127.0.0.1:${portA}`
-  const shared: Partial<McpAuthorizationServerOptions> = {
+const NONCE_SECRET = 'the-same-nonce-secret-on-every-instance!'
+
+async function sharedOptions (): Promise<Partial<McpAuthorizationServerOptions>> {
+  return {
     signingKeys: { keys: [{ kty: 'EC', crv: 'P-256', ...await sharedKey() }] },
     clients: { static: [PUBLIC_CLIENT, SERVICE] },
-    dpop: { nonce: { secret: 'the-same-nonce-secret-on-every-instance!' } },
+    dpop: { nonce: { secret: NONCE_SECRET } },
   }
+}
+
+/** One more instance behind `issuer` on the same Redis; `overrides` replace the shared options. */
+async function startInstance (t: Test, issuer: string, store: AuthorizationServerStore, overrides: Partial<McpAuthorizationServerOptions> = {}): Promise<string> {
+  const port = await freePort()
+  const app: FastifyInstance = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuthorizationServer, asOptions(issuer, { ...await sharedOptions(), store, ...overrides }))
+  await app.listen({ port, host: '127.0.0.1' })
+  return `http://127.0.0.1:${port}`
+}
+
+/** `wrap` may put a test's hand between each instance and its store. */
+async function startCluster (t: Test, wrap: (store: AdapterFactory) => AdapterFactory = (store) => store): Promise<Cluster> {
+  const redis = await startRedis(t)
+  const portA = await freePort()
+  const issuer = `http://127.0.0.1:${portA}`
   const stores = [redisAdapter(await connectIoredis(t, redis)), redisAdapter(await connectNodeRedis(t, redis))]
-  for (const [index, port] of [portA, portB].entries()) {
-    const app: FastifyInstance = Fastify()
-    t.teardown(() => app.close())
-    await app.register(mcpAuthorizationServer, asOptions(issuer, { ...shared, store: stores[index] }))
-    await app.listen({ port, host: '127.0.0.1' })
-  }
+  const app: FastifyInstance = Fastify()
+  t.teardown(() => app.close())
+  await app.register(mcpAuthorizationServer, asOptions(issuer, { ...await sharedOptions(), store: wrap(stores[0] as AdapterFactory) }))
+  await app.listen({ port: portA, host: '127.0.0.1' })
+  const b = await startInstance(t, issuer, wrap(stores[1] as AdapterFactory))
   const url = new URL(issuer)
   const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm: 'oauth2', ...insecure }))
-  return { issuer, a: issuer, b: `http://127.0.0.1:${portB}`, as, redis, control: await connectIoredis(t, redis) }
+  return { issuer, a: issuer, b, as, redis, control: await connectIoredis(t, redis) }
+}
+
+/**
+ * Holds every caller until `parties` have arrived (or `timeoutMs` passed, so a
+ * broken test fails instead of hanging); `arrived()` says how many came.
+ */
+function barrier (parties: number, timeoutMs = 15_000): { wait: () => Promise<void>, arrived: () => number } {
+  let count = 0
+  let release = (): void => {}
+  const all = new Promise<void>((resolve) => { release = resolve })
+  return {
+    async wait () {
+      if (++count >= parties) release()
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
+    },
+    arrived: () => count,
+  }
+}
+
+/** A store whose PAR consume waits at `gate` first: every instance has read the request_uri as unused before any claims it. */
+function gatedParConsume (gate: () => Promise<void>) {
+  return (store: AdapterFactory): AdapterFactory => (model) => {
+    const adapter = store(model)
+    if (model !== 'PushedAuthorizationRequest') return adapter
+    return {
+      upsert: (id, payload, expiresIn) => adapter.upsert(id, payload, expiresIn),
+      find: (id) => adapter.find(id),
+      findByUid: (uid) => adapter.findByUid(uid),
+      findByUserCode: (code) => adapter.findByUserCode(code),
+      destroy: (id) => adapter.destroy(id),
+      revokeByGrantId: (grantId) => adapter.revokeByGrantId(grantId),
+      async consume (id) {
+        await gate()
+        return adapter.consume(id)
+      },
+    }
+  }
 }
 
 let key: { d: string, x: string, y: string } | undefined
@@ -102,6 +155,21 @@ function tokenRequest (endpoint: string, body: Record<string, string>, headers: 
     .then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers }))
 }
 
+/** A pushed authorization request (RFC 9126) of the public client, to instance A. */
+async function pushAuthorizationRequest (cluster: Cluster) {
+  const verifier = oauth.generateRandomCodeVerifier()
+  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
+    client_id: PUBLIC_CLIENT.client_id,
+    redirect_uri: REDIRECT_URI,
+    response_type: 'code',
+    resource: RESOURCE,
+    scope: 'mcp:tools:read',
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  return { par, verifier }
+}
+
 t.test('an authorization code redeemed on both instances at once: exactly one token, one invalid_grant, never a 500', { skip: REDIS_SKIP }, async (t) => {
   const cluster = await startCluster(t)
   const { code, verifier } = await authorizationCode(cluster)
@@ -117,16 +185,7 @@ t.test('an authorization code redeemed on both instances at once: exactly one to
 
 t.test('a PAR request_uri pushed to A completes on B, and is single use across instances', { skip: REDIS_SKIP }, async (t) => {
   const cluster = await startCluster(t)
-  const verifier = oauth.generateRandomCodeVerifier()
-  const par = await tokenRequest(cluster.as.pushed_authorization_request_endpoint as string, {
-    client_id: PUBLIC_CLIENT.client_id,
-    redirect_uri: REDIRECT_URI,
-    response_type: 'code',
-    resource: RESOURCE,
-    scope: 'mcp:tools:read',
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })
+  const { par, verifier } = await pushAuthorizationRequest(cluster)
   t.equal(par.status, 201)
   const url = new URL(onB(cluster, cluster.as.authorization_endpoint as string))
   url.searchParams.set('client_id', PUBLIC_CLIENT.client_id)
@@ -137,6 +196,25 @@ t.test('a PAR request_uri pushed to A completes on B, and is single use across i
   t.equal(token.status, 200)
   const again = await fetch(new URL(url.pathname + url.search, cluster.a), { redirect: 'manual' })
   t.match(String(again.headers.get('location')), /error=invalid_request_uri/, 'the used request_uri is refused on A')
+})
+
+t.test('one PAR request_uri completed on A and B at once: exactly one code, the other refused', { skip: REDIS_SKIP }, async (t) => {
+  const gate = barrier(2)
+  const cluster = await startCluster(t, gatedParConsume(gate.wait))
+  const { par } = await pushAuthorizationRequest(cluster)
+  t.equal(par.status, 201)
+  const authorize = (base: string) => {
+    const url = new URL(base + new URL(cluster.as.authorization_endpoint as string).pathname)
+    url.searchParams.set('client_id', PUBLIC_CLIENT.client_id)
+    url.searchParams.set('request_uri', String(par.body.request_uri))
+    // Two browsers: each signs in and consents on its own instance.
+    return completeAuthorization(url, REDIRECT_URI)
+  }
+  const callbacks = await Promise.all([authorize(cluster.a), authorize(cluster.b)])
+  t.equal(gate.arrived(), 2, 'both instances read the request_uri as unused and went to claim it')
+  const codes = callbacks.filter((callback) => callback.searchParams.has('code'))
+  t.equal(codes.length, 1, 'one code')
+  t.same(callbacks.map((callback) => callback.searchParams.get('error')).filter((error) => error !== null), ['invalid_request_uri'], 'the other is refused')
 })
 
 t.test('DPoP across instances: a nonce from A is accepted by B; one proof sent to both at once is accepted once', { skip: REDIS_SKIP }, async (t) => {
@@ -161,10 +239,14 @@ t.test('DPoP across instances: a nonce from A is accepted by B; one proof sent t
     () => tokenRequest(onB(cluster, endpoint), body, { ...basic, dpop: proof }),
   ])
   t.same(results.map((r) => r.status).sort(), [200, 400], 'the replayed proof is refused on the other instance')
-  // oidc-provider answers a replayed proof at a grant endpoint with invalid_grant.
-  t.equal(results.find((r) => r.status === 400)?.body.error, 'invalid_grant')
+  t.equal(results.find((r) => r.status === 400)?.body.error, 'invalid_dpop_proof', 'RFC 9449 §5')
   const later = await tokenRequest(onB(cluster, endpoint), body, { ...basic, dpop: proof })
-  t.equal(later.body.error, 'invalid_grant', 'and later, too')
+  t.equal(later.body.error, 'invalid_dpop_proof', 'and later, too')
+
+  // The check is real: an instance with another nonce secret refuses A's nonce.
+  const other = await startInstance(t, cluster.issuer, redisAdapter(await connectIoredis(t, cluster.redis)), { dpop: { nonce: { secret: 'another-nonce-secret-on-a-stray-instance' } } })
+  const stray = await tokenRequest(other + endpoint.slice(cluster.a.length), body, { ...basic, dpop: await createDpopProof(dpopKey, { method: 'POST', url: endpoint, nonce }) })
+  t.equal(stray.body.error, 'use_dpop_nonce', 'a nonce from another secret is refused')
 })
 
 t.test('refresh tokens across instances: rotated on A and reused on B revokes the grant; a concurrent refresh on both wins once', { skip: REDIS_SKIP }, async (t) => {

@@ -151,3 +151,17 @@ t.test('the memory store claims single use atomically and expires idle clients',
   t.ok(await clients.find('client-1'), 'touched at most once per tenth of the idle time')
   t.equal(store('Client'), clients, 'one adapter per model')
 })
+
+t.test('the decoration: jwks() is the served JWKS (public members only, a fresh copy), health() lists the keys', async (t) => {
+  const running = await startAs(t)
+  const decoration = running.app.mcpAuthorizationServer
+  const jwks = decoration.jwks()
+  const served = await (await fetch(running.as.jwks_uri as string)).json() as { keys: Array<Record<string, unknown>> }
+  t.same(jwks.keys.map((k) => k.kid), served.keys.map((k) => k.kid), 'the keys served at jwks_uri')
+  t.ok(jwks.keys.every((k) => k.d === undefined && k.p === undefined), 'no private member')
+  ;(jwks.keys[0] as Record<string, unknown>).kid = 'changed'
+  t.not(decoration.jwks().keys[0]?.kid, 'changed', 'a copy: changing it changes nothing')
+  const health = await decoration.health()
+  t.same(health, { store: { reachable: true }, keys: { count: served.keys.length, kids: served.keys.map((k) => String(k.kid)) } })
+  t.equal(decoration.provider.issuer, running.issuer, 'provider: the oidc-provider instance')
+})

@@ -9,31 +9,8 @@ import t from 'tap'
 import { developmentInteractions, mcpAuthorizationServer } from '../../authorization-server.js'
 import type { InteractionsOptions } from '../../authorization-server.js'
 import { completeAuthorization } from '../../testing.js'
-import { asOptions, authorizationUrl, COOKIE_KEYS, insecure, REDIRECT_URI, registerPublicClient, RESOURCE, startAs } from '../helpers/authorization-server.js'
+import { asOptions, authorizationUrl, COOKIE_KEYS, insecure, openInteraction, REDIRECT_URI, registerPublicClient, RESOURCE, startAs } from '../helpers/authorization-server.js'
 import { resolveAsOptions } from '../../lib/authorization-server/options.js'
-
-/** A cookie-carrying walk to the interaction page of a fresh authorization request. */
-async function openInteraction (as: oauth.AuthorizationServer, client: oauth.Client, params: Record<string, string | undefined> = {}) {
-  const cookies = new Map<string, string>()
-  const keep = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';')
-      const eq = pair.indexOf('=')
-      cookies.set(pair.slice(0, eq), pair.slice(eq + 1))
-    }
-  }
-  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
-  const { url: authorization } = await authorizationUrl(as, client, params)
-  const start = await fetch(authorization, { redirect: 'manual' })
-  keep(start)
-  const url = new URL(String(start.headers.get('location')), authorization)
-  const page = await fetch(url, { headers: { cookie: jar() } })
-  keep(page)
-  const html = await page.text()
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
-  const post = (fields: Record<string, string>, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie: jar(), ...headers }, body: new URLSearchParams(fields) })
-  return { url, page, html, csrf, post, jar, keep, startHeaders: start.headers }
-}
 
 t.test('interaction pages: frame, cache and sniffing protection on every answer, an escaped, accessible form', async (t) => {
   const { as } = await startAs(t)

@@ -114,10 +114,10 @@ t.test('the authorization URL is the printed line on the issuer\'s origin; the c
   t.equal(callbackListening('', 3000), false)
 })
 
-t.test('the client under test: CONFORMANCE_CLIENT replaces the placeholder', async (t) => {
+t.test('the client under test: the toolkit\'s adapter unless CONFORMANCE_CLIENT names another', async (t) => {
   t.equal(clientUnderTest({ CONFORMANCE_CLIENT: ' node dist/client.js ' }), 'node dist/client.js')
-  t.match(clientUnderTest({ CONFORMANCE_CLIENT: '' }), /--experimental-strip-types \S+\/test\/conformance\/placeholder-client\.ts$/)
-  t.match(clientUnderTest({}), /placeholder-client\.ts$/)
+  t.match(clientUnderTest({ CONFORMANCE_CLIENT: '' }), /^\S+ \S+\/test\/conformance\/client\.js$/)
+  t.match(clientUnderTest({}), /\/test\/conformance\/client\.js$/)
   t.notMatch(clientUnderTest({}), / {2}/, 'the suite splits the command on single spaces')
   t.equal(KNOWN_SCENARIOS.client.size, 33, '14 auth, 6 extensions, 2 backcompat, 11 draft')
   t.same(RUNS.map((run) => run.name), ['auth', 'extensions', 'backcompat', 'draft', 'authorization', 'authorization-resource', 'authorization-path'])

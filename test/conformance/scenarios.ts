@@ -10,12 +10,12 @@ export const SUITE_VERSION = '0.2.0-alpha.12'
  * The client under test, as the suite spawns it: the command, split on single spaces, with
  * the scenario's MCP server URL appended as the last argument (so no path may contain a
  * space). `CONFORMANCE_CLIENT` (or `npm run conformance -- --client "<command>"`) replaces
- * it; this default is the only place that names the placeholder client.
+ * it; this default is the only place that names the client toolkit's conformance adapter.
  */
 export function clientUnderTest (env: NodeJS.ProcessEnv = process.env): string {
   const command = env.CONFORMANCE_CLIENT?.trim()
   if (command !== undefined && command !== '') return command
-  return `${process.execPath} --experimental-strip-types ${resolve(import.meta.dirname, 'placeholder-client.ts')}`
+  return `${process.execPath} ${resolve(import.meta.dirname, 'client.js')}`
 }
 
 export type RunName = 'auth' | 'extensions' | 'backcompat' | 'draft' | 'authorization' | 'authorization-resource' | 'authorization-path'

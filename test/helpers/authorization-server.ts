@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import * as oauth from 'oauth4webapi'
 import t from 'tap'
 import { developmentInteractions, mcpAuthorizationServer } from '../../authorization-server.js'
+import { completeAuthorization } from '../../testing.js'
 import type { McpAuthorizationServerOptions } from '../../authorization-server.js'
 import { freePort } from './net.js'
 
@@ -78,4 +79,45 @@ export async function authorizationUrl (as: oauth.AuthorizationServer, client: o
   }
   for (const [name, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(name, value)
   return { url, verifier }
+}
+
+/**
+ * A cookie-carrying walk to the interaction page of a fresh authorization
+ * request. `via` (an origin) sends every request to that instance instead of
+ * the issuer's (the URLs the server builds keep the issuer's).
+ */
+export async function openInteraction (as: oauth.AuthorizationServer, client: oauth.Client, params: Record<string, string | undefined> = {}, via?: string) {
+  const cookies = new Map<string, string>()
+  const keep = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';')
+      const eq = pair.indexOf('=')
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1))
+    }
+  }
+  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  const route = (url: URL): URL => via === undefined ? url : new URL(url.pathname + url.search, via)
+  const { url: authorization } = await authorizationUrl(as, client, params)
+  const start = await fetch(route(authorization), { redirect: 'manual' })
+  keep(start)
+  const url = route(new URL(String(start.headers.get('location')), authorization))
+  const page = await fetch(url, { headers: { cookie: jar() } })
+  keep(page)
+  const html = await page.text()
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+  const post = (fields: Record<string, string>, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie: jar(), ...headers }, body: new URLSearchParams(fields) })
+  return { url, page, html, csrf, post, jar, keep, startHeaders: start.headers }
+}
+
+/**
+ * The authorization-code flow of a public client through the development pages
+ * (or the host's), to the processed token response; `params` go on the
+ * authorization request (undefined removes one, e.g. `resource`).
+ */
+export async function codeFlowTokens (running: Pick<RunningAs, 'as'>, client: oauth.Client, params: Record<string, string | undefined>) {
+  const { url, verifier } = await authorizationUrl(running.as, client, params)
+  const callback = await completeAuthorization(url, REDIRECT_URI)
+  const result = oauth.validateAuthResponse(running.as, client, callback, url.searchParams.get('state') ?? undefined)
+  const res = await oauth.authorizationCodeGrantRequest(running.as, client, oauth.None(), result, REDIRECT_URI, verifier, insecure)
+  return oauth.processAuthorizationCodeResponse(running.as, client, res)
 }

@@ -83,8 +83,6 @@ class TestOAuthProvider implements OAuthClientProvider {
     const target = new URL(url)
     const scope = this.consent(url.searchParams.get('scope') ?? '')
     target.searchParams.set('scope', scope)
-    // offline_access (a refresh token) needs prompt=consent (OpenID Connect Core §11).
-    if (scope.split(' ').includes('offline_access')) target.searchParams.set('prompt', 'consent')
     const callback = await completeDevAuthorization(target, REDIRECT_URI)
     if (callback.searchParams.get('state') !== this.#state) throw new Error('state mismatch')
     const code = callback.searchParams.get('code')

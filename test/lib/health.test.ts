@@ -1,11 +1,11 @@
 // lib/health.ts without a server: 200 only when every key set is usable, the
-// replay store answers and a co-hosted authorization server's store is reachable.
+// replay and session stores answer and a co-hosted authorization server's store is reachable.
 import t from 'tap'
 import { FetchFailure } from '../../lib/fetch-failure.js'
 import { checkHealth, pingStore } from '../../lib/health.js'
 import type { HealthInput } from '../../lib/health.js'
 
-const base: HealthInput = { keySets: [], nowMs: 100_000, maxAgeMs: 10_000, staleIfErrorMs: 20_000, replayStore: undefined, timeoutMs: 50, authorizationServer: undefined }
+const base: HealthInput = { keySets: [], nowMs: 100_000, maxAgeMs: 10_000, staleIfErrorMs: 20_000, replayStore: undefined, sessionStore: undefined, timeoutMs: 50, authorizationServer: undefined }
 const keySet = (fetchedAt: number | undefined, cause?: string) => ({ issuer: 'https://as.example', uri: 'https://as.example/jwks', fetchedAt, cause } as HealthInput['keySets'][number])
 
 t.test('key sets: fresh within maxAge, usable within maxAge + staleIfError, never fetched is not ready', async (t) => {
@@ -30,8 +30,17 @@ t.test('replay store: pinged; no ping() is "cannot tell" (null), not a failure',
   const down = await checkHealth({ ...base, replayStore: { claim: () => true, ping: async () => { throw new FetchFailure('offline', 'no connection') } } })
   t.equal(down.statusCode, 503)
   t.same(down.body.replayStore, { reachable: false, cause: 'offline' })
-  t.same(await pingStore({ claim: () => true, ping: () => new Promise(() => {}) }, 20), { reachable: false, cause: 'timeout' }, 'a ping that never answers times out')
-  t.same(await pingStore({ claim: () => true, ping: () => { throw new Error('sync') } }, 20), { reachable: false, cause: 'failed' }, 'a synchronous throw')
+  t.same(await pingStore({ ping: () => new Promise(() => {}) }, 20), { reachable: false, cause: 'timeout' }, 'a ping that never answers times out')
+  t.same(await pingStore({ ping: () => { throw new Error('sync') } }, 20), { reachable: false, cause: 'failed' }, 'a synchronous throw')
+})
+
+t.test('session store: pinged like the replay store; down is 503', async (t) => {
+  const session = { create: () => true, get: () => undefined, refresh: () => {}, delete: () => {} }
+  t.same((await checkHealth({ ...base, sessionStore: { ...session, ping: () => {} } })).body.sessionStore, { reachable: true })
+  t.same((await checkHealth({ ...base, sessionStore: session })).body.sessionStore, { reachable: null })
+  const down = await checkHealth({ ...base, sessionStore: { ...session, ping: async () => { throw new FetchFailure('offline', 'no connection') } } })
+  t.equal(down.statusCode, 503)
+  t.same(down.body.sessionStore, { reachable: false, cause: 'offline' })
 })
 
 t.test('a co-hosted authorization server whose store is unreachable makes the plugin unavailable too', async (t) => {

@@ -513,6 +513,8 @@ t.test('CODE_TABLE matches the DESIGN wire table row for row', async (t) => {
     FST_MCP_AUTH_INSUFFICIENT_SCOPE: [403, 'insufficient_scope'],
     FST_MCP_AUTH_UNAVAILABLE: [503, 'temporarily_unavailable'],
     FST_MCP_AUTH_INTERNAL: [500, 'server_error'],
+    // DESIGN "The suite grows": sessionBinding's 404, the MCP transport's answer.
+    FST_MCP_AUTH_SESSION_MISMATCH: [404, undefined],
   })
   t.ok(Object.entries(CODE_TABLE).every(([, row]) => row.rejection || row.oauthError === undefined), 'the other rows are never an OAuth answer')
   t.ok(Object.isFrozen(CODE_TABLE))

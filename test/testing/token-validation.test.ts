@@ -71,3 +71,17 @@ t.test('assertTokenValidationEnforced sends a typ the app does not accept: JWT, 
   await failsWith(t, () => assertTokenValidationEnforced(app, { url: '/mcp', issuer }), [/a token with typ JWT must be rejected/, /pass tokenTypes if your app accepts more/], 'JWT accepted, not declared')
   await assertTokenValidationEnforced(app, { url: '/mcp', issuer, tokenTypes: ['application/at+jwt', 'Application/JWT'] })
 })
+
+t.test('an app that cannot get the issuer\'s keys (503): the hint says to pass jwks, not that DPoP may be required', async (t) => {
+  const issuer = await createTestIssuer({ audience: RESOURCE })
+  const app = Fastify()
+  t.teardown(() => app.close())
+  // The test issuer is trusted but its keys are never given: the JWKS cannot be fetched.
+  await app.register(mcpAuth, { resource: RESOURCE, authorizationServers: [issuer.issuer], jwks: { uri: 'https://127.0.0.1:1/jwks', timeout: 0.5 } })
+  app.get('/mcp', async () => ({ ok: true }))
+  await app.ready()
+  const error = await failsWith(t, () => assertTokenValidationEnforced(app, { url: '/mcp', issuer }), [
+    /status: expected 2xx, got 503/, /hint: .*jwks: issuer\.jwks/,
+  ], '503: the keys hint')
+  t.notMatch(error?.message ?? '', /dpop\.required/, 'no DPoP hint for a 503')
+})

@@ -1,5 +1,6 @@
 // WWW-Authenticate parsing (RFC 9110 §11.6.1): several challenges per line or
-// per field line, quoted-string escapes, token68, case-insensitive names.
+// per field line, quoted-string escapes, token68, case-insensitive names. The one
+// parser of the suite: the testing kit and the client read challenges with it.
 
 /** One challenge of a WWW-Authenticate field (RFC 9110 §11.6.1). */
 export interface Challenge {
