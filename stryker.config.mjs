@@ -5,7 +5,7 @@
 // test pins. test/MUTATION.md holds the last run's scores and explains every
 // survivor. Incremental: a rerun only tries the mutants whose code or covering
 // test files changed (reports/stryker-incremental.json, kept out of git).
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** The modules whose every behaviour change must fail a test. */
 export const mutate = [
@@ -20,6 +20,8 @@ export const mutate = [
   'lib/dpop/nonce.ts', // RFC 9449 §8 server nonces
   'lib/stores/memory-replay-store.ts', // RFC 9449 §11.1 replay records
   'lib/stores/redis-replay-store.ts',
+  'lib/stores/redis-store.ts', // what the Redis stores share (PING, unexpected replies)
+  'lib/stores/redis-client.ts', // raw commands with a timeout: fail closed
   'lib/mtls/thumbprint.ts', // RFC 8705 §3.1 certificate thumbprints
   'lib/resource.ts', // resource URIs and the audience comparison form
   'lib/route-resource.ts', // which resource a route's request is checked against
@@ -29,13 +31,15 @@ export const mutate = [
   'lib/rejection.ts', // what a refused request is answered
 ]
 
-// Test files that read the sources or the docs as text, or only run other
-// programs, execute none of the mutated code: left out.
+// Test files that read the sources or the docs as text, or only run other programs,
+// execute none of the mutated code: left out. So are those that import examples/,
+// which run the built package (dist/, absent from Stryker's sandbox).
 const SKIPPED = new Set([
   'test/lib/import-graph.test.ts',
   'test/testing/docs-example.test.ts',
   'test/testing/runners.test.ts',
 ])
+const IMPORTS_EXAMPLES = /^import [^\n]* from '(\.\.\/)+examples\//m
 // Fast unit tests first: a mutant's covering files run in this order and the first failure stops the run.
 const DIRS = ['test/lib', 'test/property', 'test/plugins', 'test/issues', 'test/integration', 'test/testing', 'test/interop']
 
@@ -46,7 +50,7 @@ export function testFiles () {
     .filter((name) => name.endsWith('.test.ts'))
     .sort()
     .map((name) => `${dir}/${name}`)
-    .filter((file) => !SKIPPED.has(file)))
+    .filter((file) => !SKIPPED.has(file) && !IMPORTS_EXAMPLES.test(readFileSync(new URL(file, import.meta.url), 'utf8'))))
 }
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

@@ -44,8 +44,14 @@ t.test('the mutated modules exist; the tests are every resource-server test file
   for (const file of listed) t.ok(existsSync(join(root, file)), `${file} exists`)
   // Suites of the other entry points and checks that read files as text stay out; any other test file is in.
   const outside = /^test\/(authorization-server|client|conformance|docs)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$|^test\/testing\/(docs-example|runners)\.test\.ts$/
+  // So do those that import examples/, which run the built package (dist/).
+  const runsDist = (file: string) => /^import .* from '(\.\.\/)+examples\//m.test(readFileSync(join(root, file), 'utf8'))
   const all = readdirSync(join(root, 'test'), { recursive: true }).map((f) => `test/${String(f)}`).filter((f) => f.endsWith('.test.ts'))
-  for (const file of all) t.equal(listed.has(file), !outside.test(file), `${file} ${outside.test(file) ? 'left out' : 'in the run'}`)
+  for (const file of all) {
+    const out = outside.test(file) || runsDist(file)
+    t.equal(listed.has(file), !out, `${file} ${out ? 'left out' : 'in the run'}`)
+  }
+  t.notOk(listed.has('test/interop/mcp-sdk.test.ts'), 'e.g. the MCP SDK interop test, which runs examples/authorization-server.js')
   t.ok(config.tap.testFiles.indexOf('test/lib/units.test.ts') < config.tap.testFiles.indexOf('test/plugins/dpop.test.ts'), 'unit tests first')
 })
 
