@@ -14,7 +14,7 @@ export const mutate = [
   'lib/verifier.ts', // the verified-token cache and the verification behind it
   'lib/access-token.ts', // JWT access-token checks (RFC 9068 §4)
   'lib/claims.ts', // claim types, times, scopes and cnf
-  'lib/jws.ts', // compact JWS shape and signatures
+  'lib/compact-jws.ts', // compact JWS shape (jose verifies the signatures)
   'lib/jwk-thumbprint.ts', // RFC 7638 thumbprints (the DPoP key binding)
   'lib/dpop/proof.ts', // RFC 9449 §4.3 proof verification
   'lib/dpop/nonce.ts', // RFC 9449 §8 server nonces

@@ -1,13 +1,17 @@
 // JWT access-token verification (RFC 9068 §4, RFC 8725), cheapest checks
 // first, so a junk token never costs a key lookup or a signature check:
-// shape → alg allow-list → typ → crit → iss → exp/nbf/iat → key → signature.
-import { errors } from 'jose'
-import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput, KeyObject } from 'jose'
+// shape (a canonical signature) → alg allow-list → typ → crit → iss →
+// exp/nbf/iat → key → signature (jose's compactVerify, which also refuses a
+// key that does not fit the algorithm). The claims are read before the
+// signature is checked because the issuer names the key set.
+import { KeyObject } from 'node:crypto'
+import { compactVerify, errors } from 'jose'
+import type { CompactJWSHeaderParameters, CryptoKey, FlattenedJWSInput } from 'jose'
 import { checkTimes, toVerifiedToken } from './claims.js'
 import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
-import { isMcpAuthError, reject } from './errors.js'
-import { createKeyConverter, decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from './jws.js'
+import { decodeSegment, JWS_COMPACT, normalizeMediaType } from './compact-jws.js'
+import { isMcpAuthError, isRejection, reject } from './errors.js'
 import type { KeyResolver, KeySet } from './key-resolver.js'
 import type { SigningKey } from './signing-keys.js'
 
@@ -40,7 +44,18 @@ interface Jws {
 
 export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   const { algorithms, tokenTypes, issuers, clock, clockTolerance } = options
-  const toKeyObject = createKeyConverter()
+  // A key set hands out the same CryptoKey for every token it signs: converted once.
+  const keyObjects = new WeakMap<object, KeyObject>()
+  function toKeyObject (key: unknown): KeyObject | undefined {
+    if (key instanceof KeyObject) return key
+    if (typeof key !== 'object' || key === null || !('algorithm' in key)) return undefined
+    let keyObject = keyObjects.get(key)
+    if (keyObject === undefined) {
+      keyObject = KeyObject.from(key as CryptoKey as Parameters<typeof KeyObject.from>[0])
+      keyObjects.set(key, keyObject)
+    }
+    return keyObject
+  }
 
   return async function verifyJwt (token) {
     if (!JWS_COMPACT.test(token)) {
@@ -63,12 +78,12 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     const iss = claims.iss
     // Exact code-point comparison (RFC 9068 §4, RFC 7519 §2).
     if (typeof iss !== 'string' || !issuers.has(iss)) throw reject.invalidToken('token.issuer')
-    checkTimes(claims, { now: clock(), clockTolerance, requireExp: true })
+    checkTimes(claims, { now: Math.floor(clock() / 1000), clockTolerance, requireExp: true })
 
     const jws: Jws = { token, protectedHeader, header, alg, dot2 }
     if (alg.startsWith('HS')) {
       if (options.secret === undefined) throw reject.invalidToken('token.alg')
-      checkSignature(jws, options.secret)
+      await checkSignature(jws, options.secret)
       return toVerifiedToken(claims, iss)
     }
     return toVerifiedToken(claims, iss, await verifyWithKeySet(jws, await options.keys.keyFor(iss)))
@@ -90,7 +105,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
       key = await verifyWithCandidates(jws, err)
       return signerOf(keySet, key)
     }
-    checkSignature(jws, key)
+    await checkSignature(jws, key)
     return signerOf(keySet, key)
   }
 
@@ -104,7 +119,7 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
   async function verifyWithCandidates (jws: Jws, candidates: errors.JWKSMultipleMatchingKeys): Promise<unknown> {
     for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
       try {
-        checkSignature(jws, key)
+        await checkSignature(jws, key)
         return key
       } catch (err) {
         if (!(isMcpAuthError(err) && err.reason === 'token.signature')) throw err
@@ -113,23 +128,22 @@ export function createJwtVerifier (options: JwtVerifierOptions): JwtVerifier {
     throw reject.invalidToken('token.signature')
   }
 
-  function checkSignature (jws: Jws, key: unknown): void {
-    const { token, dot2, alg } = jws
-    const encoded = token.slice(dot2 + 1)
-    if (!isCanonicalBase64url(encoded)) throw reject.invalidToken('token.malformed')
-    const signature = Buffer.from(encoded, 'base64url')
-    const keyObject = key instanceof Uint8Array ? key : toKeyObject(key)
-    const verdict = keyObject === undefined ? 'key-mismatch' : verifyJws(alg, keyObject, token.slice(0, dot2), signature)
-    if (verdict === 'valid') return
-    if (verdict === 'invalid') throw reject.invalidToken('token.signature')
-    // A key that does not fit the algorithm, or an algorithm node:crypto does not cover.
-    throw reject.invalidToken('token.alg')
+  async function checkSignature (jws: Jws, key: unknown): Promise<void> {
+    try {
+      await compactVerify(jws.token, key as CryptoKey, { algorithms: [jws.alg] })
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw reject.invalidToken('token.signature')
+      // A segment jose cannot decode (the header as strict UTF-8 JSON, the payload as base64url).
+      if (err instanceof errors.JWSInvalid) throw reject.invalidToken('token.malformed', err)
+      // A key that does not fit the algorithm (type, curve, an RSA key under 2048 bits).
+      throw reject.invalidToken('token.alg', err)
+    }
   }
 }
 
 /** A throw while resolving a key is an outage (503) unless it is about the token itself. */
 function classifyKeyError (err: unknown): unknown {
-  if (isMcpAuthError(err)) return err
+  if (isRejection(err)) return err
   if (err instanceof errors.JWKSNoMatchingKey) return reject.invalidToken('token.unknown_key', err)
   if (err instanceof errors.JOSENotSupported) return reject.invalidToken('token.alg', err)
   return reject.unavailable('jwks.unreachable', err)

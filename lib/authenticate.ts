@@ -12,7 +12,7 @@ import { issueNonce } from './dpop/nonce.js'
 import type { NonceVerdict } from './dpop/nonce.js'
 import { createProofVerifier, replayKey } from './dpop/proof.js'
 import type { ProofVerifier } from './dpop/proof.js'
-import { isMcpAuthError, reject } from './errors.js'
+import { isRejection, reject } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
 import { thumbprintsEqual } from './mtls/thumbprint.js'
@@ -166,8 +166,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     tokenHash: string,
     jkt: string
   ): Promise<string | undefined> {
-    const now = clock()
-    const proof = verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
+    const now = Math.floor(clock() / 1000)
+    const proof = await verify(credentials.proof, credentials.proofLines, { method: request.method, origin: resource.parsed.origin, url: request.url, ath: tokenHash, jkt, now })
 
     let next: string | undefined
     if (config.nonce !== undefined) {
@@ -213,7 +213,7 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticate {
     try {
       presented = await deps.certificateThumbprint(request.request)
     } catch (err) {
-      if (isMcpAuthError(err)) throw err
+      if (isRejection(err)) throw err
       logger.warn({ err: describeError(err) }, 'mcp-auth: reading the client certificate failed')
       throw reject.invalidToken('binding.certificate_missing', err)
     }
@@ -231,7 +231,7 @@ async function principalOf (principal: PrincipalFunction, verified: VerifiedToke
   try {
     return await principal(verified.claims, sender, request.request as never)
   } catch (err) {
-    if (isMcpAuthError(err)) throw err
+    if (isRejection(err)) throw err
     request.log.error({ reason: 'principal.failed', err: describeError(err) }, 'mcp-auth: principal threw')
     throw reject.internal('principal.failed', err)
   }

@@ -1,9 +1,8 @@
-// The only place that reads the wall clock. Everything time-dependent takes a
-// `Clock`, so tests can move time without sleeping.
-export type Clock = () => number
+// Time sources. The wall clock is `Date.now` itself, passed in as a `Clock`
+// so tests can move time without sleeping; no wrapper sits on the request path.
 
-/** Current time in whole seconds since the epoch (NumericDate, RFC 7519 §2). */
-export const systemClock: Clock = () => Math.floor(Date.now() / 1000)
+/** Milliseconds since the epoch: `Date.now` in production, a test's own clock in tests. */
+export type Clock = () => number
 
 /**
  * Milliseconds for timing fetches, cooldowns and cache ages: monotonic (a wall

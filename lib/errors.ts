@@ -250,6 +250,15 @@ export function isMcpAuthError (value: unknown): value is McpAuthError {
   return value instanceof McpAuthError
 }
 
+/**
+ * A request rejection (a row of the wire table), as opposed to an error for the
+ * developer. A user callback's rejection is its answer; a developer error it
+ * throws (e.g. mcpContext() inside principal) is a failure like any other.
+ */
+export function isRejection (value: unknown): value is McpAuthError {
+  return value instanceof McpAuthError && CODE_TABLE[value.code].rejection
+}
+
 /** Shorthands used across lib/: they read like the wire table. */
 export const reject = {
   noCredentials: (reason: McpAuthRejectReason = 'credentials.missing') =>

@@ -67,7 +67,7 @@ export function createIntrospector (options: IntrospectorOptions): Introspector 
     if (type !== undefined && (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase()))) throw reject.invalidToken('token.typ')
     const iss = answer.iss
     if (iss !== undefined && (typeof iss !== 'string' || !options.issuers.has(iss))) throw reject.invalidToken('token.issuer')
-    checkTimes(answer, { now: options.clock(), clockTolerance: options.clockTolerance, requireExp: false })
+    checkTimes(answer, { now: Math.floor(options.clock() / 1000), clockTolerance: options.clockTolerance, requireExp: false })
     const { active: _active, ...claims } = answer
     return toVerifiedToken(claims, typeof iss === 'string' ? iss : undefined)
   }

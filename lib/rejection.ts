@@ -7,7 +7,7 @@ import { buildChallenge, placeError } from './challenge.js'
 import type { ChallengeSetup } from './challenge.js'
 import { schemeOf } from './credentials.js'
 import { issueNonce } from './dpop/nonce.js'
-import { isMcpAuthError } from './errors.js'
+import { isRejection } from './errors.js'
 import type { McpAuthError } from './errors.js'
 import type { Logger } from './logger.js'
 import { describeError } from './logger.js'
@@ -83,7 +83,7 @@ export function createRejecter (options: ResolvedOptions, logger: Logger): Rejec
       try {
         nonce = await issueNonce(provider)
       } catch (nonceError) {
-        if (!isMcpAuthError(nonceError)) throw nonceError
+        if (!isRejection(nonceError)) throw nonceError
         logger.error({ err: describeError(nonceError.cause) }, 'mcp-auth: issuing a DPoP nonce failed')
         err = nonceError
       }

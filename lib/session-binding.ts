@@ -103,13 +103,13 @@ export function createSessionBinder (options: SessionBinderOptions): SessionBind
     // Digests of identities, not secrets: comparing them in variable time tells an
     // attacker nothing a token of the session's owner would not.
     if (record === undefined || record.identity !== identity) throw reject.sessionMismatch()
-    const now = clock()
+    const now = Math.floor(clock() / 1000)
     if (now - record.writtenAt >= refreshAfter) await call(() => store.refresh(key, formatRecord(identity, now), idleTtl))
   }
 
   async function open (sessionId: string, identity: string): Promise<void> {
     const key = sessionKey(sessionId)
-    const created = await call(() => store.create(key, formatRecord(identity, clock()), idleTtl))
+    const created = await call(() => store.create(key, formatRecord(identity, Math.floor(clock() / 1000)), idleTtl))
     if (created === true) return
     if (created !== false) throw storeFailure(new TypeError(`the session store's create() answered ${typeof created}, not a boolean`))
     // Opened again by the same identity (a server that derives session IDs) is fine;

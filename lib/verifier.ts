@@ -13,7 +13,7 @@ import type { VerifiedToken } from './claims.js'
 import type { Clock } from './clock.js'
 import { monotonicNowMs } from './clock.js'
 import { checkTokenSyntax } from './credentials.js'
-import { isMcpAuthError, reject } from './errors.js'
+import { isRejection, reject } from './errors.js'
 import type { ResolvedResource } from './options.js'
 import type { SigningKey } from './signing-keys.js'
 
@@ -85,7 +85,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
   }
 
   return async function verifyToken (token) {
-    const now = clock()
+    const now = Math.floor(clock() / 1000)
     const tokenHash = hash('sha256', token, 'base64url')
     const cached = cache?.get(tokenHash)
     if (cached !== undefined) {
@@ -110,14 +110,14 @@ function createCustomVerifier (verify: CustomVerifier, options: TokenVerifierOpt
     try {
       claims = await verify(token, { resource: context.resource.uri, request: context.request as never })
     } catch (err) {
-      if (isMcpAuthError(err)) throw err
+      if (isRejection(err)) throw err
       throw reject.invalidToken('token.rejected', err)
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw reject.invalidToken('token.rejected')
     const record = claims as Record<string, unknown>
     const iss = record.iss
     if (iss !== undefined && (typeof iss !== 'string' || !options.issuers.has(iss))) throw reject.invalidToken('token.issuer')
-    checkTimes(record, { now: options.clock(), clockTolerance: options.clockTolerance, requireExp: false })
+    checkTimes(record, { now: Math.floor(options.clock() / 1000), clockTolerance: options.clockTolerance, requireExp: false })
     let copy: Record<string, unknown>
     try {
       copy = structuredClone(record)

@@ -4,7 +4,7 @@
 // requests cost no body parsing.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { countCredentialLines } from '../lib/credentials.js'
-import { isMcpAuthError } from '../lib/errors.js'
+import { isRejection } from '../lib/errors.js'
 import type { RouteResource } from '../lib/route-resource.js'
 import type { ResolvedResource } from '../lib/options.js'
 import type { McpAuthInfo } from '../types/index.js'
@@ -110,7 +110,8 @@ export function createAuthenticateHook (state: McpAuthState) {
       }
       return undefined
     } catch (err) {
-      if (!isMcpAuthError(err)) throw err
+      // Anything else is a bug: Fastify's error handler answers it.
+      if (!isRejection(err)) throw err
       return sendOAuthError(state, request, reply, err, challengeResourceOf(state, request, config, resource), config[kRouteScopes])
     }
   }

@@ -5,7 +5,6 @@
 // hijacked ones (MCP SDK transports), which no hook sees.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import { systemClock } from '../lib/clock.js'
 import { isMcpAuthError, reject } from '../lib/errors.js'
 import type { McpAuthError } from '../lib/errors.js'
 import { holdResponseHead } from '../lib/held-response.js'
@@ -38,7 +37,7 @@ type SessionRequest = FastifyRequest & { [kSession]: RequestSession | null }
 /** Called only when the option is on. */
 export function registerSessionBinding (fastify: FastifyInstance, state: McpAuthState): void {
   const options = state.options.sessionBinding as ResolvedSessionBinding
-  const binder = createSessionBinder({ store: options.store, idleTtl: options.idleTtl, clock: systemClock, logger: state.logger })
+  const binder = createSessionBinder({ store: options.store, idleTtl: options.idleTtl, clock: Date.now, logger: state.logger })
   const hooks = createSessionHooks(state, binder)
   fastify.decorateRequest(kSession, null)
   // Registered right after the authentication hook (mcp-auth.ts): it runs once request.mcp is set.

@@ -5,7 +5,7 @@ import { createJwtVerifier } from '../lib/access-token.js'
 import { createAuthenticator } from '../lib/authenticate.js'
 import { createCertificateReader } from './certificate.js'
 import type { Authenticate } from '../lib/authenticate.js'
-import { monotonicNowMs, systemClock } from '../lib/clock.js'
+import { monotonicNowMs } from '../lib/clock.js'
 import { createIssuerMetadataCache } from '../lib/discovery.js'
 import type { IssuerMetadataCache } from '../lib/discovery.js'
 import { createIntrospector } from '../lib/introspection.js'
@@ -50,7 +50,7 @@ export interface McpAuthState {
 
 export function createState (options: ResolvedOptions, log: FastifyBaseLogger): McpAuthState {
   const logger: Logger = log
-  const clock = systemClock
+  const clock = Date.now
   const nowMs = monotonicNowMs
   // Closing the app aborts every fetch in flight (discovery, JWKS).
   const closing = new AbortController()

@@ -2,7 +2,6 @@
 // and an HMAC over it. Any instance holding the same secret can check it, so
 // nothing is stored and a load balancer needs no affinity.
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { Clock } from '../clock.js'
 import { reject } from '../errors.js'
 
 /** 'valid': accept. 'rotate': accept and send a fresh nonce. 'invalid': answer use_dpop_nonce. */
@@ -18,7 +17,8 @@ export interface HmacNonceOptions {
   readonly secret: string | Uint8Array
   /** Seconds per time step (default 60). A nonce is accepted in its own step and the next two. */
   readonly step?: number
-  readonly clock?: Clock
+  /** Seconds since the epoch; injected by tests. */
+  readonly clock?: () => number
 }
 
 const STEP_BYTES = 4

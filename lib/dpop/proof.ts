@@ -1,14 +1,16 @@
-// DPoP proof verification (RFC 9449 §4.3), cheapest checks first: shape, typ,
-// alg, jwk, the key the token is bound to, claims, htm, htu, iat, ath, then
-// the signature. The nonce and the replay record are the caller's, after the
-// binding check, so a junk proof can neither fill the replay store nor cost
-// more than one signature check.
+// DPoP proof verification (RFC 9449 §4.3): shape, typ, alg, jwk, the key the
+// token is bound to, the signature (jose's compactVerify), then the claims it
+// signed: jti, htm, htu, iat, ath. The key is known before the payload is read,
+// so the claims are read from what jose verified. The nonce and the replay
+// record are the caller's, after the binding check, so a junk proof can
+// neither fill the replay store nor cost more than one signature check.
 import { createPublicKey, hash } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
+import { compactVerify, errors } from 'jose'
 import { LRUCache } from 'lru-cache'
+import { decodeSegment, JWS_COMPACT, normalizeMediaType } from '../compact-jws.js'
 import { reject } from '../errors.js'
 import { hasPrivateMembers, jwkThumbprint } from '../jwk-thumbprint.js'
-import { decodeSegment, isCanonicalBase64url, JWS_COMPACT, normalizeMediaType, verifyJws } from '../jws.js'
 
 export interface ProofOptions {
   readonly algorithms: ReadonlySet<string>
@@ -69,6 +71,14 @@ export function normalizeHttpUri (value: string): string | undefined {
 // base64url lengths: a modulus of at most 8192 bits, an exponent of at most 32 bits.
 const MAX_RSA_N_CHARS = 1366
 const MAX_RSA_E_CHARS = 6
+
+/** An RSA public exponent in base64url: odd, at least 3, without leading zero octets. */
+function isUsableRsaExponent (e: string): boolean {
+  const octets = Buffer.from(e, 'base64url')
+  if (octets.length === 0 || octets[0] === 0) return false
+  const last = octets[octets.length - 1] as number
+  return (last & 1) === 1 && (octets.length > 1 || last >= 3)
+}
 const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   EC: ['kty', 'crv', 'x', 'y'],
   RSA: ['kty', 'n', 'e'],
@@ -82,12 +92,14 @@ interface CheckedHeader {
   readonly key: KeyObject
 }
 
-/** Synchronous: throws McpAuthError on every refusal. */
-export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => VerifiedProof
+/** Rejects with McpAuthError on every refusal. */
+export type ProofVerifier = (proof: string | undefined, proofLines: number, request: ProofRequest) => Promise<VerifiedProof>
 
 /** Most `htu` comparison forms remembered, and the longest value remembered. */
 const HTU_FORMS = 1000
 const HTU_MAX_LENGTH = 2048
+
+const utf8 = new TextDecoder()
 
 export function createProofVerifier (options: ProofOptions): ProofVerifier {
   // A client sends the same `htu` with every proof, and a route is requested at
@@ -157,13 +169,16 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (jwkObject.kty === 'RSA' && ((jwkObject.n as string).length > MAX_RSA_N_CHARS || (jwkObject.e as string).length > MAX_RSA_E_CHARS)) {
       throw reject.invalidProof('dpop.jwk')
     }
+    // With e = 1 (or any even e) a "signature" needs no private key: e = 1 makes the
+    // padded message its own signature (RFC 8017 §3.1: e is odd and at least 3).
+    if (jwkObject.kty === 'RSA' && !isUsableRsaExponent(jwkObject.e as string)) throw reject.invalidProof('dpop.jwk')
     // A key that is not a usable public key is a bad proof (imported once per key).
     const checked: CheckedHeader = Object.freeze({ alg, jkt, key: importKey(jwkObject, jkt) })
     headers.set(segment, checked)
     return checked
   }
 
-  return function verifyDpopProof (proof, proofLines, request) {
+  return async function verifyDpopProof (proof, proofLines, request) {
     if (proof === undefined || proof === '') throw reject.invalidProof('dpop.missing')
     if (proofLines > 1) throw reject.invalidProof('dpop.duplicate')
     if (proof.length > options.maxProofLength || !JWS_COMPACT.test(proof)) {
@@ -171,17 +186,26 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
       throw reject.invalidProof(proof.includes(',') ? 'dpop.duplicate' : 'dpop.malformed')
     }
 
-    const dot1 = proof.indexOf('.')
-    const dot2 = proof.indexOf('.', dot1 + 1)
-    const segment = proof.slice(0, dot1)
+    const segment = proof.slice(0, proof.indexOf('.'))
     const { alg, jkt, key } = headers.get(segment) ?? checkHeader(segment)
     // RFC 9449 §6.1: the key must be the one the token is bound to, checked before the
     // signature, so a stranger's key costs no verification. Both thumbprints are public
     // (one is in the token, the other is of the key the client sent): a plain comparison.
     if (jkt !== request.jkt) throw reject.invalidToken('binding.jkt')
 
-    const claims = decodeSegment(proof.slice(dot1 + 1, dot2))
-    if (claims === undefined) throw reject.invalidProof('dpop.malformed')
+    let payload: Uint8Array
+    try {
+      ({ payload } = await compactVerify(proof, key, { algorithms: [alg] }))
+    } catch (err) {
+      throw proofRefusal(err)
+    }
+    let claims: Record<string, unknown> | null
+    try {
+      claims = JSON.parse(utf8.decode(payload)) as Record<string, unknown> | null
+    } catch (err) {
+      throw reject.invalidProof('dpop.malformed', err)
+    }
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw reject.invalidProof('dpop.malformed')
     const { jti, htm, htu, iat, ath, nonce } = claims
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > options.maxJtiLength) throw reject.invalidProof('dpop.jti')
     if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) {
@@ -199,16 +223,17 @@ export function createProofVerifier (options: ProofOptions): ProofVerifier {
     if (expected === undefined || (htuForms.get(htu) ?? htuForm(htu)) !== expected) throw reject.invalidProof('dpop.htu')
     if (Math.abs(request.now - iat) > options.iatWindow) throw reject.invalidProof('dpop.iat')
     if (ath !== request.ath) throw reject.invalidProof('dpop.ath')
-
-    const encoded = proof.slice(dot2 + 1)
-    if (!isCanonicalBase64url(encoded)) throw reject.invalidProof('dpop.malformed')
-    const signature = Buffer.from(encoded, 'base64url')
-    const verdict = verifyJws(alg, key, proof.slice(0, dot2), signature)
-    if (verdict === 'invalid') throw reject.invalidProof('dpop.signature')
-    // e.g. an RSA key below 2048 bits, or a key that does not fit the algorithm.
-    if (verdict !== 'valid') throw reject.invalidProof('dpop.jwk')
     return { jkt, jti, iat, nonce }
   }
+}
+
+/** What jose's refusal of a proof means for the client. */
+function proofRefusal (err: unknown): Error {
+  if (err instanceof errors.JWSSignatureVerificationFailed) return reject.invalidProof('dpop.signature')
+  // A segment jose cannot decode (the header as strict UTF-8 JSON, the payload as base64url).
+  if (err instanceof errors.JWSInvalid) return reject.invalidProof('dpop.malformed', err)
+  // A key that does not fit the algorithm (e.g. an RSA key below 2048 bits).
+  return reject.invalidProof('dpop.jwk', err)
 }
 
 /**

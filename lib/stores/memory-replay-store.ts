@@ -3,8 +3,6 @@
 // entries are swept from the front a few at a time on every claim, and fully
 // when the store is full. Full with nothing expired → throw (503), never forget.
 import { hash } from 'node:crypto'
-import type { Clock } from '../clock.js'
-import { systemClock } from '../clock.js'
 import type { ReplayStore } from './replay-store.js'
 import { ReplayStoreFullError } from './replay-store.js'
 import { maxEntriesOption } from './store-options.js'
@@ -15,8 +13,8 @@ export interface MemoryReplayStoreOptions {
    * DPoP requests per second × (2 × iatWindow + 1): a full store answers 503.
    */
   maxEntries?: number
-  /** Injected for tests. */
-  clock?: Clock
+  /** Seconds since the epoch; injected by tests (the default reads `Date.now`). */
+  clock?: () => number
 }
 
 // The plugin passes 43-character keys (base64url of a SHA-256), stored as they
@@ -28,13 +26,13 @@ const FULL_SWEEP = 1024
 export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number
   readonly #entries = new Map<string, number>()
-  readonly #clock: Clock
+  readonly #clock: (() => number) | undefined
   readonly #epoch: number
 
   constructor (options: MemoryReplayStoreOptions = {}) {
     this.maxEntries = maxEntriesOption('MemoryReplayStore', options.maxEntries, 1_000_000)
-    this.#clock = options.clock ?? systemClock
-    this.#epoch = this.#clock()
+    this.#clock = options.clock
+    this.#epoch = options.clock?.() ?? Math.floor(Date.now() / 1000)
   }
 
   get size (): number {
@@ -42,7 +40,7 @@ export class MemoryReplayStore implements ReplayStore {
   }
 
   claim (key: string, ttlSeconds: number): boolean {
-    const now = this.#clock() - this.#epoch
+    const now = (this.#clock?.() ?? Math.floor(Date.now() / 1000)) - this.#epoch
     const id = key.length === KEY_LENGTH ? key : hash('sha256', key, 'base64url')
     // A few expired entries from the oldest end, up to the first live one
     // (insertion order is nearly expiry order).

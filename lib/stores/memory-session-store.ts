@@ -1,17 +1,15 @@
 // A bounded single-process session store: the least recently used record goes
 // when it is full (its session then answers 404 and the client opens a new one).
-// Expiry is checked on the injectable clock when a record is read.
+// Expiry is checked when a record is read, in seconds of `Date.now` (or a test's clock).
 import { LRUCache } from 'lru-cache'
-import type { Clock } from '../clock.js'
-import { systemClock } from '../clock.js'
 import type { SessionStore } from './session-store.js'
 import { maxEntriesOption } from './store-options.js'
 
 export interface MemorySessionStoreOptions {
   /** Most records held (default 100000; a record takes about 320 bytes of heap). */
   maxEntries?: number
-  /** Injected for tests. */
-  clock?: Clock
+  /** Seconds since the epoch; injected by tests (the default reads `Date.now`). */
+  clock?: () => number
 }
 
 interface Entry {
@@ -23,11 +21,11 @@ interface Entry {
 export class MemorySessionStore implements SessionStore {
   readonly maxEntries: number
   readonly #records: LRUCache<string, Entry>
-  readonly #clock: Clock
+  readonly #clock: (() => number) | undefined
 
   constructor (options: MemorySessionStoreOptions = {}) {
     this.maxEntries = maxEntriesOption('MemorySessionStore', options.maxEntries, 100_000)
-    this.#clock = options.clock ?? systemClock
+    this.#clock = options.clock
     this.#records = new LRUCache({ max: this.maxEntries })
   }
 
@@ -37,7 +35,7 @@ export class MemorySessionStore implements SessionStore {
 
   create (key: string, value: string, ttlSeconds: number): boolean {
     if (this.#live(this.#records.peek(key), key) !== undefined) return false
-    this.#records.set(key, { value, expiresAt: this.#clock() + ttlSeconds })
+    this.#records.set(key, { value, expiresAt: this.#now() + ttlSeconds })
     return true
   }
 
@@ -48,7 +46,7 @@ export class MemorySessionStore implements SessionStore {
 
   refresh (key: string, value: string, ttlSeconds: number): void {
     if (this.#live(this.#records.peek(key), key) === undefined) return
-    this.#records.set(key, { value, expiresAt: this.#clock() + ttlSeconds })
+    this.#records.set(key, { value, expiresAt: this.#now() + ttlSeconds })
   }
 
   delete (key: string): void {
@@ -59,9 +57,13 @@ export class MemorySessionStore implements SessionStore {
     this.#records.clear()
   }
 
+  #now (): number {
+    return this.#clock?.() ?? Math.floor(Date.now() / 1000)
+  }
+
   #live (entry: Entry | undefined, key: string): Entry | undefined {
     if (entry === undefined) return undefined
-    if (entry.expiresAt > this.#clock()) return entry
+    if (entry.expiresAt > this.#now()) return entry
     this.#records.delete(key)
     return undefined
   }

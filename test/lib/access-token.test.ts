@@ -2,12 +2,13 @@
 // front of it (lib/verifier.ts), with a fixed injected clock: the branches the
 // plugin tests cannot reach easily (key-resolution failures, several matching
 // keys, exact time boundaries, cache expiry without sleeping).
-import { randomBytes } from 'node:crypto'
+import { constants, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { CompactSign, createLocalJWKSet, errors, exportJWK, generateKeyPair, importJWK } from 'jose'
 import type { CryptoKey, JWK, JWTVerifyGetKey } from 'jose'
 import t from 'tap'
 import { createJwtVerifier } from '../../lib/access-token.js'
-import { decodeSegment, normalizeMediaType } from '../../lib/jws.js'
+import { decodeSegment, normalizeMediaType } from '../../lib/compact-jws.js'
 import type { JwtVerifierOptions } from '../../lib/access-token.js'
 import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
@@ -51,7 +52,7 @@ function verifierFor (keys: KeyResolver, overrides: Partial<JwtVerifierOptions> 
     algorithms: new Set(['ES256', 'RS256']),
     tokenTypes: new Set(['at+jwt']),
     clockTolerance: 5,
-    clock: () => NOW,
+    clock: () => NOW * 1000,
     issuers: new Set([ISS]),
     keys,
     secret: undefined,
@@ -165,6 +166,8 @@ t.test('RFC 8725 §3.1: HS* needs the configured secret; without one it is token
   }
   const noSecret = verifierFor(keys, { algorithms: new Set(['HS256']) })
   await t.rejects(noSecret(await sign(secret)), invalid('token.alg'))
+  const refusal = await noSecret(await sign(secret)).catch((err: unknown) => err as McpAuthError)
+  t.equal((refusal as McpAuthError).cause, undefined, 'refused by the verifier itself: jose is never handed a missing key')
   const withSecret = verifierFor(keys, { algorithms: new Set(['HS256']), secret })
   const verified = await withSecret(await sign(secret))
   t.equal(verified.subject, 'user-1')
@@ -203,6 +206,102 @@ t.test('RFC 8725 §3.1: a key that does not fit the algorithm → token.alg (nev
   const secretAsKey = verifierFor(resolver(async () => new Uint8Array(32)))
   await t.rejects(secretAsKey(await issuer.mintAccessToken(claims())), invalid('token.alg'), 'a symmetric key for ES256')
   await t.resolves(verifierFor(resolver(async () => ecKey))(await issuer.mintAccessToken(claims())))
+})
+
+// Keys of every type the algorithms use, and tokens signed by hand with node:crypto,
+// so jose's verification is checked against a second implementation.
+const PAIRS = {
+  p256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  p384: generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+  p521: generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+  rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  rsa1024: generateKeyPairSync('rsa', { modulusLength: 1024 }),
+  ed25519: generateKeyPairSync('ed25519'),
+  ed448: generateKeyPairSync('ed448'),
+}
+
+type Signer = (input: Buffer, key: KeyObject) => Buffer
+const ecdsa = (digest: string, dsaEncoding: 'ieee-p1363' | 'der' = 'ieee-p1363'): Signer => (input, key) => sign(digest, input, { key, dsaEncoding })
+const pkcs1 = (digest: string): Signer => (input, key) => sign(digest, input, key)
+const pss = (digest: string, saltLength: number): Signer => (input, key) => sign(digest, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength })
+const eddsa: Signer = (input, key) => sign(null, input, key)
+
+/** A token for `alg` over `header` (raw bytes, or alg and typ) and the usual claims, signed by hand. */
+function handSigned (alg: string, key: KeyObject, signer: Signer, header: Buffer = Buffer.from(JSON.stringify({ alg, typ: 'at+jwt' }))): string {
+  const input = `${header.toString('base64url')}.${encode(claims())}`
+  return `${input}.${signer(Buffer.from(input), key).toString('base64url')}`
+}
+
+const SUPPORTED: Array<[string, keyof typeof PAIRS, Signer]> = [
+  ['ES256', 'p256', ecdsa('sha256')],
+  ['ES384', 'p384', ecdsa('sha384')],
+  ['ES512', 'p521', ecdsa('sha512')],
+  ['RS256', 'rsa', pkcs1('sha256')],
+  ['RS384', 'rsa', pkcs1('sha384')],
+  ['RS512', 'rsa', pkcs1('sha512')],
+  ['PS256', 'rsa', pss('sha256', 32)],
+  ['PS384', 'rsa', pss('sha384', 48)],
+  ['PS512', 'rsa', pss('sha512', 64)],
+  ['EdDSA', 'ed25519', eddsa],
+  ['Ed25519', 'ed25519', eddsa],
+]
+
+function verifierWith (alg: string, key: unknown): AsyncJwtVerifier {
+  return verifierFor(resolver(async () => key as CryptoKey), { algorithms: new Set([alg]) })
+}
+
+t.test('RFC 7518 §3: every supported algorithm verifies a signature made by node:crypto and refuses a changed one', async (t) => {
+  for (const [alg, pair, signer] of SUPPORTED) {
+    const { privateKey, publicKey } = PAIRS[pair]
+    const token = handSigned(alg, privateKey, signer)
+    await t.resolves(verifierWith(alg, publicKey)(token), alg)
+    const signature = Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url')
+    signature[5] = (signature[5] as number) ^ 1
+    const changed = `${token.slice(0, token.lastIndexOf('.'))}.${signature.toString('base64url')}`
+    await t.rejects(verifierWith(alg, publicKey)(changed), invalid('token.signature'), `${alg}: one bit changed`)
+  }
+})
+
+t.test('RFC 7518 §3.4, §3.5: only the JWS form of a signature verifies (ECDSA R || S, the PSS salt of the digest, the exact length)', async (t) => {
+  const cases: Array<[string, string, KeyObject, KeyObject, Signer | ((input: Buffer, key: KeyObject) => Buffer)]> = [
+    ['ES256 DER (ASN.1) signature', 'ES256', PAIRS.p256.privateKey, PAIRS.p256.publicKey, ecdsa('sha256', 'der')],
+    ['ES256 signature one byte short', 'ES256', PAIRS.p256.privateKey, PAIRS.p256.publicKey, (input, key) => ecdsa('sha256')(input, key).subarray(1)],
+    ['ES256 signature one byte long', 'ES256', PAIRS.p256.privateKey, PAIRS.p256.publicKey, (input, key) => Buffer.concat([ecdsa('sha256')(input, key), Buffer.alloc(1)])],
+    ['ES512 signature of 130 bytes (R and S unpadded)', 'ES512', PAIRS.p521.privateKey, PAIRS.p521.publicKey, (input, key) => ecdsa('sha512')(input, key).subarray(2)],
+    ['PS256 with no salt', 'PS256', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, pss('sha256', 0)],
+    ['PS256 with the salt of PS512', 'PS256', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, pss('sha256', 64)],
+    ['PS384 with the salt of PS256', 'PS384', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, pss('sha384', 32)],
+    ['PS256 signed as RS256', 'PS256', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, pkcs1('sha256')],
+    ['RS256 signature one byte short', 'RS256', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, (input, key) => pkcs1('sha256')(input, key).subarray(1)],
+    ['EdDSA signature one byte short', 'EdDSA', PAIRS.ed25519.privateKey, PAIRS.ed25519.publicKey, (input, key) => eddsa(input, key).subarray(1)],
+  ]
+  for (const [name, alg, privateKey, publicKey, signer] of cases) {
+    await t.rejects(verifierWith(alg, publicKey)(handSigned(alg, privateKey, signer)), invalid('token.signature'), name)
+  }
+})
+
+t.test('RFC 8725 §3.1, RFC 7518 §3.3: jose refuses a key that does not fit the algorithm (type, curve, RSA size, public only) → token.alg', async (t) => {
+  const cases: Array<[string, string, KeyObject, KeyObject, Signer]> = [
+    ['ES256 with a P-384 key', 'ES256', PAIRS.p384.privateKey, PAIRS.p384.publicKey, ecdsa('sha256')],
+    ['ES512 with a P-256 key', 'ES512', PAIRS.p256.privateKey, PAIRS.p256.publicKey, ecdsa('sha512')],
+    ['ES256 with an RSA key', 'ES256', PAIRS.rsa.privateKey, PAIRS.rsa.publicKey, pkcs1('sha256')],
+    ['RS256 with a 1024-bit RSA key', 'RS256', PAIRS.rsa1024.privateKey, PAIRS.rsa1024.publicKey, pkcs1('sha256')],
+    ['PS256 with a 1024-bit RSA key', 'PS256', PAIRS.rsa1024.privateKey, PAIRS.rsa1024.publicKey, pss('sha256', 32)],
+    ['PS256 with an Ed25519 key', 'PS256', PAIRS.ed25519.privateKey, PAIRS.ed25519.publicKey, eddsa],
+    ['EdDSA with a P-256 key', 'EdDSA', PAIRS.p256.privateKey, PAIRS.p256.publicKey, ecdsa('sha256')],
+    ['Ed25519 with an Ed448 key', 'Ed25519', PAIRS.ed448.privateKey, PAIRS.ed448.publicKey, eddsa],
+    ['EdDSA with an Ed448 key (jose verifies Ed25519 only)', 'EdDSA', PAIRS.ed448.privateKey, PAIRS.ed448.publicKey, eddsa],
+    ['ES256 with the private key', 'ES256', PAIRS.p256.privateKey, PAIRS.p256.privateKey, ecdsa('sha256')],
+  ]
+  for (const [name, alg, privateKey, verifyKey, signer] of cases) {
+    await t.rejects(verifierWith(alg, verifyKey)(handSigned(alg, privateKey, signer)), invalid('token.alg'), name)
+  }
+})
+
+t.test('a protected header jose cannot read (not strict UTF-8) → token.malformed, though its members are fine', async (t) => {
+  const header = Buffer.concat([Buffer.from('{"alg":"ES256","typ":"at+jwt","x":"'), Buffer.from([0xff]), Buffer.from('"}')])
+  const token = handSigned('ES256', PAIRS.p256.privateKey, ecdsa('sha256'), header)
+  await t.rejects(verifierWith('ES256', PAIRS.p256.publicKey)(token), invalid('token.malformed'))
 })
 
 t.test('a signature segment that is not canonical base64url → token.malformed', async (t) => {
@@ -267,7 +366,8 @@ function cachingVerifier (verify: (token: string) => Promise<VerifiedToken>, clo
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
     maxAge: Number.POSITIVE_INFINITY,
-    clock,
+    // The tests count seconds; the verifier's clock is Date.now's milliseconds.
+    clock: () => clock() * 1000,
     clockTolerance: 5,
     issuers: new Set([ISS]),
     ...overrides,
@@ -283,7 +383,7 @@ t.test('verified-token cache: hits until exp, then re-verification (fixed clock,
   const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
   let now = NOW
   let calls = 0
-  const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now })
+  const jwt = verifierFor(resolver(createLocalJWKSet(issuer.jwks)), { clock: () => now * 1000 })
   const cached = tokenVerifier(async (token) => { calls++; return jwt(token) }, () => now)
   const token = await issuer.mintAccessToken(claims({ exp: NOW + 60 }))
   const first = await cached(token, { resource: RESOURCE, request: {} })
@@ -458,7 +558,7 @@ t.test('custom verifier (lib): results are checked like token claims and never c
     cacheSize: 100,
     cacheTtl: Number.POSITIVE_INFINITY,
     maxAge: 300,
-    clock: () => NOW,
+    clock: () => NOW * 1000,
     clockTolerance: 5,
     issuers: new Set([ISS]),
   })

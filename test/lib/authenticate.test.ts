@@ -23,7 +23,7 @@ const OTHER = 'https://mcp.example.com/other'
 async function setup (extra: Partial<McpAuthOptions> = {}, deps: Partial<AuthenticatorDeps> = {}) {
   const issuer = await createTestIssuer({ audience: RESOURCE })
   const options = resolveOptions({ resource: [RESOURCE, OTHER], authorizationServers: [issuer.issuer], jwks: { keys: issuer.jwks.keys }, ...extra } as McpAuthOptions)
-  const clock = () => Math.floor(Date.now() / 1000)
+  const clock = Date.now
   const keys = createKeyResolver({ source: options.keySource, remote: {} as never, discovery: createIssuerMetadataCache({} as never), issuers: options.issuers })
   const verify = createJwtVerifier({ algorithms: options.algorithms, tokenTypes: options.tokenTypes, clockTolerance: 5, clock, issuers: options.issuers, keys, secret: undefined })
   const verifyToken = createTokenVerifier({ verify: { kind: 'jwt', verify }, cacheSize: 100, cacheTtl: Number.POSITIVE_INFINITY, maxAge: 300, clock, clockTolerance: 5, issuers: options.issuers })

@@ -1,7 +1,7 @@
 // DPoP units: htu normalization (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3),
 // ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
-import { createHash, createPublicKey, randomBytes } from 'node:crypto'
-import type { JsonWebKeyInput } from 'node:crypto'
+import { constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import type { JsonWebKeyInput, KeyObject } from 'node:crypto'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import { createProofVerifier, normalizeHttpUri, replayKey } from '../../lib/dpop/proof.js'
@@ -32,14 +32,12 @@ const RFC_REQUEST: ProofRequest = {
   now: 1562262618,
 }
 
-const syncVerifier = createProofVerifier({
+const verifier = createProofVerifier({
   algorithms: new Set(['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA']),
   iatWindow: 300,
   maxJtiLength: 256,
   maxProofLength: 8192,
 })
-// The verifier answers synchronously; these tests read its refusals as rejections.
-const verifier = async (...args: Parameters<typeof syncVerifier>) => syncVerifier(...args)
 
 async function reason (promise: Promise<unknown>): Promise<string> {
   try {
@@ -147,13 +145,13 @@ t.test('htu: the configured origin + the request path, never anything from the r
   let refused = 0
   for (let i = 0; i < 1100; i++) {
     try {
-      many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: `/other-${i}`, ath: hashToken('tok'), jkt: key.jkt, now })
+      await many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: `/other-${i}`, ath: hashToken('tok'), jkt: key.jkt, now })
     } catch {
       refused++
     }
   }
   t.equal(refused, 1100)
-  t.doesNotThrow(() => many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }))
+  await t.resolves(many(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }))
 })
 
 t.test('RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(token))) without padding (§7.1 example)', async (t) => {
@@ -169,8 +167,7 @@ t.test('replayKey: keyed by (jkt, jti), so one client\'s jti never blocks anothe
 })
 
 t.test('RFC 9449 §7.1 Figure 13: the example resource proof verifies, with the §6.1 jkt', async (t) => {
-  const proof = syncVerifier(RFC_PROOF, 1, RFC_REQUEST)
-  t.notOk((proof as unknown) instanceof Promise, 'answered synchronously: no microtask per proof')
+  const proof = await verifier(RFC_PROOF, 1, RFC_REQUEST)
   t.same(proof, { jkt: RFC_JKT, jti: 'e1j3V_bKic8-LAEB', iat: 1562262618, nonce: undefined })
 })
 
@@ -240,6 +237,29 @@ t.test('RSA proof keys with a huge modulus or exponent are refused (verification
   }
 })
 
+t.test('RSA proof keys with an exponent of 1, an even one or a zero-padded one are refused: e = 1 signs without a private key', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey('RS256')
+  const n = key.publicJwk.n as string
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  // The forgery: with e = 1 the EMSA-PKCS1-v1_5 encoded message verifies as its own signature.
+  const jwk = { kty: 'RSA', n, e: 'AQ' }
+  const jkt = jwkThumbprint(jwk) as string
+  const input = `${b64({ typ: 'dpop+jwt', alg: 'RS256', jwk })}.${b64({ jti: 'forged-1', htm: 'POST', htu: 'https://mcp.example.com/mcp', iat: now, ath: hashToken('tok') })}`
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(input).digest()])
+  const modulusOctets = Buffer.from(n, 'base64url').length
+  const encoded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(modulusOctets - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo])
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now }
+  t.equal(await reason(verifier(`${input}.${encoded.toString('base64url')}`, 1, request)), 'invalid_dpop_proof:dpop.jwk', 'the forged proof')
+  for (const e of ['Ag', 'AAEAAQ', 'AQAA', 'Aw']) {
+    const other = { kty: 'RSA', n, e }
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk: other } })
+    const verdict = await reason(verifier(proof, 1, { ...request, jkt: jwkThumbprint(other) as string }))
+    // e = 3 is a usable exponent: refused here only because the key did not sign the proof.
+    t.equal(verdict, e === 'Aw' ? 'invalid_dpop_proof:dpop.signature' : 'invalid_dpop_proof:dpop.jwk', `e = ${e}`)
+  }
+})
+
 t.test('RFC 9449 §4.3 (7) / RFC 7517 §4: the proof jwk must be a verification key for the proof alg', async (t) => {
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey()
@@ -268,4 +288,92 @@ t.test('a proof signature in a non-canonical base64url form is malformed (one pr
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const sibling = alphabet[alphabet.indexOf(last) ^ 1] as string
   t.equal(await reason(verifier(proof.slice(0, -1) + sibling, 1, request)), 'invalid_dpop_proof:dpop.malformed')
+})
+
+// Proofs signed by hand with node:crypto, over exactly the segments given, with a key
+// of any type: what jose's verification of a proof must refuse.
+function segment (value: Record<string, unknown> | Buffer | string): string {
+  if (typeof value === 'string') return value
+  return (Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value))).toString('base64url')
+}
+
+interface HandProof { proof: string, request: ProofRequest }
+
+function handProof (
+  alg: string,
+  pair: { privateKey: KeyObject, publicKey: KeyObject },
+  signer: (input: Buffer, key: KeyObject) => Buffer,
+  parts: { header?: Buffer, payload?: Record<string, unknown> | string } = {}
+): HandProof {
+  const now = Math.floor(Date.now() / 1000)
+  const jwk = pair.publicKey.export({ format: 'jwk' })
+  const jkt = jwkThumbprint(jwk as Record<string, unknown>) as string
+  const claims = { jti: `j-${Math.random()}`, htm: 'POST', htu: 'https://mcp.example.com/mcp', iat: now, ath: hashToken('tok') }
+  const input = `${segment(parts.header ?? { typ: 'dpop+jwt', alg, jwk })}.${segment(parts.payload ?? claims)}`
+  const proof = `${input}.${signer(Buffer.from(input), pair.privateKey).toString('base64url')}`
+  return { proof, request: { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now } }
+}
+
+const PAIRS = {
+  p256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  p384: generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+  rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  rsa1024: generateKeyPairSync('rsa', { modulusLength: 1024 }),
+  ed25519: generateKeyPairSync('ed25519'),
+  ed448: generateKeyPairSync('ed448'),
+}
+const es256 = (input: Buffer, key: KeyObject): Buffer => sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' })
+const rs256 = (input: Buffer, key: KeyObject): Buffer => sign('sha256', input, key)
+const ps256 = (saltLength: number) => (input: Buffer, key: KeyObject): Buffer => sign('sha256', input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength })
+const eddsa = (input: Buffer, key: KeyObject): Buffer => sign(null, input, key)
+
+async function check (hand: HandProof): Promise<string> {
+  return reason(verifier(hand.proof, 1, hand.request))
+}
+
+t.test('RFC 9449 §4.3: proofs signed by node:crypto verify for every default algorithm (jose agrees)', async (t) => {
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256)), 'accepted', 'ES256')
+  t.equal(await check(handProof('RS256', PAIRS.rsa, rs256)), 'accepted', 'RS256')
+  t.equal(await check(handProof('PS256', PAIRS.rsa, ps256(32))), 'accepted', 'PS256')
+  t.equal(await check(handProof('EdDSA', PAIRS.ed25519, eddsa)), 'accepted', 'EdDSA')
+})
+
+t.test('RFC 7518 §3.4, §3.5: only the JWS form of a proof signature verifies → dpop.signature', async (t) => {
+  const der = (input: Buffer, key: KeyObject): Buffer => sign('sha256', input, { key, dsaEncoding: 'der' })
+  t.equal(await check(handProof('ES256', PAIRS.p256, der)), 'invalid_dpop_proof:dpop.signature', 'ES256 DER (ASN.1)')
+  t.equal(await check(handProof('ES256', PAIRS.p256, (input, key) => es256(input, key).subarray(1))), 'invalid_dpop_proof:dpop.signature', 'ES256 one byte short')
+  t.equal(await check(handProof('PS256', PAIRS.rsa, ps256(0))), 'invalid_dpop_proof:dpop.signature', 'PS256 with no salt')
+  t.equal(await check(handProof('PS256', PAIRS.rsa, ps256(64))), 'invalid_dpop_proof:dpop.signature', 'PS256 with the salt of PS512')
+  t.equal(await check(handProof('PS256', PAIRS.rsa, rs256)), 'invalid_dpop_proof:dpop.signature', 'PS256 signed as RS256')
+  t.equal(await check(handProof('EdDSA', PAIRS.ed25519, (input, key) => eddsa(input, key).subarray(1))), 'invalid_dpop_proof:dpop.signature', 'EdDSA one byte short')
+})
+
+t.test('RFC 8725 §3.1, RFC 7518 §3.3: a proof key that does not fit the proof alg → dpop.jwk, never a pass', async (t) => {
+  t.equal(await check(handProof('ES256', PAIRS.p384, es256)), 'invalid_dpop_proof:dpop.jwk', 'ES256 with a P-384 key')
+  t.equal(await check(handProof('RS256', PAIRS.rsa1024, rs256)), 'invalid_dpop_proof:dpop.jwk', 'RS256 with a 1024-bit key')
+  t.equal(await check(handProof('PS256', PAIRS.rsa1024, ps256(32))), 'invalid_dpop_proof:dpop.jwk', 'PS256 with a 1024-bit key')
+  t.equal(await check(handProof('PS256', PAIRS.ed25519, eddsa)), 'invalid_dpop_proof:dpop.jwk', 'PS256 with an Ed25519 key')
+  t.equal(await check(handProof('EdDSA', PAIRS.p256, es256)), 'invalid_dpop_proof:dpop.jwk', 'EdDSA with a P-256 key')
+  t.equal(await check(handProof('EdDSA', PAIRS.ed448, eddsa)), 'invalid_dpop_proof:dpop.jwk', 'EdDSA with an Ed448 key (jose verifies Ed25519 only)')
+  t.equal(await check(handProof('ES256', PAIRS.rsa, rs256)), 'invalid_dpop_proof:dpop.jwk', 'ES256 with an RSA key')
+})
+
+t.test('what jose cannot decode, or claims that are not a JSON object, are dpop.malformed', async (t) => {
+  const jwk = PAIRS.p256.publicKey.export({ format: 'jwk' })
+  const notUtf8 = Buffer.concat([Buffer.from(`{"typ":"dpop+jwt","alg":"ES256","jwk":${JSON.stringify(jwk)},"x":"`), Buffer.from([0xff]), Buffer.from('"}')])
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: notUtf8 })), 'invalid_dpop_proof:dpop.malformed', 'a header that is not strict UTF-8')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { payload: 'e30AB' })), 'invalid_dpop_proof:dpop.malformed', 'a payload that is not base64url (5 characters)')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { payload: Buffer.from('abc').toString('base64url') })), 'invalid_dpop_proof:dpop.malformed', 'not JSON')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { payload: segment(Buffer.from('[1]')) })), 'invalid_dpop_proof:dpop.malformed', 'an array')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { payload: segment(Buffer.from('null')) })), 'invalid_dpop_proof:dpop.malformed', 'null')
+})
+
+t.test('RFC 7515 §4.1.11, RFC 7797: a proof header naming an extension (crit) or an unencoded payload (b64) is refused before jose is asked', async (t) => {
+  const jwk = PAIRS.p256.publicKey.export({ format: 'jwk' })
+  const header = (extra: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk, ...extra }))
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ crit: ['urn:x-unknown'], 'urn:x-unknown': 1 }) })), 'invalid_dpop_proof:dpop.crit', 'an extension we do not implement')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ crit: ['b64'], b64: true }) })), 'invalid_dpop_proof:dpop.crit', 'b64 named critical')
+  // Without crit, jose ignores b64 and would verify: the proof is refused all the same.
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ b64: false }) })), 'invalid_dpop_proof:dpop.malformed', 'b64 false')
+  t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ b64: true }) })), 'invalid_dpop_proof:dpop.malformed', 'b64 true')
 })

@@ -1,6 +1,6 @@
 // The request path's small pieces: each must give exactly the answer of the
-// plain computation it stands for (the canonical-base64url test, the scheme
-// scan), and keep no state a request could leak.
+// plain computation it stands for (the compact-JWS shape with its canonical
+// signature, the scheme scan), and keep no state a request could leak.
 import { Buffer } from 'node:buffer'
 import { createLocalJWKSet } from 'jose'
 import Fastify from 'fastify'
@@ -12,7 +12,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { createJwtVerifier } from '../../lib/access-token.js'
 import { checkTokenSyntax, extractCredentials, schemeOf } from '../../lib/credentials.js'
-import { isCanonicalBase64url } from '../../lib/jws.js'
+import { JWS_COMPACT } from '../../lib/compact-jws.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
 import type { KeySource } from '../../lib/key-resolver.js'
 import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
@@ -27,7 +27,7 @@ function jwtVerifier (source: KeySource): ReturnType<typeof createJwtVerifier> {
     algorithms: new Set(['ES256']),
     tokenTypes: new Set(['at+jwt']),
     clockTolerance: 5,
-    clock: () => Math.floor(Date.now() / 1000),
+    clock: Date.now,
     issuers: new Set(['https://as.example']),
     keys: createKeyResolver({ source, remote: {} as never, discovery: {} as never, issuers: new Set() }),
     secret: undefined,
@@ -44,11 +44,12 @@ async function pluginApp (t: Test, options: Partial<McpAuthOptions> = {}): Promi
   return { app, issuer }
 }
 
-t.test('isCanonicalBase64url: exactly "decoding then encoding gives the input back"', async () => {
+t.test('JWS_COMPACT takes a signature exactly when "decoding then encoding gives it back"', async (t) => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const base64url = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 140 }).map((chars) => chars.join(''))
-  fc.assert(fc.property(base64url, (s) => isCanonicalBase64url(s) === (Buffer.from(s, 'base64url').toString('base64url') === s)), { numRuns: 5000 })
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 140 }), (bytes) => isCanonicalBase64url(Buffer.from(bytes).toString('base64url'))))
+  fc.assert(fc.property(base64url, (s) => JWS_COMPACT.test(`eyJ9.e30.${s}`) === (Buffer.from(s, 'base64url').toString('base64url') === s)), { numRuns: 5000 })
+  fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 140 }), (bytes) => JWS_COMPACT.test(`eyJ9.e30.${Buffer.from(bytes).toString('base64url')}`)))
+  t.notOk(JWS_COMPACT.test('eyJ9.e30.'), 'no empty signature')
 })
 
 t.test('checkTokenSyntax: RFC 6750 §2.1 b64token; extraction leaves it to the verifier', async (t) => {

@@ -78,7 +78,7 @@ function binderWith (store: SessionStore, now: { value: number }, idleTtl = 100)
     warn: (_o: object, msg: string) => logs.push({ level: 'warn', msg }),
     error: (_o: object, msg: string) => logs.push({ level: 'error', msg }),
   }
-  return { binder: createSessionBinder({ store, idleTtl, clock: () => now.value, logger }), logs }
+  return { binder: createSessionBinder({ store, idleTtl, clock: () => now.value * 1000, logger }), logs }
 }
 
 async function refusal (t: Test, pending: Promise<unknown>, expected: { status: number, reason: string }, message: string): Promise<void> {

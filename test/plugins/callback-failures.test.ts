@@ -7,8 +7,8 @@ import Fastify from 'fastify'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import type { Test } from 'tap'
-import mcpAuth from '../../index.js'
-import type { McpAuthError, McpAuthOptions } from '../../index.js'
+import mcpAuth, { mcpContext, McpAuthError } from '../../index.js'
+import type { McpAuthOptions } from '../../index.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 
@@ -109,4 +109,38 @@ t.test('the other callbacks keep their mappings, and none of their messages reac
   t.equal(unavailable.json().error, 'temporarily_unavailable')
   assertNoLeak(t, unavailable, SECRET)
   t.equal(renderer.ran() + verifier.ran() + nonce.ran(), 0)
+})
+
+// A developer error (an McpAuthError outside the wire table) thrown inside a
+// callback is a failure like any other, never the client's answer.
+t.test('a developer error thrown by a callback takes the callback\'s failure path, not the answer of a rejection', async (t) => {
+  const developerError = () => new McpAuthError('FST_MCP_AUTH_NOT_REGISTERED', 'plugin.not_registered', { message: `mcpContext() outside mcpAuth (${SECRET})` })
+
+  // principal calling mcpContext(request): request.mcp is not set while principal runs.
+  const principal = await harness(t, { principal: (_claims, _sender, request) => mcpContext(request) })
+  const asPrincipal = await principal.app.inject({ url: '/mcp', headers: { authorization: `Bearer ${await principal.issuer.mintAccessToken({})}` } })
+  t.equal(asPrincipal.statusCode, 500)
+  t.same(asPrincipal.json(), { error: 'server_error', error_description: 'Internal error' })
+  t.ok(principal.logs.some((l) => l.level === 50 && l.reason === 'principal.failed' && l.msg === 'mcp-auth: principal threw'), 'logged as a principal failure')
+
+  const verifier = await harness(t, { jwks: undefined, verifyToken: async () => { throw developerError() } } as Partial<McpAuthOptions>)
+  const verified = await verifier.app.inject({ url: '/mcp', headers: { authorization: 'Bearer opaque-token-value' } })
+  t.equal(verified.statusCode, 401, 'verifyToken: 401 token.rejected')
+  t.equal(verified.json().error, 'invalid_token')
+  t.ok(verifier.logs.some((l) => l.reason === 'token.rejected'))
+  assertNoLeak(t, verified, SECRET)
+
+  const keys = await harness(t, { jwks: async () => { throw developerError() } })
+  const keyed = await keys.app.inject({ url: '/mcp', headers: { authorization: `Bearer ${await keys.issuer.mintAccessToken({})}` } })
+  t.equal(keyed.statusCode, 503, 'a key function: 503 like an unreachable key set')
+  t.equal(keyed.json().error, 'temporarily_unavailable')
+  assertNoLeak(t, keyed, SECRET)
+
+  const certificate = await harness(t, { mtls: { certificate: () => { throw developerError() } } })
+  const bound = await certificate.issuer.mintAccessToken({}, { bindTo: { x5t: 'A'.repeat(43) } })
+  const unbound = await certificate.app.inject({ url: '/mcp', headers: { authorization: `Bearer ${bound}` } })
+  t.equal(unbound.statusCode, 401, 'mtls.certificate: 401 binding.certificate_missing')
+  t.ok(certificate.logs.some((l) => l.reason === 'binding.certificate_missing'))
+  assertNoLeak(t, unbound, SECRET)
+  t.equal(principal.ran() + verifier.ran() + keys.ran() + certificate.ran(), 0)
 })
