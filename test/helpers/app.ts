@@ -50,6 +50,13 @@ function authInfo (raw: object): unknown {
   return auth === undefined ? null : { ...auth, resource: auth.resource?.href }
 }
 
+/** The `reason` of each 'mcp-auth: request rejected' line among pino's JSON lines (docs/errors.md). */
+export function rejectedReasons (logs: readonly string[]): Array<string | undefined> {
+  return logs.map((line) => JSON.parse(line) as { msg?: string, reason?: string })
+    .filter((line) => line.msg === 'mcp-auth: request rejected')
+    .map((line) => line.reason)
+}
+
 export interface Challenge { scheme: string, params: Record<string, string> }
 
 /** Parses WWW-Authenticate with the shipped toolkit's parser (dogfooding fastify-mcp-auth/testing). */

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import mcpAuth from '../../index.js'
+import mcpAuth, { McpAuthError } from '../../index.js'
 import type { McpAuthContext, McpAuthOptions } from '../../index.js'
 import { createTestCa } from '../../testing.js'
 import type { TestCa, TestClientCertificate, TestServerCertificate } from '../../testing.js'
@@ -260,6 +260,16 @@ t.test('mtls.certificate throwing → 401 invalid_token (never 500, never 200)',
   server.app.log.level = 'silent'
   const token = await bound(server.issuer, alice.x5t)
   assertBearerInvalidToken(t, await call(server, { authorization: `Bearer ${token}` }), /not presented/)
+})
+
+t.test('mtls.certificate throwing an McpAuthError: that is the answer (a 503 stays a 503, Retry-After, no challenge)', async (t) => {
+  const server = await startServer(t, { mtls: { certificate: () => { throw new McpAuthError('FST_MCP_AUTH_UNAVAILABLE', 'verifier.unavailable') } } }, false)
+  const token = await bound(server.issuer, alice.x5t)
+  const res = await call(server, { authorization: `Bearer ${token}` })
+  t.equal(res.status, 503)
+  t.equal(res.headers['www-authenticate'], undefined)
+  t.match(res.headers['retry-after'], /^\d+$/)
+  t.same(res.body, { error: 'temporarily_unavailable', error_description: 'The token could not be verified, retry later' })
 })
 
 t.test('RFC 8705 §3 / RFC 9449 §6 (MTLS-06): a token with both cnf.jkt and cnf["x5t#S256"] → 401 invalid_token', async (t) => {

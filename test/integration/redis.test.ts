@@ -7,8 +7,10 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { McpAuthError } from '../../lib/errors.js'
 import { RedisReplayStore } from '../../lib/stores/redis-replay-store.js'
+import { createHmacNonceProvider } from '../../lib/dpop/nonce.js'
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import type { DpopKey } from '../../testing.js'
+import type { McpAuthOptions } from '../../index.js'
 import { buildApp, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
 import { connectIoredis, connectNodeRedis, REDIS_SKIP as SKIP, startRedis } from '../helpers/redis.js'
 
@@ -31,7 +33,24 @@ function sleep (ms: number): Promise<void> {
 // ——— the app ———
 
 async function dpopApp (t: Test, store: RedisReplayStore, issuer?: Awaited<ReturnType<typeof createTestIssuer>>): Promise<FastifyInstance> {
-  return (await buildApp(t, { dpop: { replayStore: store } }, issuer)).app
+  return loggedApp(t, { dpop: { replayStore: store } }, issuer)
+}
+
+/** buildApp with its log lines kept, so each response's reason and error lines can be asserted. */
+async function loggedApp (t: Test, options: Partial<McpAuthOptions>, issuer?: Awaited<ReturnType<typeof createTestIssuer>>): Promise<FastifyInstance> {
+  const lines: string[] = []
+  const { app } = await buildApp(t, options, issuer, undefined, lines)
+  appLogs.set(app, lines)
+  return app
+}
+
+interface LogLine { readonly msg: string, readonly reason?: string }
+const appLogs = new WeakMap<FastifyInstance, string[]>()
+const responseLogs = new WeakMap<LightMyRequestResponse, LogLine[]>()
+
+/** The lines logged with `msg` while the app answered the response. */
+function logged (res: LightMyRequestResponse, msg: string): LogLine[] {
+  return (responseLogs.get(res) ?? []).filter((line) => line.msg === msg)
 }
 
 interface Client { key: DpopKey, token: string }
@@ -45,7 +64,11 @@ async function dpopClient (): Promise<Client> {
 
 async function send (app: FastifyInstance, client: Client, proof?: string): Promise<LightMyRequestResponse> {
   const dpop = proof ?? await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token })
-  return app.inject({ method: 'GET', url: '/mcp', headers: { authorization: `DPoP ${client.token}`, dpop } })
+  const lines = appLogs.get(app) ?? []
+  const before = lines.length
+  const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: `DPoP ${client.token}`, dpop } })
+  responseLogs.set(res, lines.slice(before).map((line) => JSON.parse(line) as LogLine))
+  return res
 }
 
 function assertUnavailable (t: Test, res: LightMyRequestResponse, message: string): void {
@@ -54,6 +77,8 @@ function assertUnavailable (t: Test, res: LightMyRequestResponse, message: strin
   t.match(res.headers['retry-after'], /^\d+$/, `${message}: Retry-After`)
   t.equal(res.headers['cache-control'], 'no-store', `${message}: no-store`)
   t.equal(res.json().error, 'temporarily_unavailable', `${message}: body error`)
+  t.equal(logged(res, 'mcp-auth: request rejected')[0]?.reason, 'replay_store.failed', `${message}: reason`)
+  t.equal(logged(res, 'mcp-auth: DPoP replay store failed').length, 1, `${message}: the store failure is logged`)
 }
 
 function assertReplay (t: Test, res: LightMyRequestResponse, message: string): void {
@@ -62,6 +87,7 @@ function assertReplay (t: Test, res: LightMyRequestResponse, message: string): v
   const dpop = parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'DPoP')
   t.equal(dpop?.params.error, 'invalid_dpop_proof', `${message}: in the DPoP challenge`)
   t.equal(dpop?.params.resource_metadata, PRM, `${message}: resource_metadata`)
+  t.equal(logged(res, 'mcp-auth: request rejected')[0]?.reason, 'dpop.replay', `${message}: reason`)
 }
 
 const sharedIssuer = await createTestIssuer({ audience: RESOURCE })
@@ -119,8 +145,7 @@ t.test('issue 15 item 9: under no client does a proof pass on an unexpected repl
       const client = kind === 'call' ? { call: answer } : { sendCommand: answer }
       const app = await dpopApp(t, new RedisReplayStore({ client }), sharedIssuer)
       const res = await send(app, await dpopClient())
-      t.equal(res.statusCode, 503, `${kind} answering ${JSON.stringify(odd)}: 503`)
-      t.equal(res.json().error, 'temporarily_unavailable')
+      assertUnavailable(t, res, `${kind} answering ${JSON.stringify(odd)}`)
     }
   }
 })
@@ -276,6 +301,30 @@ t.test('RFC 9449 §11.1: a proof accepted by instance A is a replay at instance 
   t.same(both.map((r) => r.statusCode).sort(), [200, 401], 'one 200, one 401')
 })
 
+t.test('RFC 9449 §8.2 with the asynchronous Redis store: a rotated nonce still reaches the 200; the proof is recorded once', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  const admin = await connected(t, server)
+  const secret = 's'.repeat(32)
+  const app = await loggedApp(t, { dpop: { replayStore: new RedisReplayStore({ client: await connected(t, server) }), nonce: { secret } } }, sharedIssuer)
+  const client = await dpopClient()
+  const previous = await createHmacNonceProvider({ secret, clock: () => Date.now() / 1000 - 60 }).issue()
+  const proof = await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token, nonce: previous })
+  const res = await send(app, client, proof)
+  t.equal(res.statusCode, 200, 'a nonce from the previous step is accepted')
+  t.type(res.headers['dpop-nonce'], 'string', 'with a fresh nonce, after the store answered')
+  t.not(res.headers['dpop-nonce'], previous)
+  t.equal(await createHmacNonceProvider({ secret }).check(res.headers['dpop-nonce'] as string), 'valid', 'a current nonce')
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.equal((await admin.keys('fastify-mcp-auth:dpop:*')).length, 1, 'the proof is recorded in Redis')
+  const again = await send(app, client, proof)
+  assertReplay(t, again, 'the same proof again')
+  t.equal(again.headers['dpop-nonce'], undefined, 'a replay is not rotated')
+  await server.kill()
+  const down = await send(app, client, await createDpopProof(client.key, { method: 'GET', url: RESOURCE, accessToken: client.token, nonce: previous }))
+  assertUnavailable(t, down, 'Redis down during a rotation')
+  t.equal(down.headers['dpop-nonce'], undefined, 'no nonce on the 503')
+})
+
 t.test('Redis stopped → 503 temporarily_unavailable (fail closed); restarted on the same port → service resumes', { skip: SKIP }, async (t) => {
   const server = await startRedis(t)
   const redis = await connected(t, server)
@@ -352,7 +401,7 @@ t.test('issue 15 item 7: Redis killed → DPoP requests get 503 and the health r
   for (const [name, connect] of [['ioredis', connectIoredis], ['node-redis', connectNodeRedis]] as const) {
     const server = await startRedis(t)
     const store = new RedisReplayStore({ client: await connect(t, server), timeout: 0.5 })
-    const { app } = await buildApp(t, { dpop: { replayStore: store }, healthRoute: '/health' }, sharedIssuer)
+    const app = await loggedApp(t, { dpop: { replayStore: store }, healthRoute: '/health' }, sharedIssuer)
     const up = await app.inject({ url: '/health' })
     t.equal(up.statusCode, 200, `${name}: up`)
     t.same(up.json().replayStore, { reachable: true })

@@ -8,9 +8,25 @@ import t from 'tap'
 import mcpAuth from '../../index.js'
 import type { McpAuthOptions } from '../../index.js'
 import { createTestIssuer } from '../../testing.js'
+import { rejectedReasons } from '../helpers/app.js'
 import type { TestIssuer } from '../../testing.js'
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
+
+const appLogs = new WeakMap<FastifyInstance, string[]>()
+
+/** A Fastify instance whose log lines (debug level) are kept, for the reason of each refusal. */
+function logged (options: Record<string, unknown> = {}): FastifyInstance {
+  const lines: string[] = []
+  const app = Fastify({ ...options, logger: { level: 'debug', stream: { write: (line: string) => { lines.push(line) } } } })
+  appLogs.set(app, lines)
+  return app
+}
+
+/** The reason of the app's last 'request rejected' line (docs/errors.md). */
+function lastReason (app: FastifyInstance): string | undefined {
+  return rejectedReasons(appLogs.get(app) ?? []).at(-1)
+}
 
 const R1 = 'https://mcp.example.com/mcp'
 const R2 = 'https://mcp.example.com/tenants/acme/mcp'
@@ -18,7 +34,7 @@ const R2 = 'https://mcp.example.com/tenants/acme/mcp'
 async function twoTenants (t: Tap, fastifyOptions: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, main: TestIssuer, acme: TestIssuer }> {
   const main = await createTestIssuer({ issuer: 'https://auth.example.com', audience: R1 })
   const acme = await createTestIssuer({ issuer: 'https://login.example.org/acme', audience: R2 })
-  const app = Fastify(fastifyOptions)
+  const app = logged(fastifyOptions)
   t.teardown(() => app.close())
   await app.register(mcpAuth, {
     resource: [R1, { resource: R2, authorizationServers: [acme.issuer] }],
@@ -55,6 +71,7 @@ t.test('a token from another tenant\'s authorization server never reaches a tena
     const res = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${mainToken}` } })
     t.equal(res.statusCode, 401, url)
     t.equal(res.json().error, 'invalid_token', url)
+    t.equal(lastReason(app), 'token.issuer', `${url}: checked against the tenant, whose issuer it is not`)
     t.match(res.headers['www-authenticate'], /oauth-protected-resource\/tenants\/acme\/mcp/, `${url}: the tenant's challenge`)
   }
   const acmeToken = await acme.mintAccessToken()
@@ -67,8 +84,10 @@ t.test('fragments and absolute-form targets select the route\'s resource too', a
   const { app, main } = await twoTenants(t)
   const mainToken = await main.mintAccessToken()
   t.match(await raw(app, 'POST /tenants/acme/mcp#frag HTTP/1.1', mainToken), /^HTTP\/1\.1 401 /)
+  t.equal(lastReason(app), 'token.issuer')
   const { app: app2, main: main2 } = await twoTenants(t)
   t.match(await raw(app2, 'POST http://mcp.example.com/tenants/acme/mcp HTTP/1.1', await main2.mintAccessToken()), /^HTTP\/1\.1 401 /)
+  t.equal(lastReason(app2), 'token.issuer')
 })
 
 t.test('router options (case-insensitive, duplicate slashes) cannot move a request to another resource', async (t) => {
@@ -77,24 +96,26 @@ t.test('router options (case-insensitive, duplicate slashes) cannot move a reque
   for (const url of ['/Tenants/acme/mcp', '//tenants/acme/mcp']) {
     const res = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${mainToken}` } })
     t.equal(res.statusCode, 401, url)
+    t.equal(lastReason(app), 'token.issuer', url)
   }
 })
 
 t.test('nested resources: /mcp/%61dmin is the /mcp/admin route and resource', async (t) => {
   const issuer = await createTestIssuer({ audience: R1 })
-  const app = Fastify()
+  const app = logged()
   t.teardown(() => app.close())
   await app.register(mcpAuth, { resource: [R1, 'https://mcp.example.com/mcp/admin'], authorizationServers: [issuer.issuer], jwks: issuer.jwks })
   app.post('/mcp/admin', async () => 'admin')
   const res = await app.inject({ method: 'POST', url: '/mcp/%61dmin', headers: { authorization: `Bearer ${await issuer.mintAccessToken()}` } })
   t.equal(res.statusCode, 401, 'a token for /mcp is not a token for /mcp/admin')
+  t.equal(lastReason(app), 'token.audience')
   const admin = await issuer.mintAccessToken({ aud: 'https://mcp.example.com/mcp/admin' })
   t.equal((await app.inject({ method: 'POST', url: '/mcp/%61dmin', headers: { authorization: `Bearer ${admin}` } })).statusCode, 200)
 })
 
 t.test('a parametric route serving several resources picks by the router\'s decoded parameter', async (t) => {
   const issuer = await createTestIssuer()
-  const app = Fastify()
+  const app = logged()
   t.teardown(() => app.close())
   const acme = 'https://mcp.example.com/tenants/acme/mcp'
   const globex = 'https://mcp.example.com/tenants/globex/mcp'
@@ -105,13 +126,17 @@ t.test('a parametric route serving several resources picks by the router\'s deco
   t.same((await call('/tenants/acme/mcp')).json(), { resource: acme })
   t.same((await call('/tenants/%61cme/mcp')).json(), { resource: acme }, 'decoded like the router does')
   t.equal((await call('/tenants/globex/mcp')).statusCode, 401, 'another tenant')
+  t.equal(lastReason(app), 'token.audience')
   t.equal((await call('/tenants/%67lobex/mcp')).statusCode, 401, 'another tenant, encoded')
+  t.equal(lastReason(app), 'token.audience')
+  t.equal((await call('/tenants/initech/mcp')).statusCode, 401, 'a tenant that is not configured')
+  t.equal(lastReason(app), 'resource.unmatched')
 })
 
 t.test('routes registered before the plugin are resolved the same way (from the route pattern at request time)', async (t) => {
   const main = await createTestIssuer({ issuer: 'https://auth.example.com', audience: R1 })
   const acme = await createTestIssuer({ issuer: 'https://login.example.org/acme', audience: R2 })
-  const app = Fastify()
+  const app = logged()
   t.teardown(() => app.close())
   app.post('/tenants/acme/mcp', async (request) => ({ resource: request.mcp?.resource }))
   await app.register(mcpAuth, {
@@ -121,6 +146,7 @@ t.test('routes registered before the plugin are resolved the same way (from the 
   } as McpAuthOptions)
   const mainToken = await main.mintAccessToken()
   t.equal((await app.inject({ method: 'POST', url: '/tenants/acme/%6dcp', headers: { authorization: `Bearer ${mainToken}` } })).statusCode, 401)
+  t.equal(lastReason(app), 'token.issuer')
   const ok = await app.inject({ method: 'POST', url: '/tenants/acme/%6dcp', headers: { authorization: `Bearer ${await acme.mintAccessToken()}` } })
   t.same(ok.json(), { resource: R2 })
 })
@@ -140,7 +166,7 @@ async function tenantApp (
   fastifyOptions: Record<string, unknown> = {}
 ): Promise<{ app: FastifyInstance, issuer: TestIssuer }> {
   const issuer = await createTestIssuer({ issuer: 'https://auth.example.com', audience: R1 })
-  const app = Fastify(fastifyOptions)
+  const app = logged(fastifyOptions)
   t.teardown(() => app.close())
   await app.register(mcpAuth, { resource: [R1, ...tenants], authorizationServers: [issuer.issuer], jwks: issuer.jwks })
   routes(app)
@@ -160,6 +186,7 @@ t.test('item 1: a parametric tenant route never falls back to the first resource
   const denied = await app.inject({ method: 'POST', url: '/tenants/caf%C3%A9/mcp', headers: bearer(mainToken) })
   t.equal(denied.statusCode, 401, 'a token for …/mcp is refused at the tenant route')
   t.equal(denied.json().error, 'invalid_token')
+  t.equal(lastReason(app), 'token.audience')
   const ok = await app.inject({ method: 'POST', url: '/tenants/caf%C3%A9/mcp', headers: bearer(cafeToken) })
   t.equal(ok.statusCode, 200, 'the tenant\'s own token is accepted')
   t.same(ok.json(), { tenant: 'café', resource: CAFE }, 'request.mcp.resource is the RFC 3986 form')
@@ -181,14 +208,17 @@ t.test('item 1 (d): a tenant that is not configured gets 401 with the nearest re
   const mainToken = await issuer.mintAccessToken()
   const none = await app.inject({ method: 'POST', url: '/tenants/globex/mcp' })
   t.equal(none.statusCode, 401)
+  t.equal(lastReason(app), 'credentials.missing')
   t.notMatch(String(none.headers['www-authenticate']), /error=/, 'no error without credentials')
   t.match(String(none.headers['www-authenticate']), /oauth-protected-resource\/tenants\/caf%C3%A9\/mcp/, 'the resource sharing the longest static prefix')
   const withToken = await app.inject({ method: 'POST', url: '/tenants/globex/mcp', headers: bearer(mainToken) })
   t.equal(withToken.statusCode, 401, 'a token for …/mcp is not accepted for an unknown tenant')
   t.equal(withToken.json().error, 'invalid_token')
+  t.equal(lastReason(app), 'resource.unmatched', 'checked against no resource, not the nearest one')
   t.notMatch(withToken.body, /handler ran/)
   const cafeToken = await issuer.mintAccessToken({ aud: CAFE })
   t.equal((await app.inject({ method: 'POST', url: '/tenants/globex/mcp', headers: bearer(cafeToken) })).statusCode, 401, 'nor a token for another tenant')
+  t.equal(lastReason(app), 'resource.unmatched')
 })
 
 t.test('item 1: with caseSensitive: false, /tenants/ACME/mcp is not …/tenants/acme/mcp and never …/mcp', async (t) => {
@@ -201,6 +231,7 @@ t.test('item 1: with caseSensitive: false, /tenants/ACME/mcp is not …/tenants/
   const acmeToken = await issuer.mintAccessToken({ aud: acme })
   for (const url of ['/tenants/ACME/mcp', '/TENANTS/ACME/MCP']) {
     t.equal((await app.inject({ method: 'POST', url, headers: bearer(mainToken) })).statusCode, 401, `${url}: the …/mcp token`)
+    t.equal(lastReason(app), 'resource.unmatched', `${url}: the ACME tenant is not configured`)
   }
   t.same((await app.inject({ method: 'POST', url: '/TENANTS/acme/MCP', headers: bearer(acmeToken) })).json(), { resource: acme }, 'the parameter names the tenant')
 })
@@ -238,14 +269,14 @@ t.test('item 1: every router option leaves the checked resource to the route', a
 t.test('item 1 (c): with several resources, a static route outside all of them fails ready() unless it opts out', async (t) => {
   const issuer = await createTestIssuer()
   const options = { resource: [R1, R2], authorizationServers: [issuer.issuer], jwks: issuer.jwks }
-  const app = Fastify()
+  const app = logged()
   t.teardown(() => app.close())
   await app.register(mcpAuth, options)
   app.post('/mcp', async () => 'ok')
   app.get('/status', async () => 'status')
   await t.rejects(async () => { await app.ready() }, { code: 'FST_MCP_AUTH_INVALID_REGISTRATION', message: /GET \/status/ })
 
-  const optedOut = Fastify()
+  const optedOut = logged()
   t.teardown(() => optedOut.close())
   await optedOut.register(mcpAuth, options)
   optedOut.get('/status', { config: { mcpAuth: false } }, async () => 'status')
@@ -253,13 +284,13 @@ t.test('item 1 (c): with several resources, a static route outside all of them f
   await optedOut.ready()
   t.equal((await optedOut.inject('/status')).body, 'status')
 
-  const parametric = Fastify()
+  const parametric = logged()
   t.teardown(() => parametric.close())
   await parametric.register(mcpAuth, options)
   parametric.get('/items/:id', async () => 'item')
   await t.rejects(async () => { await parametric.ready() }, { code: 'FST_MCP_AUTH_INVALID_REGISTRATION', message: /\/items\/:id/ }, 'a parameter that can never reach a resource is outside too')
 
-  const single = Fastify()
+  const single = logged()
   t.teardown(() => single.close())
   await single.register(mcpAuth, { resource: R1, authorizationServers: [issuer.issuer], jwks: issuer.jwks })
   single.get('/status', async (request) => ({ resource: request.mcp?.resource }))
@@ -279,6 +310,7 @@ t.test('item 1 (e): an unknown path answers with the first resource\'s challenge
   t.match(String(res.headers['www-authenticate']), /resource_metadata="https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource\/mcp"/)
   const acmeToken = await issuer.mintAccessToken({ aud: acme })
   t.equal((await app.inject({ method: 'POST', url: '/tenants/acme/other', headers: bearer(acmeToken) })).statusCode, 401, 'checked against the first resource')
+  t.equal(lastReason(app), 'token.audience')
   t.equal((await app.inject({ method: 'POST', url: '/nowhere', headers: bearer(await issuer.mintAccessToken()) })).statusCode, 404)
 })
 
@@ -291,8 +323,11 @@ t.test('item 1: a catch-all proxy route selects by its wildcard, and a path outs
   t.same((await app.inject({ method: 'POST', url: '/mcp', headers: bearer(mainToken) })).json(), { resource: R1 })
   t.same((await app.inject({ method: 'POST', url: '/mcp/sub', headers: bearer(mainToken) })).json(), { resource: R1 })
   t.equal((await app.inject({ method: 'POST', url: '/tenants/acme/mcp', headers: bearer(mainToken) })).statusCode, 401)
+  t.equal(lastReason(app), 'token.audience')
   t.equal((await app.inject({ method: 'POST', url: '/admin', headers: bearer(mainToken) })).statusCode, 401, 'outside every resource: no fallback')
+  t.equal(lastReason(app), 'resource.unmatched')
   t.equal((await app.inject({ method: 'POST', url: '/tenants/acme%2Fmcp', headers: bearer(mainToken) })).statusCode, 401)
+  t.equal(lastReason(app), 'token.audience', 'the router decodes the wildcard, whose "/" separate segments: checked against …/tenants/acme/mcp')
 })
 
 t.test('item 1: resource URIs are configured in RFC 3986 form; other spellings are refused with the encoded one', async (t) => {
@@ -304,7 +339,7 @@ t.test('item 1: resource URIs are configured in RFC 3986 form; other spellings a
     [`${ORIGIN}/a b/mcp`, /https:\/\/mcp\.example\.com\/a%20b\/mcp/],
   ]
   for (const [resource, spelling] of cases) {
-    const app = Fastify()
+    const app = logged()
     t.teardown(() => app.close())
     await t.rejects(Promise.resolve(app.register(mcpAuth, { resource, authorizationServers: [issuer.issuer], jwks: issuer.jwks }).then(() => app.ready())),
       { code: 'FST_MCP_AUTH_INVALID_OPTION', message: spelling }, resource)

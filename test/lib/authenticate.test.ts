@@ -5,11 +5,13 @@ import { createJwtVerifier } from '../../lib/access-token.js'
 import { createAuthenticator } from '../../lib/authenticate.js'
 import type { AuthRequest, AuthenticatorDeps } from '../../lib/authenticate.js'
 import { createIssuerMetadataCache } from '../../lib/discovery.js'
-import { McpAuthError } from '../../lib/errors.js'
+import { McpAuthError, reject } from '../../lib/errors.js'
 import { createKeyResolver } from '../../lib/key-resolver.js'
 import { silentLogger } from '../../lib/logger.js'
 import { resolveOptions } from '../../lib/options.js'
 import { MemoryReplayStore } from '../../lib/stores/memory-replay-store.js'
+import { ReplayStoreFullError } from '../../lib/stores/replay-store.js'
+import type { ReplayStore } from '../../lib/stores/replay-store.js'
 import { createDpopKey, createDpopProof } from '../../lib/testing/dpop.js'
 import { createTokenVerifier } from '../../lib/verifier.js'
 import { createTestIssuer } from '../../testing.js'
@@ -120,19 +122,45 @@ t.test('RFC 9449 §8: server nonces: missing, invalid, rotated; a failing provid
   t.equal(err?.reason, 'nonce.failed')
 })
 
-t.test('replay store failures are 503, never a pass; a full store says so', async (t) => {
-  for (const [store, expected] of [
-    [{ claim: () => { throw new Error('down') } }, 'replay_store.failed'],
-    [new MemoryReplayStore({ maxEntries: 1 }), 'replay_store.full'],
-    [{ claim: async () => 'OK' as unknown as boolean }, 'dpop.replay'],
-  ] as const) {
-    const { issuer, authenticate, resource, request } = await setup({ dpop: { replayStore: store } })
+t.test('replay store failures are 503, never a pass; a full store and a failed one are told apart, in the answer and the log', async (t) => {
+  const FULL = 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire'
+  const FAILED = 'mcp-auth: DPoP replay store failed'
+  const cases: Array<[string, ReplayStore, string, string]> = [
+    ['a throw', { claim: () => { throw new Error('down') } }, 'replay_store.failed', FAILED],
+    ['a rejection', { claim: async () => { throw new Error('down') } }, 'replay_store.failed', FAILED],
+    ['a full MemoryReplayStore', new MemoryReplayStore({ maxEntries: 1 }), 'replay_store.full', FULL],
+    ['a ReplayStoreFullError rejection', { claim: async () => { throw new ReplayStoreFullError(7) } }, 'replay_store.full', FULL],
+  ]
+  for (const [name, store, expected, message] of cases) {
+    const logged: Array<[object, string]> = []
+    const logger = { ...silentLogger, error: (obj: object, msg: string) => { logged.push([obj, msg]) } }
+    const { issuer, authenticate, resource, request } = await setup({ dpop: { replayStore: store } }, { logger })
     const key = await createDpopKey()
     const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
     const send = async () => authenticate(request(`DPoP ${token}`, { dpop: await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token }), dpopLines: 1 }), resource)
     if (store instanceof MemoryReplayStore) await send()
-    t.equal(await reason(send()), expected)
+    const err = await send().then(() => undefined, (e: unknown) => e as McpAuthError)
+    t.equal(err?.reason, expected, name)
+    t.equal(err?.statusCode, 503, `${name}: 503`)
+    t.equal(logged.length, 1, `${name}: logged once`)
+    t.equal(logged[0]?.[1], message, `${name}: the log says which`)
+    t.match(logged[0]?.[0], { err: { message: /down|entries/ } }, `${name}: with the store's error`)
   }
+})
+
+t.test('RFC 9449 §11.1: a replay store answering anything but true is a replay (fail closed)', async (t) => {
+  for (const [answer, async] of [false, null, undefined, 'OK', 1, 'true', {}].flatMap((value) => [[value, false], [value, true]] as const)) {
+    const { issuer, authenticate, resource, request } = await setup({ dpop: { replayStore: { claim: () => (async ? Promise.resolve(answer) : answer) as boolean } } })
+    const key = await createDpopKey()
+    const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
+    const proof = await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token })
+    t.equal(await reason(authenticate(request(`DPoP ${token}`, { dpop: proof, dpopLines: 1 }), resource)), 'dpop.replay', `${async ? 'a promise of ' : ''}${JSON.stringify(answer) ?? 'undefined'}`)
+  }
+  const { issuer, authenticate, resource, request } = await setup({ dpop: { replayStore: { claim: () => true } } })
+  const key = await createDpopKey()
+  const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
+  const proof = await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token })
+  t.same((await authenticate(request(`DPoP ${token}`, { dpop: proof, dpopLines: 1 }), resource)).context.sender, { binding: 'dpop', jkt: key.jkt }, 'true: fresh')
 })
 
 t.test('RFC 8705: a certificate-bound token needs the certificate whose thumbprint it names', async (t) => {
@@ -147,6 +175,26 @@ t.test('RFC 8705: a certificate-bound token needs the certificate whose thumbpri
   t.same((await authenticate(request(`Bearer ${token}`), resource)).context.sender, { binding: 'mtls', x5t: 'thumb' })
   fails = true
   t.equal(await reason(authenticate(request(`Bearer ${token}`), resource)), 'binding.certificate_missing', 'a failing certificate source proves nothing')
+})
+
+t.test('RFC 8705: the certificate source\'s own McpAuthError is its answer (a 503 stays a 503); any other throw is logged and proves nothing', async (t) => {
+  let failure: unknown
+  const logged: Array<[string, object, string]> = []
+  const logger = { debug: () => {}, info: () => {}, warn: (obj: object, msg: string) => { logged.push(['warn', obj, msg]) }, error: (obj: object, msg: string) => { logged.push(['error', obj, msg]) } }
+  const { issuer, authenticate, resource, request } = await setup({}, { logger, certificateThumbprint: async () => { throw failure } })
+  const token = await issuer.mintAccessToken({}, { bindTo: { x5t: 'thumb' } })
+  const answer = async () => authenticate(request(`Bearer ${token}`), resource).then(() => undefined, (e: unknown) => e as McpAuthError)
+  failure = reject.unavailable('verifier.unavailable', new Error('terminator down'))
+  t.equal(await answer(), failure, 'a 503 from the certificate source passes through unchanged')
+  failure = reject.invalidToken('token.rejected')
+  t.equal(await answer(), failure, 'so does any McpAuthError')
+  t.same(logged, [], 'and is not logged as a certificate failure')
+  failure = new Error('bad header')
+  const err = await answer()
+  t.equal(err?.reason, 'binding.certificate_missing')
+  t.equal(err?.statusCode, 401)
+  t.equal((err?.cause as Error | undefined)?.message, 'bad header', 'the cause is kept for the log')
+  t.same(logged, [['warn', { err: { name: 'Error', code: undefined, message: 'bad header' } }, 'mcp-auth: reading the client certificate failed']])
 })
 
 t.test('principal: its value on request.mcp; an McpAuthError is its answer; anything else is a 500 that names nothing', async (t) => {

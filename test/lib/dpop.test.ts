@@ -1,7 +1,7 @@
 // DPoP units: htu normalization (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3),
 // ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
-import { constants, createHash, generateKeyPairSync, sign } from 'node:crypto'
-import type { KeyObject } from 'node:crypto'
+import { constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import type { JsonWebKeyInput, KeyObject } from 'node:crypto'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import { createProofVerifier, normalizeHttpUri, replayKey } from '../../lib/dpop/proof.js'
@@ -131,6 +131,14 @@ t.test('htu: the configured origin + the request path, never anything from the r
   t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', 'mcp'), 'invalid_dpop_proof:dpop.htu', 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
   t.equal(await check('https://evil.example/mcp', 'https://mcp.example.com', '@evil.example/mcp'), 'invalid_dpop_proof:dpop.htu', 'no authority smuggling through the path')
   t.equal(await check('https://mcp.example.com/mcp', 'https://other.example', '/mcp'), 'invalid_dpop_proof:dpop.htu', 'another origin, the same path')
+  // Neither side has a comparison form: two "no URI" answers are not a match.
+  for (const htu of ['not a uri', '', 'mcp', 'urn:x:mcp']) {
+    for (const url of ['*', 'mcp', '/mcp']) {
+      const proof = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: 'tok', claims: { htu } })
+      t.equal(await reason(verifier(proof, 1, { method: 'GET', origin: 'https://mcp.example.com', url, ath: hashToken('tok'), jkt: key.jkt, now })), 'invalid_dpop_proof:dpop.htu', `htu ${JSON.stringify(htu)}, request target ${url}`)
+    }
+  }
+  t.equal(await reason(verifier(await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: 'tok', claims: { htu: 'not a uri' } }), 1, { method: 'GET', origin: 'not an origin', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now })), 'invalid_dpop_proof:dpop.htu', 'an origin that makes no URI expects none')
   // More distinct URLs than are remembered: every answer stays right.
   const many = createProofVerifier({ algorithms: new Set(['ES256']), iatWindow: 300, maxJtiLength: 256, maxProofLength: 8192 })
   const proof = await createDpopProof(key, { method: 'GET', url: 'https://mcp.example.com/mcp', accessToken: 'tok' })
@@ -203,11 +211,29 @@ t.test('RFC 9449 §6.1: a proof by another key is refused before its signature i
 t.test('RSA proof keys with a huge modulus or exponent are refused (verification cost)', async (t) => {
   const now = Math.floor(Date.now() / 1000)
   const key = await createDpopKey('RS256')
-  for (const [member, value] of [['n', 'A'.repeat(1400)], ['e', 'AQABAQAB']] as const) {
-    const jwk = { ...key.publicJwk, [member]: value }
+  // A modulus of `bytes` bytes, top bit and lowest bit set: an importable public key
+  // (nobody can sign with it, so a key the size check lets through fails on its signature).
+  const modulus = (bytes: number): string => {
+    const n = randomBytes(bytes)
+    n[0] = (n[0] as number) | 0x80
+    n[bytes - 1] = (n[bytes - 1] as number) | 1
+    return n.toString('base64url')
+  }
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['an 8200-bit modulus', { n: modulus(1025) }, 'dpop.jwk'],
+    ['a 16384-bit modulus', { n: modulus(2048) }, 'dpop.jwk'],
+    ['an 8192-bit modulus (the largest allowed)', { n: modulus(1024) }, 'dpop.signature'],
+    ['a 40-bit exponent', { e: Buffer.from([1, 0, 0, 0, 1]).toString('base64url') }, 'dpop.jwk'],
+    ['a 48-bit exponent', { e: 'AQABAQAB' }, 'dpop.jwk'],
+    ['a 32-bit exponent (the largest allowed)', { e: Buffer.from([1, 0, 0, 1]).toString('base64url') }, 'dpop.signature'],
+    ['an all-zero modulus', { n: 'A'.repeat(1400) }, 'dpop.jwk'],
+  ]
+  for (const [name, members, expected] of cases) {
+    const jwk = { ...key.publicJwk, ...members }
+    if (members.n !== 'A'.repeat(1400)) t.doesNotThrow(() => createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' }), `${name}: an importable key, so only the size check can refuse it`)
     const jkt = jwkThumbprint(jwk as Record<string, unknown>) as string
     const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk } })
-    t.equal(await reason(verifier(proof, 1, { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now })), 'invalid_dpop_proof:dpop.jwk', member)
+    t.equal(await reason(verifier(proof, 1, { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt, now })), `invalid_dpop_proof:${expected}`, name)
   }
 })
 

@@ -209,6 +209,19 @@ t.test('audienceKey compares the path exactly: no dot-segment, backslash or tab 
   t.equal(audienceKey('api://x#y'), undefined)
 })
 
+t.test('audienceKey: a line break or other control anywhere keeps the whole value verbatim (no match)', async (t) => {
+  const r = audienceKey('https://mcp.example.com/mcp')
+  for (const aud of ['https://mcp.example.com/mcp\nX', 'https://mcp.example.com/mcp\n', 'https://mcp.example.com/mcp\r\nX', 'https://mcp.example.com/mcp\u2028',
+    'https://mcp.example.com\n/mcp', 'https://mcp.example.com\n:443/mcp', 'https://mcp.example.com:443\n/mcp', 'https://mcp.example.com\t/mcp', 'https://mcp.example.com /mcp',
+    'https://\nmcp.example.com/mcp', 'X\nhttps://mcp.example.com/mcp', 'https://mcp.example.com/mcp ', ' https://mcp.example.com/mcp']) {
+    // U+2028 spelled out: TAP output is line-based.
+    const name = JSON.stringify(aud).replace('\u2028', '\\u2028')
+    t.not(audienceKey(aud), r, name)
+    t.equal(audienceKey(aud), aud, `${name} compares verbatim`)
+  }
+  t.equal(audienceKey('HTTPS://MCP.EXAMPLE.COM/mcp\n'), 'HTTPS://MCP.EXAMPLE.COM/mcp\n', 'not even the host is lowercased')
+})
+
 t.test('audienceKeys: string or array aud; anything else is malformed', async (t) => {
   t.same(audienceKeys('https://MCP.example.com/mcp'), ['https://mcp.example.com/mcp'])
   t.same(audienceKeys(['https://a.example/x', 'api://b']), ['https://a.example/x', 'api://b'])
@@ -442,6 +455,26 @@ t.test('MCP-07 / EDGE-25: hierarchical matching respects ":" boundaries and case
   t.notOk(scopeGrants('', 'mcp'), 'the empty scope grants nothing')
   t.notOk(scopeGrants('mcp:tools', 'mcp:tools:call', 'exact'), 'exact mode')
   t.ok(scopeGrants('mcp:tools:call', 'mcp:tools:call', 'exact'))
+})
+
+t.test('scopeGrants: "*" and "prefix:*" are literal scopes unless wildcards are configured', async (t) => {
+  for (const mode of ['hierarchical', 'exact'] as const) {
+    for (const wildcard of ['*', 'mcp:*', 'mcp:tools:*']) {
+      t.notOk(scopeGrants(wildcard, 'mcp:tools:call'), `${wildcard} by default`)
+      t.notOk(scopeGrants(wildcard, 'mcp:tools:call', mode), `${wildcard}, ${mode}, wildcards not given`)
+      t.notOk(scopeGrants(wildcard, 'mcp:tools:call', mode, false), `${wildcard}, ${mode}, wildcards off`)
+      t.ok(scopeGrants(wildcard, 'mcp:tools:call', mode, true), `${wildcard}, ${mode}, wildcards on`)
+      t.ok(scopeGrants(wildcard, wildcard, mode, false), 'still equal to itself')
+    }
+    t.notOk(scopesSatisfy(['*'], ['mcp:tools:call'], { mode }), `scopesSatisfy, ${mode}: off by default`)
+    t.ok(scopesSatisfy(['*'], ['mcp:tools:call'], { mode, wildcards: true }))
+  }
+  t.ok(scopeGrants('mcp:*', 'mcp:x', 'hierarchical', true), 'one character below the prefix')
+  t.notOk(scopeGrants('mcp:*', 'mcp:', 'hierarchical', true), 'the bare prefix is not below it')
+  t.notOk(scopeGrants('mcp:*', 'mcp', 'hierarchical', true), 'nor is its parent')
+  t.notOk(scopeGrants('mcp:*', 'mcpx:tools', 'hierarchical', true), 'a ":" boundary')
+  t.notOk(scopeGrants('mcp*', 'mcpx', 'hierarchical', true), 'only "*" and "prefix:*" are wildcards')
+  t.notOk(scopeGrants('mcp:t*', 'mcp:tools', 'hierarchical', true))
 })
 
 t.test('scopesSatisfy: match all / any, modes, empty required', async (t) => {

@@ -1,11 +1,21 @@
 // Credential extraction and the no-credentials / invalid_request rows of the wire table.
 import t from 'tap'
-import { buildApp, parseChallenges, PRM } from '../helpers/app.js'
+import type { McpAuthOptions } from '../../index.js'
+import { buildApp, parseChallenges, PRM, rejectedReasons } from '../helpers/app.js'
+import type { Teardown } from '../helpers/app.js'
+
+/** buildApp, and the reason each rejection logged (docs/errors.md). */
+async function appWithReasons (t: Teardown, options: Partial<McpAuthOptions> = {}) {
+  const logs: string[] = []
+  const built = await buildApp(t, options, undefined, undefined, logs)
+  return { ...built, lastReason: () => rejectedReasons(logs).at(-1) }
+}
 
 t.test('RFC 6750 §3.1: no credentials → 401, Bearer then DPoP challenge, no error param', async (t) => {
-  const { app } = await buildApp(t)
+  const { app, lastReason } = await appWithReasons(t)
   const res = await app.inject({ method: 'GET', url: '/mcp' })
   t.equal(res.statusCode, 401)
+  t.equal(lastReason(), 'credentials.missing')
   t.equal(res.headers['cache-control'], 'no-store')
   const [bearer, dpop, ...rest] = parseChallenges(res.headers['www-authenticate'])
   t.equal(rest.length, 0)
@@ -44,10 +54,11 @@ t.test('RFC 9110 §11.1: the scheme is case-insensitive; several spaces are allo
 })
 
 t.test('RFC 6750 §3.1: an unsupported scheme is no credentials (401 without error)', async (t) => {
-  const { app } = await buildApp(t, { dpop: false })
-  for (const header of ['Basic dXNlcjpwYXNz', 'Token abc', 'Digest x', 'DPoP abc']) {
+  const { app, lastReason } = await appWithReasons(t, { dpop: false })
+  for (const header of ['Basic dXNlcjpwYXNz', 'Token abc', 'Digest x', 'DPoP abc', 'Beaver abc', 'Bearerx abc', 'Bear abc']) {
     const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: header } })
     t.equal(res.statusCode, 401, header)
+    t.equal(lastReason(), 'credentials.unsupported_scheme', header)
     const [bearer, ...rest] = parseChallenges(res.headers['www-authenticate'])
     t.equal(bearer?.params.error, undefined, header)
     t.equal(rest.length, 0, 'dpop: false offers only Bearer')
@@ -55,12 +66,14 @@ t.test('RFC 6750 §3.1: an unsupported scheme is no credentials (401 without err
 })
 
 t.test('RFC 6750 §2.1: a malformed Bearer credential → 400 invalid_request', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer, lastReason } = await appWithReasons(t)
   const token = await issuer.mintAccessToken()
-  const cases = ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a,b', 'Bearer "abc"', `Bearer\t${token}`, 'Bearer ab=c', 'Bearer é']
+  // A scheme ends at any whitespace; only a space may follow it (credentials = auth-scheme 1*SP token68).
+  const cases = ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a,b', 'Bearer "abc"', `Bearer\t${token}`, 'Bearer\u00a0abc', 'Bearer\u2003abc', 'Bearer ab=c', 'Bearer é']
   for (const header of cases) {
     const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: header } })
     t.equal(res.statusCode, 400, JSON.stringify(header))
+    t.equal(lastReason(), 'credentials.malformed', JSON.stringify(header))
     t.equal(res.json().error, 'invalid_request')
     const [bearer, dpop] = parseChallenges(res.headers['www-authenticate'])
     t.equal(bearer?.params.error, 'invalid_request')
@@ -70,34 +83,41 @@ t.test('RFC 6750 §2.1: a malformed Bearer credential → 400 invalid_request', 
 })
 
 t.test('a token ending in "=" padding is well-formed and reaches verification', async (t) => {
-  const { app } = await buildApp(t)
+  const { app, lastReason } = await appWithReasons(t)
   const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: 'Bearer abc==' } })
   t.equal(res.statusCode, 401)
   t.equal(res.json().error, 'invalid_token')
+  t.equal(lastReason(), 'token.malformed', 'refused by the JWT verifier, not the credential syntax')
 })
 
 t.test('the token size cap → 400 invalid_request', async (t) => {
-  const { app } = await buildApp(t, { maxTokenLength: 1000 })
+  const { app, lastReason } = await appWithReasons(t, { maxTokenLength: 1000 })
   const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: 'Bearer ' + 'a'.repeat(1001) } })
   t.equal(res.statusCode, 400)
   t.match(res.json().error_description, /size limit/)
+  t.equal(lastReason(), 'credentials.too_large')
+  const limit = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: 'Bearer ' + 'a'.repeat(1000) } })
+  t.equal(limit.statusCode, 401, 'the limit itself is allowed')
+  t.equal(lastReason(), 'token.malformed')
 })
 
 t.test('MCP: a token in the query string → 400 invalid_request, alone or beside a header', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer, lastReason } = await appWithReasons(t)
   const token = await issuer.mintAccessToken()
   const alone = await app.inject({ method: 'GET', url: `/mcp?access_token=${token}` })
   t.equal(alone.statusCode, 400)
   t.match(alone.json().error_description, /query/)
+  t.equal(lastReason(), 'credentials.in_query')
   const beside = await app.inject({ method: 'GET', url: `/mcp?x=1&access_token=${token}`, headers: { authorization: `Bearer ${token}` } })
   t.equal(beside.statusCode, 400)
+  t.equal(lastReason(), 'credentials.in_query')
   t.equal(parseChallenges(beside.headers['www-authenticate'])[0]?.params.error, 'invalid_request')
   const other = await app.inject({ method: 'GET', url: '/mcp?token=1', headers: { authorization: `Bearer ${token}` } })
   t.equal(other.statusCode, 200, 'other query parameters are fine')
 })
 
 t.test('RFC 6750 §2.2: a token only in a form body is not a credential → 401 without error', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer, lastReason } = await appWithReasons(t)
   const token = await issuer.mintAccessToken({ scope: 'mcp:tools:call' })
   const res = await app.inject({
     method: 'POST',
@@ -106,11 +126,12 @@ t.test('RFC 6750 §2.2: a token only in a form body is not a credential → 401 
     payload: `access_token=${token}`,
   })
   t.equal(res.statusCode, 401)
+  t.equal(lastReason(), 'credentials.missing')
   t.equal(parseChallenges(res.headers['www-authenticate'])[0]?.params.error, undefined)
 })
 
 t.test('two Authorization field lines → 400 invalid_request (Node keeps only the first in req.headers)', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer, lastReason } = await appWithReasons(t)
   const token = await issuer.mintAccessToken()
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
@@ -126,6 +147,7 @@ t.test('two Authorization field lines → 400 invalid_request (Node keeps only t
   })
   t.match(raw, /^HTTP\/1\.1 400 /)
   t.match(raw, /error="invalid_request"/)
+  t.equal(lastReason(), 'credentials.duplicate')
 })
 
 t.test('OPTIONS (CORS preflight) and opted-out routes are never authenticated', async (t) => {
@@ -143,9 +165,10 @@ t.test('OPTIONS (CORS preflight) and opted-out routes are never authenticated', 
 })
 
 t.test('unknown paths need credentials (401), except unknown well-known paths (404)', async (t) => {
-  const { app } = await buildApp(t)
+  const { app, lastReason } = await appWithReasons(t)
   const unknown = await app.inject({ method: 'GET', url: '/nope' })
   t.equal(unknown.statusCode, 401)
+  t.equal(lastReason(), 'credentials.missing')
   const wellKnown = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
   t.equal(wellKnown.statusCode, 404)
 })

@@ -35,8 +35,35 @@ interface Setup {
   token: string
 }
 
+/** buildApp with its log lines kept (debug level), so each response's logged reason can be asserted. */
+async function loggedApp (t: Test, ...rest: [Partial<McpAuthOptions>?, TestIssuer?, ((app: FastifyInstance) => void)?]): Promise<{ app: FastifyInstance, issuer: TestIssuer }> {
+  const lines: string[] = []
+  const built = await buildApp(t, rest[0], rest[1], rest[2], lines)
+  appLogs.set(built.app, lines)
+  return built
+}
+
+interface LogLine { readonly msg: string, readonly reason?: string, readonly [field: string]: unknown }
+const appLogs = new WeakMap<FastifyInstance, string[]>()
+/** The log lines an app wrote while answering each response. */
+const responseLogs = new WeakMap<LightMyRequestResponse, LogLine[]>()
+
+function logsOf (res: LightMyRequestResponse): LogLine[] {
+  return responseLogs.get(res) ?? []
+}
+
+/** The lines logged with `msg` while answering the response. */
+function logged (res: LightMyRequestResponse, msg: string): LogLine[] {
+  return logsOf(res).filter((line) => line.msg === msg)
+}
+
+/** The reason of the 'request rejected' line logged for the response. */
+function reasonOf (res: LightMyRequestResponse): string | undefined {
+  return logsOf(res).filter((line) => line.msg === 'mcp-auth: request rejected').at(-1)?.reason
+}
+
 async function setup (t: Test, options: Partial<McpAuthOptions> = {}, claims: Record<string, unknown> = {}): Promise<Setup> {
-  const { app, issuer } = await buildApp(t, options)
+  const { app, issuer } = await loggedApp(t, options)
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken(claims, { bindTo: { jkt: key.jkt } })
   return { app, issuer, key, token }
@@ -56,11 +83,15 @@ interface Send {
   headers?: Record<string, string>
 }
 
-function send (app: FastifyInstance, { token, proof, scheme = 'DPoP', method = 'GET', url = '/mcp', headers = {} }: Send): Promise<LightMyRequestResponse> {
+async function send (app: FastifyInstance, { token, proof, scheme = 'DPoP', method = 'GET', url = '/mcp', headers = {} }: Send): Promise<LightMyRequestResponse> {
   const all: Record<string, string | string[]> = { ...headers }
   if (token !== undefined) all.authorization = `${scheme} ${token}`
   if (proof !== undefined) all.dpop = proof
-  return app.inject({ method, url, headers: all })
+  const lines = appLogs.get(app)
+  const before = lines?.length ?? 0
+  const res = await app.inject({ method, url, headers: all })
+  responseLogs.set(res, (lines ?? []).slice(before).map((line) => JSON.parse(line) as LogLine))
+  return res
 }
 
 function encode (value: unknown): string {
@@ -93,6 +124,8 @@ function assertAccepted (t: Test, res: LightMyRequestResponse, key: DpopKey, mes
 
 interface ErrorExpectation {
   error: 'invalid_dpop_proof' | 'invalid_token' | 'use_dpop_nonce'
+  /** The reason logged with 'mcp-auth: request rejected' (docs/errors.md). */
+  reason?: string
   /** Matches error_description (which names the failed check). */
   description?: RegExp
   algs?: string
@@ -116,10 +149,12 @@ function assertDpopError (t: Test, res: LightMyRequestResponse, expected: ErrorE
   t.equal(body.error, expected.error, `${message}: body error`)
   t.equal(dpop.error_description, body.error_description, `${message}: same description in the challenge and the body`)
   if (expected.description !== undefined) t.match(body.error_description, expected.description, `${message}: description`)
+  if (expected.reason !== undefined) t.equal(reasonOf(res), expected.reason, `${message}: reason`)
 }
 
-function assertUnavailable (t: Test, res: LightMyRequestResponse, message = '503'): void {
+function assertUnavailable (t: Test, res: LightMyRequestResponse, message = '503', reason?: string): void {
   t.equal(res.statusCode, 503, `${message}: status`)
+  if (reason !== undefined) t.equal(reasonOf(res), reason, `${message}: reason`)
   t.equal(res.headers['www-authenticate'], undefined, `${message}: no challenge`)
   t.match(res.headers['retry-after'], /^\d+$/, `${message}: Retry-After`)
   t.equal(res.headers['cache-control'], 'no-store', `${message}: no-store`)
@@ -189,7 +224,7 @@ t.test('RFC 9449 §7.1: a DPoP-bound token with a valid proof → 200, request.m
 })
 
 t.test('RFC 9449 §4.3: every default algorithm is accepted (ES256, ES384, PS256, RS256, EdDSA)', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer } = await loggedApp(t)
   for (const alg of ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const) {
     const key = await createDpopKey(alg)
     const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
@@ -336,7 +371,7 @@ t.test('RFC 9449 §4.3 (5): alg none or HS256 → 401 invalid_dpop_proof with al
 })
 
 t.test('RFC 9449 §4.3 (5): a valid algorithm that is not configured → 401; algs lists only the configured ones (DPOP-08)', async (t) => {
-  const { app, issuer } = await buildApp(t, { dpop: { algorithms: ['ES256'] } })
+  const { app, issuer } = await loggedApp(t, { dpop: { algorithms: ['ES256'] } })
   const key = await createDpopKey('ES384')
   const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
   assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof', description: /algorithm/, algs: 'ES256' })
@@ -388,7 +423,7 @@ t.test('RFC 9449 §4.3 (7): no jwk (only kid, or only x5c), or a jwk that is not
 })
 
 t.test('RFC 9449 §4.3 (5) / RFC 8725 §3.5: an RSA proof key below 2048 bits → 401 invalid_dpop_proof, never 500', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer } = await loggedApp(t)
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
   const jwk = publicKey.export({ format: 'jwk' })
   const jkt = jwkThumbprint(jwk as Record<string, unknown>) as string
@@ -565,8 +600,8 @@ t.test('RFC 9449 §11.1: the same proof sent twice concurrently → exactly one 
 t.test('RFC 9449 §11.1 / DPOP-20: a proof accepted on one instance is a replay on another sharing the store', async (t) => {
   const store = new MemoryReplayStore()
   const issuer = await createTestIssuer({ audience: RESOURCE })
-  const a = await buildApp(t, { dpop: { replayStore: store } }, issuer)
-  const b = await buildApp(t, { dpop: { replayStore: store } }, issuer)
+  const a = await loggedApp(t, { dpop: { replayStore: store } }, issuer)
+  const b = await loggedApp(t, { dpop: { replayStore: store } }, issuer)
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
   const proof = await proofFor(key, token)
@@ -577,7 +612,7 @@ t.test('RFC 9449 §11.1 / DPOP-20: a proof accepted on one instance is a replay 
 })
 
 t.test('EDGE-17: a proof for R replayed at R2 (a token valid for both) → 401 invalid_dpop_proof by htu', async (t) => {
-  const { app, issuer } = await buildApp(t, { resource: [RESOURCE, R2] }, undefined, (a) => { a.get('/tenants/acme/mcp', async () => 'R2') })
+  const { app, issuer } = await loggedApp(t, { resource: [RESOURCE, R2] }, undefined, (a) => { a.get('/tenants/acme/mcp', async () => 'R2') })
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken({ aud: [RESOURCE, R2] }, { bindTo: { jkt: key.jkt } })
   const res = await send(app, { token, url: '/tenants/acme/mcp', proof: await proofFor(key, token) })
@@ -605,23 +640,27 @@ t.test('RFC 9449 §11.1: a 4 KB jti → 401 invalid_dpop_proof (DPOP-19)', async
 t.test('XC-06: a replay store whose claim() throws → 503 temporarily_unavailable, Retry-After, no challenge (DPOP-20)', async (t) => {
   const store = countingStore(() => { throw new Error('ECONNREFUSED') })
   const { app, key, token } = await setup(t, { dpop: { replayStore: store } })
-  assertUnavailable(t, await send(app, { token, proof: await proofFor(key, token) }), 'sync throw')
+  const res = await send(app, { token, proof: await proofFor(key, token) })
+  assertUnavailable(t, res, 'sync throw', 'replay_store.failed')
+  t.match(logged(res, 'mcp-auth: DPoP replay store failed'), [{ level: 50, err: { message: 'ECONNREFUSED' } }], 'logged as a failure, with its error')
   t.equal(store.calls.length, 1)
 })
 
 t.test('XC-06: a replay store whose claim() rejects → 503, never 401 and never 200', async (t) => {
   const { app, key, token } = await setup(t, { dpop: { replayStore: { claim: async () => { throw new Error('timeout') } } } })
-  assertUnavailable(t, await send(app, { token, proof: await proofFor(key, token) }), 'async rejection')
+  assertUnavailable(t, await send(app, { token, proof: await proofFor(key, token) }), 'async rejection', 'replay_store.failed')
 })
 
 t.test('RFC 9449 §11.1: a store answering false (seen elsewhere, e.g. another instance) → 401 invalid_dpop_proof', async (t) => {
   const { app, key, token } = await setup(t, { dpop: { replayStore: countingStore(async () => false) } })
-  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof', description: /already used/ })
+  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof', description: /already used/, reason: 'dpop.replay' })
 })
 
-t.test('a store answering something other than true fails closed → 401', async (t) => {
-  const { app, key, token } = await setup(t, { dpop: { replayStore: { claim: () => 'yes' as unknown as boolean } } })
-  assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof' })
+t.test('a store answering something other than true fails closed → 401 dpop.replay', async (t) => {
+  for (const answer of ['yes', 'OK', null, undefined, 1]) {
+    const { app, key, token } = await setup(t, { dpop: { replayStore: { claim: async () => answer as unknown as boolean } } })
+    assertDpopError(t, await send(app, { token, proof: await proofFor(key, token) }), { error: 'invalid_dpop_proof', reason: 'dpop.replay' }, JSON.stringify(answer) ?? 'undefined')
+  }
 })
 
 t.test('a store answering with a non-native thenable is awaited like a promise', async (t) => {
@@ -636,8 +675,11 @@ t.test('EDGE-16: a full MemoryReplayStore → 503, never forgetting a jti', asyn
   const { app, key, token } = await setup(t, { dpop: { replayStore: new MemoryReplayStore({ maxEntries: 1 }) } })
   const first = await proofFor(key, token)
   assertAccepted(t, await send(app, { token, proof: first }), key, 'first proof fills the store')
-  assertUnavailable(t, await send(app, { token, proof: await proofFor(key, token) }), 'a second proof')
-  assertDpopError(t, await send(app, { token, proof: first }), { error: 'invalid_dpop_proof' }, 'the recorded proof is still a replay')
+  const full = await send(app, { token, proof: await proofFor(key, token) })
+  assertUnavailable(t, full, 'a second proof', 'replay_store.full')
+  t.equal(logged(full, 'mcp-auth: DPoP replay store is full; refusing proofs until entries expire').length, 1, 'logged as full, not as a failure')
+  t.equal(logged(full, 'mcp-auth: DPoP replay store failed').length, 0)
+  assertDpopError(t, await send(app, { token, proof: first }), { error: 'invalid_dpop_proof', reason: 'dpop.replay' }, 'the recorded proof is still a replay')
 })
 
 t.test('dpop.replayStore: false turns replay detection off', async (t) => {
@@ -736,7 +778,7 @@ t.test('RFC 9449 §6.1 / §7.1: cnf.jkt ≠ the proof key thumbprint → 401 inv
 })
 
 t.test('RFC 9449 §6.1: a token bound to a thumbprint that differs only by padding or case → 401 invalid_token', async (t) => {
-  const { app, issuer } = await buildApp(t)
+  const { app, issuer } = await loggedApp(t)
   const key = await createDpopKey()
   for (const jkt of [key.jkt + '=', key.jkt.toUpperCase(), Buffer.from(key.jkt, 'base64url').toString('hex')]) {
     const token = await issuer.mintAccessToken({}, { bindTo: { jkt } })
@@ -774,11 +816,30 @@ t.test('RFC 9449 §7.2: a DPoP-bound token sent as Bearer → 401 invalid_token,
   }
 })
 
+t.test('dpop: false: an unbound Bearer token is accepted (with or without a DPoP header); the DPoP scheme is not a credential', async (t) => {
+  const { app, issuer, key } = await setup(t, { dpop: false })
+  const unbound = await issuer.mintAccessToken({ sub: 'alice' })
+  for (const proof of [undefined, await proofFor(key, unbound)]) {
+    const res = await send(app, { token: unbound, scheme: 'Bearer', proof })
+    t.equal(res.statusCode, 200, proof === undefined ? 'Bearer' : 'Bearer beside a DPoP header')
+    t.same(res.json().mcp.sender, { binding: 'bearer' })
+    t.equal(res.json().mcp.subject, 'alice')
+    t.equal(res.headers['dpop-nonce'], undefined)
+  }
+  const post = await app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${await issuer.mintAccessToken({ scope: 'mcp:tools:call' })}` } })
+  t.equal(post.statusCode, 200, 'and the scope guard after it')
+  const dpop = await send(app, { token: unbound, proof: await proofFor(key, unbound) })
+  t.equal(dpop.statusCode, 401, 'DPoP scheme')
+  t.equal(reasonOf(dpop), 'credentials.unsupported_scheme')
+  t.same(parseChallenges(dpop.headers['www-authenticate']).map((c) => [c.scheme, c.params.error]), [['Bearer', undefined]], 'only Bearer is offered, without an error (RFC 6750 §3.1)')
+})
+
 t.test('RFC 9449 §7.2: a DPoP-bound token sent as Bearer is refused even with dpop: false (DPOP-25, EDGE-11)', async (t) => {
   const { app, key, token } = await setup(t, { dpop: false })
   for (const proof of [undefined, await proofFor(key, token)]) {
     const res = await send(app, { token, scheme: 'Bearer', proof })
     t.equal(res.statusCode, 401)
+    t.equal(reasonOf(res), 'binding.dpop_required')
     const challenges = parseChallenges(res.headers['www-authenticate'])
     t.same(challenges.map((c) => c.scheme), ['Bearer'], 'only Bearer is offered')
     t.equal(challenges[0]?.params.error, 'invalid_token')
@@ -858,7 +919,7 @@ t.test('RFC 6750 §3.1 / contract: a 403 to a DPoP request carries error and sco
 // ——— DPOP-28, DPOP-29: challenges ———
 
 t.test('RFC 9449 §7.2: no credentials → Bearer then DPoP, neither with error; algs = the configured algorithms (DPOP-28)', async (t) => {
-  const { app } = await buildApp(t, { dpop: { algorithms: ['EdDSA', 'ES256'] } })
+  const { app } = await loggedApp(t, { dpop: { algorithms: ['EdDSA', 'ES256'] } })
   const res = await app.inject({ method: 'GET', url: '/mcp' })
   t.equal(res.statusCode, 401)
   const [bearer, dpop, ...rest] = parseChallenges(res.headers['www-authenticate'])
@@ -874,7 +935,7 @@ t.test('RFC 9449 §7.1 / DPOP-29: algs never contains none or HS*; such options 
     const options = { resource: RESOURCE, authorizationServers: ['https://issuer.test'], dpop: { algorithms } } as McpAuthOptions
     await t.rejects(async () => { await app.register(mcpAuth, options).ready() }, JSON.stringify(algorithms))
   }
-  const { app } = await buildApp(t)
+  const { app } = await loggedApp(t)
   const res = await app.inject({ method: 'GET', url: '/mcp', headers: { authorization: 'DPoP abc', dpop: 'x' } })
   const algs = parseChallenges(res.headers['www-authenticate'])[1]?.params.algs ?? ''
   t.notMatch(algs, /none|HS/i)
@@ -1016,6 +1077,23 @@ t.test('XC-06: a nonce provider that throws → 503, never 401 or 200', async (t
   assertUnavailable(t, await send(checkThrows.app, { token: checkThrows.token, proof: await proofFor(checkThrows.key, checkThrows.token, { nonce: 'n' }) }), 'check throws')
   const issueThrows = await setup(t, { dpop: { nonce: { issue: () => { throw new Error('down') }, check: () => 'invalid' as const } } })
   assertUnavailable(t, await send(issueThrows.app, { token: issueThrows.token, proof: await proofFor(issueThrows.key, issueThrows.token) }), 'issue throws on use_dpop_nonce')
+})
+
+t.test('RFC 9449 §8.1: a provider nonce that is not 1*NQCHAR never reaches DPoP-Nonce: 503 nonce.failed, logged', async (t) => {
+  for (const bad of ['a b', 'x"y', 'back\\slash', 'tab\there', 'é', '', 42, null, undefined]) {
+    const name = JSON.stringify(bad) ?? 'undefined'
+    const provider = { issue: () => bad as string, check: (nonce: string): NonceVerdict => nonce === 'old' ? 'rotate' : 'invalid' }
+    const { app, key, token } = await setup(t, { dpop: { nonce: provider } })
+    // A use_dpop_nonce answer would carry it.
+    const asked = await send(app, { token, proof: await proofFor(key, token) })
+    assertUnavailable(t, asked, `${name}, use_dpop_nonce`, 'nonce.failed')
+    t.equal(asked.headers['dpop-nonce'], undefined, `${name}: no DPoP-Nonce on the 503`)
+    t.match(logged(asked, 'mcp-auth: issuing a DPoP nonce failed'), [{ level: 50, err: { message: /1\*NQCHAR/ } }], `${name}: the provider's fault is logged`)
+    // A rotation on an accepted proof would carry it.
+    const rotated = await send(app, { token, proof: await proofFor(key, token, { nonce: 'old' }) })
+    assertUnavailable(t, rotated, `${name}, rotation`, 'nonce.failed')
+    t.equal(rotated.headers['dpop-nonce'], undefined, `${name}: no DPoP-Nonce on the 503`)
+  }
 })
 
 t.test('nonces are checked only after the binding, and a bad nonce does not consume the jti', async (t) => {

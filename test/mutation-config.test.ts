@@ -1,0 +1,93 @@
+// `npm run test:mutation` is too slow for `npm test` (test/MUTATION.md); this keeps it
+// runnable: the Stryker config names only options Stryker and its tap runner know,
+// mutates files that exist, runs every test file of the resource server, and the
+// summary script judges each module against 95 %.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(root, path), 'utf8')) as Record<string, unknown>
+
+interface StrykerConfig {
+  readonly [option: string]: unknown
+  readonly testRunner: string
+  readonly coverageAnalysis: string
+  readonly incremental: boolean
+  readonly concurrency: number
+  readonly mutate: readonly string[]
+  readonly tap: { readonly [option: string]: unknown, readonly testFiles: readonly string[], readonly nodeArgs: readonly string[] }
+}
+// A path the compiler does not resolve: the config is plain JavaScript, as Stryker loads it.
+const configPath = '../stryker.config.mjs'
+const config = (await import(configPath) as { default: StrykerConfig }).default
+
+t.test('every option is one Stryker or its tap runner defines', async (t) => {
+  const core = json('node_modules/@stryker-mutator/core/schema/stryker-schema.json') as { properties: Record<string, unknown> }
+  const tap = json('node_modules/@stryker-mutator/tap-runner/dist/schema/tap-runner-options.json') as { properties: { tap: { properties: Record<string, unknown> } } }
+  for (const option of Object.keys(config)) t.ok(Object.hasOwn(core.properties, option), `${option} is a Stryker option`)
+  for (const option of Object.keys(config.tap)) t.ok(Object.hasOwn(tap.properties.tap.properties, option), `tap.${option} is a tap runner option`)
+  t.equal(config.testRunner, 'tap')
+  t.equal(config.coverageAnalysis, 'perTest', 'a mutant runs only the test files that execute it')
+  t.equal(config.incremental, true, 'a rerun only tries what changed')
+  t.equal(config.concurrency, 1, 'one test process at a time on the shared two cores')
+  t.same(config.tap.nodeArgs, ['--import', 'tsx'])
+})
+
+t.test('the mutated modules exist; the tests are every resource-server test file that runs lib code', async (t) => {
+  for (const file of config.mutate) t.ok(existsSync(join(root, file)), `${file} exists`)
+  t.equal(new Set(config.mutate).size, config.mutate.length, 'each module once')
+  const listed = new Set(config.tap.testFiles)
+  for (const file of listed) t.ok(existsSync(join(root, file)), `${file} exists`)
+  // Suites of the other entry points and checks that read files as text stay out; any other test file is in.
+  const outside = /^test\/(authorization-server|client|conformance|docs)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$|^test\/testing\/(docs-example|runners)\.test\.ts$/
+  // So do those that import examples/, which run the built package (dist/).
+  const runsDist = (file: string) => /^import .* from '(\.\.\/)+examples\//m.test(readFileSync(join(root, file), 'utf8'))
+  const all = readdirSync(join(root, 'test'), { recursive: true }).map((f) => `test/${String(f)}`).filter((f) => f.endsWith('.test.ts'))
+  for (const file of all) {
+    const out = outside.test(file) || runsDist(file)
+    t.equal(listed.has(file), !out, `${file} ${out ? 'left out' : 'in the run'}`)
+  }
+  t.notOk(listed.has('test/interop/mcp-sdk.test.ts'), 'e.g. the MCP SDK interop test, which runs examples/authorization-server.js')
+  t.ok(config.tap.testFiles.indexOf('test/lib/units.test.ts') < config.tap.testFiles.indexOf('test/plugins/dpop.test.ts'), 'unit tests first')
+})
+
+t.test('npm run test:mutation runs Stryker, then the per-module summary; pinned versions', async (t) => {
+  const pkg = json('package.json') as { scripts: Record<string, string>, devDependencies: Record<string, string> }
+  t.match(pkg.scripts['test:mutation'], /stryker run && node scripts\/mutation-summary\.js$/)
+  t.notMatch(pkg.scripts.test, /mutation|stryker/, 'not part of npm test')
+  const core = pkg.devDependencies['@stryker-mutator/core']
+  t.match(core, /^\d+\.\d+\.\d+$/, 'pinned')
+  t.equal(pkg.devDependencies['@stryker-mutator/tap-runner'], core, 'the runner of the same release')
+  t.equal((json('node_modules/@stryker-mutator/core/package.json') as { version: string }).version, core, 'installed as pinned')
+})
+
+t.test('the summary fails a module below 95 % and counts timeouts as detected', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mutation-summary-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const mutant = (status: string, line: number) => ({ id: String(line), mutatorName: 'EqualityOperator', replacement: 'a >= b', status, location: { start: { line, column: 1 }, end: { line, column: 2 } } })
+  const report = (statuses: string[]) => {
+    const file = join(dir, `${statuses.join('-').length}.json`)
+    writeFileSync(file, JSON.stringify({ files: { 'lib/x.ts': { source: 'a > b\n'.repeat(statuses.length), mutants: statuses.map((s, i) => mutant(s, i + 1)) } } }))
+    return file
+  }
+  const run = (file: string): { status: number, stdout: string } => {
+    try {
+      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file], { encoding: 'utf8' }) }
+    } catch (err) {
+      const failed = err as { status: number, stdout: string }
+      return { status: failed.status, stdout: failed.stdout }
+    }
+  }
+  const passing = run(report([...Array(18).fill('Killed'), 'Timeout', 'Survived', 'CompileError']))
+  t.equal(passing.status, 0)
+  t.match(passing.stdout, '| `lib/x.ts` | 21 | 18 | 1 | 1 | 0 | 1 | 95.0 % |')
+  t.match(passing.stdout, /- lib\/x\.ts:20:1 EqualityOperator → "a >= b"\n {4}a > b/, 'the survivor with its line')
+  const failing = run(report([...Array(18).fill('Killed'), 'Survived', 'NoCoverage']))
+  t.equal(failing.status, 1)
+  t.match(failing.stdout, '90.0 %')
+  t.match(failing.stdout, 'Below 95 %: lib/x.ts')
+})
