@@ -17,14 +17,14 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 const keep = process.argv.includes('--keep')
 // `--tarball file`: a tarball packed from this build (npm test packs once for attw and this check).
-const given = process.argv.includes('--tarball') ? process.argv[process.argv.indexOf('--tarball') + 1] : undefined
+const given = process.argv.includes('--tarball') ? tarballArgument() : undefined
 
 const blocks = pages.flatMap((page) => extract(page))
 if (blocks.length === 0) fail('no block is marked <!-- run --> in README.md or docs/')
@@ -68,6 +68,13 @@ try {
   if (!keep) rmSync(dir, { recursive: true, force: true })
   else process.stdout.write(`kept ${dir}\n`)
 }
+/** The `--tarball` file, as an absolute path (npm installs it from another folder). */
+function tarballArgument () {
+  const file = process.argv[process.argv.indexOf('--tarball') + 1]
+  if (file === undefined || !file.endsWith('.tgz')) fail('--tarball needs the path of a .tgz file')
+  return resolve(file)
+}
+
 /** Packs the package (npm runs prepack: a fresh build) into the temporary folder. */
 function packTarball () {
   step('npm pack')

@@ -34,7 +34,11 @@ const bin = (name) => join(root, 'node_modules/.bin', name)
 const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const packDir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-test-'))
 const tarball = join(packDir, `${name}-${version}.tgz`)
-const packed = (withTarball, alone) => () => existsSync(tarball) ? withTarball : alone
+const passedHere = new Set()
+// The shared tarball only when this run built and packed it; otherwise each packs for itself.
+const packed = (withTarball, alone) => () => passedHere.has('build') && passedHere.has('tarball') && existsSync(tarball) ? withTarball : alone
+const cleanUp = () => rmSync(packDir, { recursive: true, force: true })
+process.once('SIGINT', () => { cleanUp(); process.exit(130) })
 // Steps of one `group` only read the sources: piped, they run side by side (each is one
 // process on one core); on a terminal, one after another, so their output stays apart.
 const steps = [
@@ -42,7 +46,8 @@ const steps = [
   { id: 'typecheck', part: 'core', group: 'static', command: [bin('tsc'), '-p', 'tsconfig.json'] },
   { id: 'types', part: 'core', group: 'static', tstyche: true, command: [bin('tstyche')] },
   { id: 'build', part: 'core', command: ['npm', 'run', '--silent', 'build'] },
-  { id: 'tarball', part: 'core', command: ['npm', 'pack', '--silent', '--ignore-scripts', '--pack-destination', packDir] },
+  // Without this run's build, npm's prepack builds.
+  { id: 'tarball', part: 'core', command: () => ['npm', 'pack', '--silent', ...(passedHere.has('build') ? ['--ignore-scripts'] : []), '--pack-destination', packDir] },
   // Every entry point's types resolve under moduleResolution node16/nodenext and bundler (ESM only).
   { id: 'attw', part: 'core', command: packed([bin('attw'), tarball, '--profile', 'esm-only'], [bin('attw'), '--pack', '.', '--profile', 'esm-only']) },
   { id: 'tap-core', part: 'core', tap: true, command: [bin('tap'), '--reporter=terse', ...coreTests] },
@@ -76,7 +81,7 @@ for (const batch of batches) {
   seconds[batch[0].part] += (performance.now() - t0) / 1000
   for (const [i, step] of batch.entries()) report(step, results[i])
 }
-rmSync(packDir, { recursive: true, force: true })
+cleanUp()
 const total = (performance.now() - started) / 1000
 process.stdout.write(`time: resource server ${seconds.core.toFixed(0)} s, other suites ${seconds.suites.toFixed(0)} s, whole ${total.toFixed(0)} s\n`)
 process.stdout.write(`npm test: ${passed} passed, ${failed} failed in ${total.toFixed(0)} s\n`)
@@ -88,6 +93,7 @@ function report (step, { code, output, took }) {
   passed += counts.passed
   failed += counts.failed
   const ok = code === 0 && counts.failed === 0
+  if (ok) passedHere.add(step.id)
   const detail = step.tap || step.tstyche ? ` (${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''})` : ''
   if (!ok && !live) process.stdout.write(`\n== ${step.id} failed; its output:\n${compact(output)}\n`)
   process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${step.id.padEnd(12)} ${took.toFixed(1).padStart(6)} s${detail}\n`)

@@ -6,14 +6,21 @@
 // hook does, for relative specifiers only.
 import module from 'node:module'
 
-const RELATIVE_JS = /^\.{1,2}\/.*\.js$/
+const RELATIVE_JS = /^(\.{1,2}\/.*)\.js([?#].*)?$/
 
 /** Resolves `./x.js` to `./x.ts` when only the TypeScript source exists (sync or async chain). */
 export function resolve (specifier, context, nextResolve) {
-  if (!RELATIVE_JS.test(specifier)) return nextResolve(specifier, context)
+  const js = RELATIVE_JS.exec(specifier)
+  if (js === null) return nextResolve(specifier, context)
   const retry = (err) => {
     if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err
-    return nextResolve(specifier.slice(0, -3) + '.ts', context)
+    const missing = () => { throw err } // neither exists: the error names the specifier as written
+    try {
+      const resolved = nextResolve(`${js[1]}.ts${js[2] ?? ''}`, context)
+      return resolved instanceof Promise ? resolved.catch(missing) : resolved
+    } catch {
+      return missing()
+    }
   }
   try {
     const resolved = nextResolve(specifier, context)
