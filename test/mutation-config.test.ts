@@ -33,7 +33,7 @@ t.test('every option is one Stryker or its tap runner defines', async (t) => {
   t.equal(config.testRunner, 'tap')
   t.equal(config.coverageAnalysis, 'perTest', 'a mutant runs only the test files that execute it')
   t.equal(config.incremental, true, 'a rerun only tries what changed')
-  t.equal(config.concurrency, 1, 'one test process at a time on the shared two cores')
+  t.equal(config.concurrency, 2, 'one test process per core')
   t.same(config.tap.nodeArgs, ['--import', 'tsx'])
 })
 
@@ -42,8 +42,8 @@ t.test('the mutated modules exist; the tests are every resource-server test file
   t.equal(new Set(config.mutate).size, config.mutate.length, 'each module once')
   const listed = new Set(config.tap.testFiles)
   for (const file of listed) t.ok(existsSync(join(root, file)), `${file} exists`)
-  // Suites of the other entry points and checks that read files as text stay out; any other test file is in.
-  const outside = /^test\/(authorization-server|client|conformance|docs)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$|^test\/testing\/(docs-example|runners)\.test\.ts$/
+  // Suites of the other entry points, the testing kit's and the interop tests, and checks that read files as text stay out; any other test file is in.
+  const outside = /^test\/(authorization-server|client|conformance|docs|testing|interop)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$/
   // So do those that import examples/, which run the built package (dist/).
   const runsDist = (file: string) => /^import .* from '(\.\.\/)+examples\//m.test(readFileSync(join(root, file), 'utf8'))
   const all = readdirSync(join(root, 'test'), { recursive: true }).map((f) => `test/${String(f)}`).filter((f) => f.endsWith('.test.ts'))
@@ -52,6 +52,7 @@ t.test('the mutated modules exist; the tests are every resource-server test file
     t.equal(listed.has(file), !out, `${file} ${out ? 'left out' : 'in the run'}`)
   }
   t.notOk(listed.has('test/interop/mcp-sdk.test.ts'), 'e.g. the MCP SDK interop test, which runs examples/authorization-server.js')
+  t.ok(listed.has('test/integration/redis.test.ts'), 'the Redis store tests are in')
   t.ok(config.tap.testFiles.indexOf('test/lib/units.test.ts') < config.tap.testFiles.indexOf('test/plugins/dpop.test.ts'), 'unit tests first')
 })
 
