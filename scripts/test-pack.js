@@ -23,6 +23,8 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 const keep = process.argv.includes('--keep')
+// `--tarball file`: a tarball packed from this build (npm test packs once for attw and this check).
+const given = process.argv.includes('--tarball') ? process.argv[process.argv.indexOf('--tarball') + 1] : undefined
 
 const blocks = pages.flatMap((page) => extract(page))
 if (blocks.length === 0) fail('no block is marked <!-- run --> in README.md or docs/')
@@ -32,8 +34,7 @@ let failures = 0
 try {
   const app = join(dir, 'app')
   mkdirSync(join(app, 'src'), { recursive: true })
-  step('npm pack')
-  const tarball = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))[0].filename
+  const tarball = given ?? join(dir, packTarball())
   const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   const versionOf = (name) => self.devDependencies[name] ?? self.dependencies?.[name] ?? self.peerDependencies?.[name]
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }, null, 2))
@@ -47,7 +48,7 @@ try {
   }, null, 2))
   step(`npm install the tarball, fastify, typescript${extra.map((name) => `, ${name}`).join('')}`)
   execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
-    join(dir, tarball), `fastify@${versionOf('fastify')}`, `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`,
+    tarball, `fastify@${versionOf('fastify')}`, `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`,
     ...extra.map((name) => `${name}@${versionOf(name)}`)], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] })
 
   for (const block of blocks) writeFileSync(join(app, 'src', `${block.name}.ts`), block.code)
@@ -67,6 +68,12 @@ try {
   if (!keep) rmSync(dir, { recursive: true, force: true })
   else process.stdout.write(`kept ${dir}\n`)
 }
+/** Packs the package (npm runs prepack: a fresh build) into the temporary folder. */
+function packTarball () {
+  step('npm pack')
+  return JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))[0].filename
+}
+
 process.stdout.write(`test:pack: ${blocks.length - failures} of ${blocks.length} blocks type-check and run as written\n`)
 process.exitCode = failures === 0 ? 0 : 1
 

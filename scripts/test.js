@@ -6,7 +6,8 @@
 //   node scripts/test.js                 every step
 //   node scripts/test.js --only lint,tap-core
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, stripVTControlCharacters } from 'node:util'
@@ -28,20 +29,29 @@ const suiteTests = allTests.filter((f) => SUITE_DIRS.some((dir) => f.startsWith(
 const coreTests = allTests.filter((f) => !suiteTests.includes(f))
 
 const bin = (name) => join(root, 'node_modules/.bin', name)
+// The package is built and packed once; attw and test:pack read that tarball (run alone,
+// each packs, and so builds, for itself).
+const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const packDir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-test-'))
+const tarball = join(packDir, `${name}-${version}.tgz`)
+const packed = (withTarball, alone) => () => existsSync(tarball) ? withTarball : alone
+// Steps of one `group` only read the sources: piped, they run side by side (each is one
+// process on one core); on a terminal, one after another, so their output stays apart.
 const steps = [
-  { id: 'lint', part: 'core', command: [bin('eslint'), '.'] },
-  { id: 'typecheck', part: 'core', command: [bin('tsc'), '-p', 'tsconfig.json'] },
+  { id: 'lint', part: 'core', group: 'static', command: [bin('eslint'), '.'] },
+  { id: 'typecheck', part: 'core', group: 'static', command: [bin('tsc'), '-p', 'tsconfig.json'] },
+  { id: 'types', part: 'core', group: 'static', tstyche: true, command: [bin('tstyche')] },
   { id: 'build', part: 'core', command: ['npm', 'run', '--silent', 'build'] },
+  { id: 'tarball', part: 'core', command: ['npm', 'pack', '--silent', '--ignore-scripts', '--pack-destination', packDir] },
   // Every entry point's types resolve under moduleResolution node16/nodenext and bundler (ESM only).
-  { id: 'attw', part: 'core', command: [bin('attw'), '--pack', '.', '--profile', 'esm-only'] },
+  { id: 'attw', part: 'core', command: packed([bin('attw'), tarball, '--profile', 'esm-only'], [bin('attw'), '--pack', '.', '--profile', 'esm-only']) },
   { id: 'tap-core', part: 'core', tap: true, command: [bin('tap'), '--reporter=terse', ...coreTests] },
   // The conformance suite covers nothing (a referee run; see test/coverage-map.js): alone it
   // must not fail the step for lack of coverage. The other suites' coverage is still judged.
   { id: 'tap-suites', part: 'suites', tap: true, skip: suiteTests.length === 0, command: [bin('tap'), '--reporter=terse', '--coverage-map=test/coverage-map.js', '--allow-empty-coverage', ...suiteTests] },
-  { id: 'types', part: 'core', tstyche: true, command: [bin('tstyche')] },
   { id: 'example', part: 'core', command: [process.execPath, 'examples/quick-start.js', '--check'] },
   { id: 'demo', part: 'core', command: [process.execPath, 'examples/demo.js', '--quiet'] },
-  { id: 'pack', part: 'core', command: [process.execPath, 'scripts/test-pack.js'] },
+  { id: 'pack', part: 'core', command: packed([process.execPath, 'scripts/test-pack.js', '--tarball', tarball], [process.execPath, 'scripts/test-pack.js']) },
   { id: 'bench-smoke', part: 'core', command: [process.execPath, 'benchmarks/smoke.js'] },
 ].filter((step) => only === undefined || only.includes(step.id))
 
@@ -49,13 +59,31 @@ const started = performance.now()
 let passed = 0
 let failed = 0
 const seconds = { core: 0, suites: 0 }
-for (const step of steps) {
-  if (step.skip) continue
-  if (live) process.stdout.write(`\n== ${step.id}\n`)
+const batches = []
+for (const step of steps.filter((s) => !s.skip)) {
+  const last = batches.at(-1)
+  if (!live && step.group !== undefined && last?.[0].group === step.group) last.push(step)
+  else batches.push([step])
+}
+for (const batch of batches) {
   const t0 = performance.now()
-  const { code, output } = await run(step.command)
-  const took = (performance.now() - t0) / 1000
-  seconds[step.part] += took
+  const results = await Promise.all(batch.map(async (step) => {
+    if (live) process.stdout.write(`\n== ${step.id}\n`)
+    const result = await run(typeof step.command === 'function' ? step.command() : step.command)
+    return { ...result, took: (performance.now() - t0) / 1000 }
+  }))
+  // A batch counts once, for its wall-clock time.
+  seconds[batch[0].part] += (performance.now() - t0) / 1000
+  for (const [i, step] of batch.entries()) report(step, results[i])
+}
+rmSync(packDir, { recursive: true, force: true })
+const total = (performance.now() - started) / 1000
+process.stdout.write(`time: resource server ${seconds.core.toFixed(0)} s, other suites ${seconds.suites.toFixed(0)} s, whole ${total.toFixed(0)} s\n`)
+process.stdout.write(`npm test: ${passed} passed, ${failed} failed in ${total.toFixed(0)} s\n`)
+process.exitCode = failed > 0 ? 1 : 0
+
+/** Adds a finished step to the counts and prints its line (and, piped, a failing step's output). */
+function report (step, { code, output, took }) {
   const counts = count(step, output, code)
   passed += counts.passed
   failed += counts.failed
@@ -64,10 +92,6 @@ for (const step of steps) {
   if (!ok && !live) process.stdout.write(`\n== ${step.id} failed; its output:\n${compact(output)}\n`)
   process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${step.id.padEnd(12)} ${took.toFixed(1).padStart(6)} s${detail}\n`)
 }
-const total = (performance.now() - started) / 1000
-process.stdout.write(`time: resource server ${seconds.core.toFixed(0)} s, other suites ${seconds.suites.toFixed(0)} s, whole ${total.toFixed(0)} s\n`)
-process.stdout.write(`npm test: ${passed} passed, ${failed} failed in ${total.toFixed(0)} s\n`)
-process.exitCode = failed > 0 ? 1 : 0
 
 /** Runs a command from the project root; live on a terminal, captured otherwise. */
 function run ([command, ...rest]) {
