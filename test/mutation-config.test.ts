@@ -34,7 +34,7 @@ t.test('every option is one Stryker or its tap runner defines', async (t) => {
   t.equal(config.coverageAnalysis, 'perTest', 'a mutant runs only the test files that execute it')
   t.equal(config.incremental, true, 'a rerun only tries what changed')
   t.equal(config.concurrency, 2, 'one test process per core')
-  t.same(config.tap.nodeArgs, ['--import', 'tsx'])
+  t.same(config.tap.nodeArgs, ['--experimental-strip-types', '--no-warnings', '--import', './test/helpers/strip-types.mjs'], 'the tests run as npm test runs them')
 })
 
 t.test('the mutated modules exist; the tests are every resource-server test file that runs lib code', async (t) => {
