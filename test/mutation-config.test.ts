@@ -66,7 +66,7 @@ t.test('npm run test:mutation runs Stryker, then the per-module summary; pinned 
   t.equal((json('node_modules/@stryker-mutator/core/package.json') as { version: string }).version, core, 'installed as pinned')
 })
 
-t.test('the summary fails a module below 95 % and counts timeouts as detected', async (t) => {
+t.test('the summary fails a module below 95 % or an unexplained survivor, and counts timeouts as detected', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mutation-summary-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const mutant = (status: string, line: number) => ({ id: String(line), mutatorName: 'EqualityOperator', replacement: 'a >= b', status, location: { start: { line, column: 1 }, end: { line, column: 2 } } })
@@ -75,20 +75,32 @@ t.test('the summary fails a module below 95 % and counts timeouts as detected', 
     writeFileSync(file, JSON.stringify({ files: { 'lib/x.ts': { source: 'a > b\n'.repeat(statuses.length), mutants: statuses.map((s, i) => mutant(s, i + 1)) } } }))
     return file
   }
-  const run = (file: string): { status: number, stdout: string } => {
+  const explained = join(dir, 'equivalents.js')
+  writeFileSync(explained, "export default [{ file: 'lib/x.ts', code: 'a > b', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
+  const none = join(dir, 'none.js')
+  writeFileSync(none, 'export default []\n')
+  const run = (file: string, equivalents: string): { status: number, stdout: string } => {
     try {
-      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file], { encoding: 'utf8' }) }
+      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file, equivalents], { encoding: 'utf8' }) }
     } catch (err) {
       const failed = err as { status: number, stdout: string }
       return { status: failed.status, stdout: failed.stdout }
     }
   }
-  const passing = run(report([...Array(18).fill('Killed'), 'Timeout', 'Survived', 'CompileError']))
+  const passingReport = report([...Array(18).fill('Killed'), 'Timeout', 'Survived', 'CompileError'])
+  const passing = run(passingReport, explained)
   t.equal(passing.status, 0)
   t.match(passing.stdout, '| `lib/x.ts` | 21 | 18 | 1 | 1 | 0 | 1 | 95.0 % |')
-  t.match(passing.stdout, /- lib\/x\.ts:20:1 EqualityOperator → "a >= b"\n {4}a > b/, 'the survivor with its line')
-  const failing = run(report([...Array(18).fill('Killed'), 'Survived', 'NoCoverage']))
+  t.match(passing.stdout, /- lib\/x\.ts:20:1 EqualityOperator → "a >= b"\n {4}a > b\n {4}equivalent: a and b are never equal/, 'the survivor with its line and why')
+  const unexplained = run(passingReport, none)
+  t.equal(unexplained.status, 1, 'the same run with the survivor unexplained fails')
+  t.match(unexplained.stdout, /a > b\n {4}NOT EXPLAINED/)
+  t.match(unexplained.stdout, '1 survivor(s) not explained')
+  const failing = run(report([...Array(18).fill('Killed'), 'Survived', 'NoCoverage']), explained)
   t.equal(failing.status, 1)
   t.match(failing.stdout, '90.0 %')
   t.match(failing.stdout, 'Below 95 %: lib/x.ts')
+  t.match(failing.stdout, /\(no coverage\) → "a >= b"\n {4}a > b\n {4}NOT EXPLAINED/, 'a mutant no test runs is never explained away')
+  const stale = run(report(Array(20).fill('Killed')), explained)
+  t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
 })
