@@ -148,3 +148,16 @@ t.test('the full sweep looks at the oldest 1024 entries only (a full store does 
 t.test('a wrong maxEntries is a TypeError that names the store', async (t) => {
   t.throws(() => new MemoryReplayStore({ maxEntries: 0 }), { name: 'TypeError', message: 'MemoryReplayStore maxEntries must be a positive integer; got 0' })
 })
+
+t.test('a key claimed again after it expired moves to the newest end (the sweep from the oldest end keeps working)', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ clock: time.clock })
+  store.claim(key(0), 10) // oldest
+  store.claim(key(1), 5)
+  store.claim(key(2), 6)
+  time.now = T0 + 5
+  t.equal(store.claim(key(1), 100), true, 'key 1 expired: recorded afresh, now the newest')
+  time.now = T0 + 10
+  t.equal(store.claim(key(3), 100), true)
+  t.equal(store.size, 2, 'keys 0 and 2 swept from the oldest end, up to key 1')
+})
