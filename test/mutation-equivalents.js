@@ -62,4 +62,11 @@ export default [
   { file: 'lib/compact-jws.ts', code: '} catch {', mutator: 'BlockStatement', replacement: '{}', why: 'An empty catch block returns undefined, as `return undefined` does.' },
   { file: 'lib/resource.ts', code: 'return LOOPBACK_HOSTS.has(hostname) || /^127(\\.\\d{1,3}){3}$/.test(hostname)', mutator: 'Regex', replacement: '/127(\\.\\d{1,3}){3}$/', why: 'WHATWG URL parsing turns any host whose last label is numeric into an IPv4 address, so a hostname that ends like 127.x.y.z is nothing but that address: the anchor cannot change the answer.' },
   { file: 'lib/resource.ts', code: 'for (let i = 0; i < value.length; i++) {', mutator: 'EqualityOperator', replacement: 'i <= value.length', why: 'One step past the end reads NaN, which is neither below 0x20 nor 0x7F: the answer is unchanged.' },
+  { file: 'lib/rejection.ts', code: 'if (setup === undefined) {', mutator: 'ConditionalExpression', replacement: 'true', why: 'Memoization: a setup made again for the same resource holds the same values.' },
+  { file: 'lib/rejection.ts', code: 'setups.set(resource, setup)', mutator: 'CallExpression', replacement: ';', why: 'Memoization: a setup made again for the same resource holds the same values.' },
+  { file: 'lib/rejection.ts', code: 'if (byScopes === undefined) {', mutator: 'ConditionalExpression', replacement: 'true', why: 'Memoization: a new map for the resource only loses the remembered challenges, which are built again identically.' },
+  { file: 'lib/rejection.ts', code: 'noCredentials.set(resource, byScopes)', mutator: 'CallExpression', replacement: ';', why: 'Memoization: a new map for the resource only loses the remembered challenges, which are built again identically.' },
+  { file: 'lib/rejection.ts', code: 'if (challenge === undefined) {', mutator: 'ConditionalExpression', replacement: 'true', why: 'Memoization: the challenge built again is the same string.' },
+  { file: 'lib/rejection.ts', code: 'byScopes.set(routeScopes, challenge)', mutator: 'CallExpression', replacement: ';', why: 'Memoization: the challenge built again is the same string.' },
+  { file: 'lib/rejection.ts', code: 'if (!isRejection(nonceError)) throw nonceError', mutator: 'ConditionalExpression', replacement: 'false', why: '`issueNonce` turns every failure into a rejection (503 `nonce.failed`), so nothing else reaches this line.' },
 ]
