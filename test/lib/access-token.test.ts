@@ -620,3 +620,17 @@ t.test('RFC 9068 §4: a token from an issuer the resource does not trust is toke
   await t.rejects(verifierFor(keys)(await other.mintAccessToken(claims({ iss: 'https://other.test' }))), invalid('token.issuer'))
   t.same(keys.asked, [], 'no key set asked for')
 })
+
+t.test('verifyToken: a token that is not b64token never reaches the user\'s verifier (400 credentials.malformed)', async (t) => {
+  let calls = 0
+  const custom = createTokenVerifier({
+    verify: { kind: 'custom', verify: () => { calls++; return { aud: AUD } } },
+    cacheSize: 100,
+    cacheTtl: Number.POSITIVE_INFINITY,
+    maxAge: 300,
+    clock: () => NOW * 1000,
+    clockTolerance: 5,
+  })
+  await t.rejects(custom('a"b', ctx), { code: 'FST_MCP_AUTH_INVALID_REQUEST', reason: 'credentials.malformed' })
+  t.equal(calls, 0)
+})
