@@ -1,19 +1,30 @@
 // The per-module table of a mutation run (reports/mutation/mutation.json, written by
 // `npm run test:mutation`) in test/MUTATION.md's form, and every surviving mutant with
-// its line, to explain there. Exits 1 when a module scores below 95 %.
+// its line and, from test/mutation-equivalents.js, why it changes no behaviour. Exits 1
+// when a module scores below 95 % (explained equivalents left out) or a survivor is not
+// explained there.
 //
-//   node scripts/mutation-summary.js [reports/mutation/mutation.json]
-import { readFileSync } from 'node:fs'
+//   node scripts/mutation-summary.js [reports/mutation/mutation.json] [equivalents.js]
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 const MINIMUM = 95
 const UNDETECTED = new Set(['Survived', 'NoCoverage'])
 
 const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation/mutation.json', 'utf8'))
+const equivalentsFile = resolve(process.argv[3] ?? 'test/mutation-equivalents.js')
+/** @type {{ file: string, code: string, mutator: string, replacement: string, why: string }[]} */
+const equivalents = existsSync(equivalentsFile) ? (await import(pathToFileURL(equivalentsFile).href)).default : []
+// An explanation names the line by its text, not its number: it holds while code around it moves.
+const explanationKey = (file, code, mutator, replacement) => [file, code, mutator, replacement].join('\u0000')
+const explanations = new Map(equivalents.map((e) => [explanationKey(e.file, e.code, e.mutator, e.replacement), e]))
+const used = new Set()
 const rows = []
 const survivors = []
-const total = { mutants: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, invalid: 0 }
+const total = { mutants: 0, killed: 0, timeout: 0, survived: 0, equivalent: 0, noCoverage: 0, invalid: 0 }
 for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
-  const row = { file, mutants: mutants.length, killed: 0, timeout: 0, survived: 0, noCoverage: 0, invalid: 0 }
+  const row = { file, mutants: mutants.length, killed: 0, timeout: 0, survived: 0, equivalent: 0, noCoverage: 0, invalid: 0 }
   const lines = source.split('\n')
   for (const mutant of mutants) {
     if (mutant.status === 'Killed') row.killed++
@@ -23,32 +34,47 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a]
     else row.invalid++ // CompileError, RuntimeError, Ignored: not counted in the score
     if (UNDETECTED.has(mutant.status)) {
       const { line, column } = mutant.location.start
-      survivors.push({ file, line, column, status: mutant.status, mutator: mutant.mutatorName, replacement: mutant.replacement, code: lines[line - 1].trim() })
+      const code = lines[line - 1].trim()
+      const explanation = mutant.status === 'Survived' ? explanations.get(explanationKey(file, code, mutant.mutatorName, mutant.replacement)) : undefined
+      if (explanation !== undefined) {
+        used.add(explanation)
+        row.equivalent++
+      }
+      survivors.push({ file, line, column, status: mutant.status, mutator: mutant.mutatorName, replacement: mutant.replacement, code, why: explanation?.why })
     }
   }
   for (const key of Object.keys(total)) total[key] += row[key]
   rows.push(row)
 }
 
-const score = (r) => {
+// Stryker's score, and the one judged: explained equivalents left out, as Stryker leaves
+// out the mutants a `// Stryker disable` comment ignores (no test can kill them).
+const score = (r, withoutEquivalents = false) => {
   const detected = r.killed + r.timeout
-  const counted = detected + r.survived + r.noCoverage
+  const counted = detected + r.survived + r.noCoverage - (withoutEquivalents ? r.equivalent : 0)
   return counted === 0 ? 100 : (100 * detected) / counted
 }
-const line = (name, r) => `| ${name} | ${r.mutants} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.invalid} | ${score(r).toFixed(1)} % |`
+const line = (name, r) => `| ${name} | ${r.mutants} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.equivalent} | ${r.noCoverage} | ${r.invalid} | ${score(r).toFixed(1)} % | ${score(r, true).toFixed(1)} % |`
 
-console.log('| module | mutants | killed | timeout | survived | no coverage | not counted | score |')
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+console.log('| module | mutants | killed | timeout | survived | of them equivalent | no coverage | not counted | score | without equivalents |')
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of rows) console.log(line(`\`${r.file}\``, r))
 console.log(line('**all**', total))
 console.log('')
 console.log(`Survivors (${survivors.length}):`)
 for (const s of survivors) {
   const shown = s.replacement === undefined ? '' : ` → ${JSON.stringify(s.replacement.length > 80 ? s.replacement.slice(0, 77) + '...' : s.replacement)}`
-  console.log(`- ${s.file}:${s.line}:${s.column} ${s.mutator}${s.status === 'NoCoverage' ? ' (no coverage)' : ''}${shown}\n    ${s.code}`)
+  console.log(`- ${s.file}:${s.line}:${s.column} ${s.mutator}${s.status === 'NoCoverage' ? ' (no coverage)' : ''}${shown}\n    ${s.code}\n    ${s.why === undefined ? 'NOT EXPLAINED' : `equivalent: ${s.why}`}`)
+}
+const unexplained = survivors.filter((s) => s.why === undefined)
+const stale = equivalents.filter((e) => !used.has(e))
+if (stale.length > 0) console.log(`\n${stale.length} explanation(s) in ${equivalentsFile} match no survivor (the code changed, or a test now kills the mutant):\n${stale.map((e) => `- ${e.file}: ${e.mutator} → ${JSON.stringify(e.replacement)} in \`${e.code}\``).join('\n')}`)
+if (unexplained.length > 0) {
+  console.log(`\n${unexplained.length} survivor(s) not explained`)
+  process.exitCode = 1
 }
 
-const below = rows.filter((r) => score(r) < MINIMUM)
+const below = rows.filter((r) => score(r, true) < MINIMUM)
 if (below.length > 0) {
   console.log(`\nBelow ${MINIMUM} %: ${below.map((r) => r.file).join(', ')}`)
   process.exitCode = 1

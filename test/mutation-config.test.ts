@@ -33,8 +33,8 @@ t.test('every option is one Stryker or its tap runner defines', async (t) => {
   t.equal(config.testRunner, 'tap')
   t.equal(config.coverageAnalysis, 'perTest', 'a mutant runs only the test files that execute it')
   t.equal(config.incremental, true, 'a rerun only tries what changed')
-  t.equal(config.concurrency, 1, 'one test process at a time on the shared two cores')
-  t.same(config.tap.nodeArgs, ['--import', 'tsx'])
+  t.equal(config.concurrency, 2, 'one test process per core')
+  t.same(config.tap.nodeArgs, ['--experimental-strip-types', '--no-warnings', '--import', './test/helpers/strip-types.mjs'], 'the tests run as npm test runs them')
 })
 
 t.test('the mutated modules exist; the tests are every resource-server test file that runs lib code', async (t) => {
@@ -42,8 +42,8 @@ t.test('the mutated modules exist; the tests are every resource-server test file
   t.equal(new Set(config.mutate).size, config.mutate.length, 'each module once')
   const listed = new Set(config.tap.testFiles)
   for (const file of listed) t.ok(existsSync(join(root, file)), `${file} exists`)
-  // Suites of the other entry points and checks that read files as text stay out; any other test file is in.
-  const outside = /^test\/(authorization-server|client|conformance|docs)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$|^test\/testing\/(docs-example|runners)\.test\.ts$/
+  // Suites of the other entry points, the testing kit's and the interop tests, and checks that read files as text stay out; any other test file is in.
+  const outside = /^test\/(authorization-server|client|conformance|docs|testing|interop)\/|^test\/[^/]+\.test\.ts$|^test\/lib\/import-graph\.test\.ts$/
   // So do those that import examples/, which run the built package (dist/).
   const runsDist = (file: string) => /^import .* from '(\.\.\/)+examples\//m.test(readFileSync(join(root, file), 'utf8'))
   const all = readdirSync(join(root, 'test'), { recursive: true }).map((f) => `test/${String(f)}`).filter((f) => f.endsWith('.test.ts'))
@@ -52,6 +52,7 @@ t.test('the mutated modules exist; the tests are every resource-server test file
     t.equal(listed.has(file), !out, `${file} ${out ? 'left out' : 'in the run'}`)
   }
   t.notOk(listed.has('test/interop/mcp-sdk.test.ts'), 'e.g. the MCP SDK interop test, which runs examples/authorization-server.js')
+  t.ok(listed.has('test/integration/redis.test.ts'), 'the Redis store tests are in')
   t.ok(config.tap.testFiles.indexOf('test/lib/units.test.ts') < config.tap.testFiles.indexOf('test/plugins/dpop.test.ts'), 'unit tests first')
 })
 
@@ -65,7 +66,7 @@ t.test('npm run test:mutation runs Stryker, then the per-module summary; pinned 
   t.equal((json('node_modules/@stryker-mutator/core/package.json') as { version: string }).version, core, 'installed as pinned')
 })
 
-t.test('the summary fails a module below 95 % and counts timeouts as detected', async (t) => {
+t.test('the summary fails a module below 95 % or an unexplained survivor, and counts timeouts as detected', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mutation-summary-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const mutant = (status: string, line: number) => ({ id: String(line), mutatorName: 'EqualityOperator', replacement: 'a >= b', status, location: { start: { line, column: 1 }, end: { line, column: 2 } } })
@@ -74,20 +75,32 @@ t.test('the summary fails a module below 95 % and counts timeouts as detected', 
     writeFileSync(file, JSON.stringify({ files: { 'lib/x.ts': { source: 'a > b\n'.repeat(statuses.length), mutants: statuses.map((s, i) => mutant(s, i + 1)) } } }))
     return file
   }
-  const run = (file: string): { status: number, stdout: string } => {
+  const explained = join(dir, 'equivalents.js')
+  writeFileSync(explained, "export default [{ file: 'lib/x.ts', code: 'a > b', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
+  const none = join(dir, 'none.js')
+  writeFileSync(none, 'export default []\n')
+  const run = (file: string, equivalents: string): { status: number, stdout: string } => {
     try {
-      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file], { encoding: 'utf8' }) }
+      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file, equivalents], { encoding: 'utf8' }) }
     } catch (err) {
       const failed = err as { status: number, stdout: string }
       return { status: failed.status, stdout: failed.stdout }
     }
   }
-  const passing = run(report([...Array(18).fill('Killed'), 'Timeout', 'Survived', 'CompileError']))
+  const passingReport = report([...Array(18).fill('Killed'), 'Timeout', 'Survived', 'CompileError'])
+  const passing = run(passingReport, explained)
   t.equal(passing.status, 0)
-  t.match(passing.stdout, '| `lib/x.ts` | 21 | 18 | 1 | 1 | 0 | 1 | 95.0 % |')
-  t.match(passing.stdout, /- lib\/x\.ts:20:1 EqualityOperator → "a >= b"\n {4}a > b/, 'the survivor with its line')
-  const failing = run(report([...Array(18).fill('Killed'), 'Survived', 'NoCoverage']))
+  t.match(passing.stdout, '| `lib/x.ts` | 21 | 18 | 1 | 1 | 1 | 0 | 1 | 95.0 % | 100.0 % |', 'the explained survivor is left out of the judged score')
+  t.match(passing.stdout, /- lib\/x\.ts:20:1 EqualityOperator → "a >= b"\n {4}a > b\n {4}equivalent: a and b are never equal/, 'the survivor with its line and why')
+  const unexplained = run(passingReport, none)
+  t.equal(unexplained.status, 1, 'the same run with the survivor unexplained fails')
+  t.match(unexplained.stdout, /a > b\n {4}NOT EXPLAINED/)
+  t.match(unexplained.stdout, '1 survivor(s) not explained')
+  const failing = run(report([...Array(18).fill('Killed'), 'Survived', 'NoCoverage']), explained)
   t.equal(failing.status, 1)
-  t.match(failing.stdout, '90.0 %')
+  t.match(failing.stdout, '| 90.0 % | 94.7 % |', 'a mutant no test runs counts against the module')
   t.match(failing.stdout, 'Below 95 %: lib/x.ts')
+  t.match(failing.stdout, /\(no coverage\) → "a >= b"\n {4}a > b\n {4}NOT EXPLAINED/, 'a mutant no test runs is never explained away')
+  const stale = run(report(Array(20).fill('Killed')), explained)
+  t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
 })

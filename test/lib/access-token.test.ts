@@ -605,3 +605,32 @@ t.test('verified-token cache: cacheTtl also runs on the monotonic clock (a wall 
   await v('t', ctx)
   t.equal(calls, 2, 'past cacheTtl in real time: asked again, although the injected wall clock never moved')
 })
+
+t.test('RFC 8725 §3.1: an algorithm outside the allow-list is token.alg even when the issuer\'s own key would verify it', async (t) => {
+  const rsa = await createTestIssuer({ issuer: ISS, audience: AUD, algorithm: 'RS256' })
+  const keys = resolver(createLocalJWKSet(rsa.jwks))
+  const token = await rsa.mintAccessToken(claims())
+  await t.resolves(verifierFor(keys)(token), 'RS256 allowed: verified')
+  await t.rejects(verifierFor(keys, { algorithms: new Set(['ES256']) })(token), invalid('token.alg'))
+})
+
+t.test('RFC 9068 §4: a token from an issuer the resource does not trust is token.issuer, with no key lookup', async (t) => {
+  const other = await createTestIssuer({ issuer: 'https://other.test', audience: AUD })
+  const keys = resolver(createLocalJWKSet(other.jwks)) // would hand out the other issuer's key
+  await t.rejects(verifierFor(keys)(await other.mintAccessToken(claims({ iss: 'https://other.test' }))), invalid('token.issuer'))
+  t.same(keys.asked, [], 'no key set asked for')
+})
+
+t.test('verifyToken: a token that is not b64token never reaches the user\'s verifier (400 credentials.malformed)', async (t) => {
+  let calls = 0
+  const custom = createTokenVerifier({
+    verify: { kind: 'custom', verify: () => { calls++; return { aud: AUD } } },
+    cacheSize: 100,
+    cacheTtl: Number.POSITIVE_INFINITY,
+    maxAge: 300,
+    clock: () => NOW * 1000,
+    clockTolerance: 5,
+  })
+  await t.rejects(custom('a"b', ctx), { code: 'FST_MCP_AUTH_INVALID_REQUEST', reason: 'credentials.malformed' })
+  t.equal(calls, 0)
+})

@@ -102,6 +102,7 @@ t.test('RFC 9449 §6 / RFC 8705 §3: cnf confirmation methods', async (t) => {
   t.same(toVerifiedToken({ cnf: { 'x5t#S256': 'def' } }, undefined).binding, { jkt: undefined, x5t: 'def' })
   t.same(toVerifiedToken({ cnf: { jkt: 'abc', 'x5t#S256': 'def' } }, undefined).binding, { jkt: 'abc', x5t: 'def' }, 'both kept; the authenticator refuses the conflict')
   t.same(toVerifiedToken({ cnf: { jkt: 'abc', kid: 'other' } }, undefined).binding, { jkt: 'abc', x5t: undefined }, 'extra members beside a known method')
+  t.same(toVerifiedToken({ cnf: { 'x5t#S256': 'def', kid: 'other' } }, undefined).binding, { jkt: undefined, x5t: 'def' }, 'beside x5t#S256 too')
   t.ok(Object.isFrozen(toVerifiedToken({ cnf: { jkt: 'abc' } }, undefined).binding))
   t.same(toVerifiedToken({}, undefined).binding, { jkt: undefined, x5t: undefined })
   const malformed: unknown[] = [null, 'jkt', ['jkt'], 5, { jkt: '' }, { jkt: 5 }, { 'x5t#S256': '' }, { 'x5t#S256': ['x'] }, { kid: 'k' }, { jwk: { kty: 'EC' } }, { 'x5t#S1': 'x' }]
@@ -119,6 +120,7 @@ t.test('RFC 9068 §2.2.3 / RFC 6749 §3.3: readScopes merges scope and scp, drop
   t.same(readScopes(undefined, ['x', 'y', '', 'x']), ['x', 'y'])
   t.same(readScopes(undefined, 'x y'), ['x', 'y'])
   t.same(readScopes('a b', ['b', 'c']), ['a', 'b', 'c'])
+  t.same(readScopes(' a  b ', ['c']), ['a', 'b', 'c'], 'empties dropped from scope when scp is there too')
   t.same(readScopes('A a', undefined), ['A', 'a'], 'case-sensitive')
   t.same(readScopes('a\tb', undefined), ['a\tb'], 'only SP delimits')
   t.equal(readScopes(['a'], undefined), undefined)

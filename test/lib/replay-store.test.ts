@@ -96,3 +96,68 @@ t.test('ReplayStore contract: distinct keys are distinct, whatever their length 
   t.equal(store.claim(prefix + '0001', 300), true)
   t.equal(store.claim(prefix + '0002', 300), true, 'a different jti sharing a long prefix is not a replay')
 })
+
+// Where each check sits: entries are kept in insertion order and swept from the oldest end
+// a few at a time, stopping at the first live one; the tests below put a live entry in
+// front so that a later entry's own expiry check, or the full sweep, is what decides.
+t.test('a claim sweeps at most four expired entries from the oldest end, those expiring this second included', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ clock: time.clock })
+  for (let i = 0; i < 10; i++) store.claim(key(i), 5)
+  time.now = T0 + 5
+  t.equal(store.claim(key(100), 1000), true)
+  t.equal(store.size, 7, '10 expired entries, 4 swept, 1 added')
+  t.equal(store.claim(key(101), 1000), true)
+  t.equal(store.size, 4, '4 more swept')
+})
+
+t.test('an expired entry behind a live one is free again at the second it expires', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ clock: time.clock })
+  store.claim(key(0), 1000) // live, oldest: the sweep stops here
+  store.claim(key(1), 5)
+  time.now = T0 + 4
+  t.equal(store.claim(key(1), 5), false, 'a replay in its last second')
+  time.now = T0 + 5
+  t.equal(store.claim(key(1), 5), true, 'expired at T0 + 5: recorded afresh')
+  t.equal(store.claim(key(1), 5), false)
+  t.equal(store.size, 2)
+})
+
+t.test('a full store makes room by sweeping expired entries behind live ones, those expiring this second included', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ maxEntries: 2, clock: time.clock })
+  store.claim(key(0), 1000)
+  store.claim(key(1), 5)
+  time.now = T0 + 5
+  t.equal(store.claim(key(2), 10), true, 'key 1 expired this second: its place is free')
+  t.equal(store.size, 2)
+  t.throws(() => store.claim(key(3), 10), ReplayStoreFullError, 'full of live entries again')
+})
+
+t.test('the full sweep looks at the oldest 1024 entries only (a full store does not cost a scan of every entry)', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ maxEntries: 1025, clock: time.clock })
+  for (let i = 0; i < 1024; i++) store.claim(key(i), 1000)
+  store.claim(key(5000), 5) // the 1025th entry
+  time.now = T0 + 10
+  t.throws(() => store.claim(key(5001), 10), ReplayStoreFullError, 'the expired entry is past the sweep')
+  t.equal(store.size, 1025)
+})
+
+t.test('a wrong maxEntries is a TypeError that names the store', async (t) => {
+  t.throws(() => new MemoryReplayStore({ maxEntries: 0 }), { name: 'TypeError', message: 'MemoryReplayStore maxEntries must be a positive integer; got 0' })
+})
+
+t.test('a key claimed again after it expired moves to the newest end (the sweep from the oldest end keeps working)', async (t) => {
+  const time = clockAt(T0)
+  const store = new MemoryReplayStore({ clock: time.clock })
+  store.claim(key(0), 10) // oldest
+  store.claim(key(1), 5)
+  store.claim(key(2), 6)
+  time.now = T0 + 5
+  t.equal(store.claim(key(1), 100), true, 'key 1 expired: recorded afresh, now the newest')
+  time.now = T0 + 10
+  t.equal(store.claim(key(3), 100), true)
+  t.equal(store.size, 2, 'keys 0 and 2 swept from the oldest end, up to key 1')
+})

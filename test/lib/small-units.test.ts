@@ -83,3 +83,15 @@ t.test('decodeHeaderValue and the JSON-RPC HeaderMismatch body', async (t) => {
   t.equal(decodeHeaderValue('=?base64?not base64?='), '=?base64?not base64?=')
   t.same(new McpHeaderMismatchError('m', 3).toJsonRpc(), { jsonrpc: '2.0', id: 3, error: { code: -32020, message: 'm' } })
 })
+
+t.test('parseResource: the refusal names the RFC 3986 spelling, the root path only when written; other refusals are the generic one', async (t) => {
+  const write = (value: string, spelling: string) => `must be written in RFC 3986 form (UTF-8 percent-encoded, upper-case hex): write ${JSON.stringify(spelling)}; got ${JSON.stringify(value)}`
+  t.equal(parseResource('https://mcp.exämple.com'), write('https://mcp.exämple.com', 'https://mcp.xn--exmple-cua.com'), 'no path written: none suggested')
+  t.equal(parseResource('HTTPS://mcp.exämple.com'), write('HTTPS://mcp.exämple.com', 'https://mcp.xn--exmple-cua.com'), 'the scheme in any case')
+  t.equal(parseResource('https://mcp.exämple.com/'), write('https://mcp.exämple.com/', 'https://mcp.xn--exmple-cua.com/'), 'the root path written: kept')
+  t.equal(parseResource('https://mcp.exämple.com/ä'), write('https://mcp.exämple.com/ä', 'https://mcp.xn--exmple-cua.com/%C3%A4'))
+  const generic = (value: string) => `must be an absolute https URI such as "https://mcp.example.com/mcp"; got ${JSON.stringify(value)}`
+  t.equal(parseResource('https://exa mple.com/mcp'), generic('https://exa mple.com/mcp'), 'no URL at all: no spelling to suggest')
+  t.equal(parseResource('https://ä.com/mcp\u0001ä'), generic('https://ä.com/mcp\u0001ä'), 'a control character: no spelling suggested (URL parsing would drop it)')
+  t.match(parseResource('https://mcp.example.com/mcp?next=https://user@x'), { path: '/mcp', query: '?next=https://user@x' }, 'an @ in the query is not user information')
+})

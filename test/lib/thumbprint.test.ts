@@ -90,3 +90,12 @@ t.test('thumbprintsEqual: exact, constant-time comparison', async (t) => {
   t.equal(thumbprintsEqual(a, ''), false, 'empty')
   t.equal(thumbprintsEqual('', ''), true)
 })
+
+t.test('AKP keys (ML-DSA, draft-ietf-cose-dilithium §6): the thumbprint covers alg, kty and pub, in that order', async (t) => {
+  const pub = Buffer.alloc(1312, 7).toString('base64url') // an ML-DSA-44 public key's length
+  const expected = createHash('sha256').update(`{"alg":"ML-DSA-44","kty":"AKP","pub":"${pub}"}`).digest('base64url')
+  t.equal(jwkThumbprint({ pub, kty: 'AKP', alg: 'ML-DSA-44', kid: 'ignored' }), expected)
+  t.not(jwkThumbprint({ pub, kty: 'AKP', alg: 'ML-DSA-65' }), expected, 'the algorithm is part of the key')
+  t.equal(jwkThumbprint({ kty: 'AKP', alg: 'ML-DSA-44' }), undefined, 'no pub')
+  t.equal(jwkThumbprint({ kty: 'AKP', pub }), undefined, 'no alg')
+})

@@ -391,6 +391,14 @@ t.test('countCredentialLines counts Authorization and DPoP field lines case-inse
     'X-Authorization', 'z', 'Authorizatio1', 'z', 'Dpop-Nonce', 'n', 'AUTHORIZATION', 'c', 'Date', 'd',
   ]), { authorization: 3, dpop: 3 })
   t.same(countCredentialLines(['Host', 'Authorization']), { authorization: 0, dpop: 0 }, 'values are not mistaken for names')
+  t.same(countCredentialLines(['AUTHORIZATION', 'a', 'DpOp', 'p']), { authorization: 1, dpop: 1 }, 'any case alone')
+  t.same(countCredentialLines(['Authorizatio1', 'a', 'Dpo1', 'p']), { authorization: 0, dpop: 0 }, 'other names of the same length alone')
+})
+
+t.test('the scheme is the first token: a header ending in "Bearer" or "DPoP" after another scheme is not one', async (t) => {
+  for (const header of ['Basic1 Bearer', 'Digs DPoP']) {
+    t.same(rejection(() => extractCredentials(input(header), OPTS)), { code: 'FST_MCP_AUTH_NO_CREDENTIALS', reason: 'credentials.unsupported_scheme' }, header)
+  }
 })
 
 t.test('RFC 6750 §2.1: extractCredentials accepts b64token credentials', async (t) => {
