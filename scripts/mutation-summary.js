@@ -14,11 +14,17 @@ const UNDETECTED = new Set(['Survived', 'NoCoverage'])
 
 const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation/mutation.json', 'utf8'))
 const equivalentsFile = resolve(process.argv[3] ?? 'test/mutation-equivalents.js')
-/** @type {{ file: string, code: string, mutator: string, replacement: string, why: string }[]} */
+/** @type {{ file: string, code: string, original: string, mutator: string, replacement: string, why: string }[]} */
 const equivalents = existsSync(equivalentsFile) ? (await import(pathToFileURL(equivalentsFile).href)).default : []
-// An explanation names the line by its text, not its number: it holds while code around it moves.
-const explanationKey = (file, code, mutator, replacement) => [file, code, mutator, replacement].join('\u0000')
-const explanations = new Map(equivalents.map((e) => [explanationKey(e.file, e.code, e.mutator, e.replacement), e]))
+// An explanation names the mutant by its line's text and the code it replaces, not by
+// numbers: it holds while code around it moves, and two mutants of one kind on a line
+// (a whole condition and one of its operands) are told apart.
+const explanationKey = (file, code, original, mutator, replacement) => [file, code, original, mutator, replacement].join('\u0000')
+const explanations = new Map(equivalents.map((e) => [explanationKey(e.file, e.code, e.original, e.mutator, e.replacement), e]))
+/** The source text a mutant replaces (1-based lines and columns, the end exclusive). */
+const spanOf = (lines, { start, end }) => start.line === end.line
+  ? lines[start.line - 1].slice(start.column - 1, end.column - 1)
+  : [lines[start.line - 1].slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1].slice(0, end.column - 1)].join('\n')
 const used = new Set()
 const rows = []
 const survivors = []
@@ -35,7 +41,7 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a]
     if (UNDETECTED.has(mutant.status)) {
       const { line, column } = mutant.location.start
       const code = lines[line - 1].trim()
-      const explanation = mutant.status === 'Survived' ? explanations.get(explanationKey(file, code, mutant.mutatorName, mutant.replacement)) : undefined
+      const explanation = mutant.status === 'Survived' ? explanations.get(explanationKey(file, code, spanOf(lines, mutant.location), mutant.mutatorName, mutant.replacement)) : undefined
       if (explanation !== undefined) {
         used.add(explanation)
         row.equivalent++
@@ -68,7 +74,7 @@ for (const s of survivors) {
 }
 const unexplained = survivors.filter((s) => s.why === undefined)
 const stale = equivalents.filter((e) => !used.has(e))
-if (stale.length > 0) console.log(`\n${stale.length} explanation(s) in ${equivalentsFile} match no survivor (the code changed, or a test now kills the mutant):\n${stale.map((e) => `- ${e.file}: ${e.mutator} → ${JSON.stringify(e.replacement)} in \`${e.code}\``).join('\n')}`)
+if (stale.length > 0) console.log(`\n${stale.length} explanation(s) in ${equivalentsFile} match no survivor (the code changed, or a test now kills the mutant):\n${stale.map((e) => `- ${e.file}: ${e.mutator} ${JSON.stringify(e.original)} → ${JSON.stringify(e.replacement)} in \`${e.code}\``).join('\n')}`)
 if (unexplained.length > 0) {
   console.log(`\n${unexplained.length} survivor(s) not explained`)
   process.exitCode = 1

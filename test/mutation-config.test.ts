@@ -76,7 +76,7 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
     return file
   }
   const explained = join(dir, 'equivalents.js')
-  writeFileSync(explained, "export default [{ file: 'lib/x.ts', code: 'a > b', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
+  writeFileSync(explained, "export default [{ file: 'lib/x.ts', code: 'a > b', original: 'a', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
   const none = join(dir, 'none.js')
   writeFileSync(none, 'export default []\n')
   const run = (file: string, equivalents: string): { status: number, stdout: string } => {
