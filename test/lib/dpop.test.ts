@@ -2,6 +2,7 @@
 // ath (RFC 9449 §4.2) and the proof verifier against the RFC's own example proof.
 import { constants, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import type { JsonWebKeyInput, KeyObject } from 'node:crypto'
+import { CompactSign } from 'jose'
 import t from 'tap'
 import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import { createProofVerifier, normalizeHttpUri, replayKey } from '../../lib/dpop/proof.js'
@@ -376,4 +377,29 @@ t.test('RFC 7515 §4.1.11, RFC 7797: a proof header naming an extension (crit) o
   // Without crit, jose ignores b64 and would verify: the proof is refused all the same.
   t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ b64: false }) })), 'invalid_dpop_proof:dpop.malformed', 'b64 false')
   t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: header({ b64: true }) })), 'invalid_dpop_proof:dpop.malformed', 'b64 true')
+})
+
+t.test('proof limits are inclusive: a proof of exactly maxProofLength and a jti of exactly maxJtiLength pass', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
+  const proofWithJti = (jti: string) => createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', jti })
+  t.equal(await reason(verifier(await proofWithJti('j'.repeat(256)), 1, request)), 'accepted', 'jti of 256 characters')
+  t.equal(await reason(verifier(await proofWithJti('j'.repeat(257)), 1, request)), 'invalid_dpop_proof:dpop.jti', 'jti of 257')
+  const proof = await proofWithJti('j-1')
+  const sized = (maxProofLength: number) => createProofVerifier({ algorithms: new Set(['ES256']), iatWindow: 300, maxJtiLength: 256, maxProofLength })
+  t.equal(await reason(sized(proof.length)(proof, 1, request)), 'accepted', 'exactly maxProofLength')
+  t.equal(await reason(sized(proof.length - 1)(proof, 1, request)), 'invalid_dpop_proof:dpop.malformed', 'one character more')
+})
+
+t.test('a signed payload that is not a JSON object is dpop.malformed; an iat that is not finite (1e400) is dpop.claims', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
+  const signed = (payload: string) => new CompactSign(Buffer.from(payload)).setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.publicJwk }).sign(key.privateKey)
+  for (const payload of ['5', '[]', 'null', '"jti"']) {
+    t.equal(await reason(verifier(await signed(payload), 1, request)), 'invalid_dpop_proof:dpop.malformed', payload)
+  }
+  const claims = `{"jti":"j-2","htm":"POST","htu":"https://mcp.example.com/mcp","iat":1e400,"ath":"${hashToken('tok')}"}`
+  t.equal(await reason(verifier(await signed(claims), 1, request)), 'invalid_dpop_proof:dpop.claims', 'iat 1e400')
 })
