@@ -35,8 +35,8 @@ const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'u
 const packDir = mkdtempSync(join(tmpdir(), 'fastify-mcp-auth-test-'))
 const tarball = join(packDir, `${name}-${version}.tgz`)
 const passedHere = new Set()
-// The shared tarball only when this run built and packed it; otherwise each packs for itself.
-const packed = (withTarball, alone) => () => passedHere.has('build') && passedHere.has('tarball') && existsSync(tarball) ? withTarball : alone
+// The shared tarball once this run packed it (from its own build, or through prepack); otherwise each packs for itself.
+const packed = (withTarball, alone) => () => passedHere.has('tarball') ? withTarball : alone
 const cleanUp = () => rmSync(packDir, { recursive: true, force: true })
 process.once('SIGINT', () => { cleanUp(); process.exit(130) })
 // Steps of one `group` only read the sources: piped, they run side by side (each is one
