@@ -1,5 +1,5 @@
 // Mutation testing of the security core (`npm run test:mutation`; not part of
-// `npm test`: it takes about an hour on two cores). StrykerJS changes one
+// `npm test`: several hours on two cores, see test/MUTATION.md). StrykerJS changes one
 // operator, condition or literal at a time in the modules below and runs the
 // test files that execute that code; a change no test notices is a check no
 // test pins. test/MUTATION.md holds the last run's scores and explains every

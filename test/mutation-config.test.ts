@@ -1,7 +1,8 @@
 // `npm run test:mutation` is too slow for `npm test` (test/MUTATION.md); this keeps it
 // runnable: the Stryker config names only options Stryker and its tap runner know,
-// mutates files that exist, runs every test file of the resource server, and the
-// summary script judges each module against 95 %.
+// mutates files that exist, runs the resource server's unit, issue, plugin, integration
+// and property tests, the summary script judges each module against 95 %, and the merge
+// script combines the reports of a run in passes.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -103,4 +104,23 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
   t.match(failing.stdout, /\(no coverage\) → "a >= b"\n {4}a > b\n {4}NOT EXPLAINED/, 'a mutant no test runs is never explained away')
   const stale = run(report(Array(20).fill('Killed')), explained)
   t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
+})
+
+t.test('the merge counts a mutant as detected when any report detected it, and refuses reports of other sources', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mutation-merge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const at = (line: number) => ({ start: { line, column: 1 }, end: { line, column: 2 } })
+  const write = (name: string, source: string, statuses: string[]) => {
+    const file = join(dir, name)
+    writeFileSync(file, JSON.stringify({ files: { 'lib/x.ts': { source, mutants: statuses.map((status, i) => ({ id: String(i), mutatorName: 'EqualityOperator', replacement: 'a >= b', status, location: at(i + 1) })) } } }))
+    return file
+  }
+  const source = 'a > b\n'.repeat(3)
+  const first = write('first.json', source, ['Killed', 'Survived', 'NoCoverage'])
+  const later = write('later.json', source, ['Survived', 'Killed', 'Survived'])
+  const merge = (...files: string[]) => execFileSync(process.execPath, [join(root, 'scripts/mutation-merge.js'), ...files], { encoding: 'utf8' })
+  const merged = JSON.parse(merge(first, later)) as { files: Record<string, { mutants: Array<{ status: string }> }> }
+  t.same(merged.files['lib/x.ts']?.mutants.map((m) => m.status), ['Killed', 'Killed', 'NoCoverage'], 'killed in either stays killed; undetected in both stays as the first report says')
+  const other = write('other.json', 'a < b\n'.repeat(3), ['Killed', 'Killed', 'Killed'])
+  t.throws(() => merge(first, other), /differs between the reports/, 'reports of other sources are not merged')
 })
