@@ -14,7 +14,7 @@ import type { DpopNonceProvider, McpAuthOptions, NonceVerdict, ReplayStore } fro
 import { createDpopKey, createDpopProof, createTestIssuer } from '../../testing.js'
 import { accessTokenHash } from '../../lib/testing/dpop.js'
 import type { DpopKey, DpopProofOptions, TestIssuer } from '../../testing.js'
-import { buildApp, ORIGIN, parseChallenges, PRM, RESOURCE } from '../helpers/app.js'
+import { buildApp, ORIGIN, parseChallenges, PRM, rejectedReasons, RESOURCE } from '../helpers/app.js'
 
 // The subtest type (the last overload of t.test takes only the callback).
 type Test = Parameters<Parameters<typeof t.test>[0]>[0]
@@ -46,10 +46,10 @@ async function loggedApp (t: Test, ...rest: [Partial<McpAuthOptions>?, TestIssue
 interface LogLine { readonly msg: string, readonly reason?: string, readonly [field: string]: unknown }
 const appLogs = new WeakMap<FastifyInstance, string[]>()
 /** The log lines an app wrote while answering each response. */
-const responseLogs = new WeakMap<LightMyRequestResponse, LogLine[]>()
+const responseLogs = new WeakMap<LightMyRequestResponse, string[]>()
 
 function logsOf (res: LightMyRequestResponse): LogLine[] {
-  return responseLogs.get(res) ?? []
+  return (responseLogs.get(res) ?? []).map((line) => JSON.parse(line) as LogLine)
 }
 
 /** The lines logged with `msg` while answering the response. */
@@ -59,7 +59,7 @@ function logged (res: LightMyRequestResponse, msg: string): LogLine[] {
 
 /** The reason of the 'request rejected' line logged for the response. */
 function reasonOf (res: LightMyRequestResponse): string | undefined {
-  return logsOf(res).filter((line) => line.msg === 'mcp-auth: request rejected').at(-1)?.reason
+  return rejectedReasons(responseLogs.get(res) ?? []).at(-1)
 }
 
 async function setup (t: Test, options: Partial<McpAuthOptions> = {}, claims: Record<string, unknown> = {}): Promise<Setup> {
@@ -90,7 +90,7 @@ async function send (app: FastifyInstance, { token, proof, scheme = 'DPoP', meth
   const lines = appLogs.get(app)
   const before = lines?.length ?? 0
   const res = await app.inject({ method, url, headers: all })
-  responseLogs.set(res, (lines ?? []).slice(before).map((line) => JSON.parse(line) as LogLine))
+  responseLogs.set(res, (lines ?? []).slice(before))
   return res
 }
 
