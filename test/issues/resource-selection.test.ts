@@ -330,6 +330,20 @@ t.test('item 1: a catch-all proxy route selects by its wildcard, and a path outs
   t.equal(lastReason(app), 'token.audience', 'the router decodes the wildcard, whose "/" separate segments: checked against …/tenants/acme/mcp')
 })
 
+t.test('item 1: the root wildcard route "*" (no leading "/") selects by its parameter, as "/*" does', async (t) => {
+  const acme = `${ORIGIN}/tenants/acme/mcp`
+  const { app, issuer } = await tenantApp(t, [acme], (a) => {
+    a.all('*', async (request) => ({ resource: request.mcp?.resource }))
+  })
+  const mainToken = await issuer.mintAccessToken()
+  t.same((await app.inject({ method: 'POST', url: '/mcp/sub', headers: bearer(mainToken) })).json(), { resource: R1 })
+  t.equal((await app.inject({ method: 'POST', url: '/tenants/acme/mcp', headers: bearer(mainToken) })).statusCode, 401)
+  t.equal(lastReason(app), 'token.audience')
+  t.same((await app.inject({ method: 'POST', url: '/tenants/acme/mcp', headers: bearer(await issuer.mintAccessToken({ aud: acme })) })).json(), { resource: acme })
+  t.equal((await app.inject({ method: 'POST', url: '/admin', headers: bearer(mainToken) })).statusCode, 401, 'outside every resource: no fallback')
+  t.equal(lastReason(app), 'resource.unmatched')
+})
+
 t.test('item 1: resource URIs are configured in RFC 3986 form; other spellings are refused with the encoded one', async (t) => {
   const issuer = await createTestIssuer()
   const cases: Array<[string, RegExp]> = [

@@ -24,6 +24,8 @@ t.test('parsePattern reads find-my-way patterns: parameters, regexes, "::", the 
   t.same(parsePattern('/a::b/:c'), [{ kind: 'static', text: '/a:b/' }, { kind: 'param', name: 'c' }], 'an escaped colon is literal')
   t.same(parsePattern('/:a-:b.json'), [{ kind: 'static', text: '/' }, { kind: 'param', name: 'a' }, { kind: 'static', text: '-' }, { kind: 'param', name: 'b' }, { kind: 'static', text: '.json' }])
   t.same(parsePattern('/t/:id(x'), [{ kind: 'static', text: '/t/' }, { kind: 'param', name: 'id' }], 'an unclosed regex ends the pattern')
+  t.same(parsePattern('/:a(^\\d+):b'), [{ kind: 'static', text: '/' }, { kind: 'param', name: 'a' }, { kind: 'param', name: 'b' }], 'a parameter right after a regex: no empty static part between')
+  t.same(parsePattern('*'), [{ kind: 'wildcard' }], 'the root wildcard alone: no empty static part before it')
 })
 
 t.test('createRouteResources: the longest resource a route lies within, never a fallback', async (t) => {
@@ -57,7 +59,7 @@ t.test('createRouteResources: the longest resource a route lies within, never a 
   t.equal(name(all.nearest), 'https://mcp.example.com/mcp', 'nothing shared beyond "/": the first resource')
   const single = createRouteResources([resources[0] as (typeof resources)[number]])
   t.equal(name(single.forRoute('/elsewhere/:x').fixed), 'https://mcp.example.com/mcp', 'one resource: every route')
-  t.throws(() => createRouteResources([]), TypeError)
+  t.throws(() => createRouteResources([]), new TypeError('at least one resource is required'))
   const bare = createRouteResources(['https://mcp.example.com/mcp', 'https://mcp.example.com'].map((uri) => ({ parsed: parseResource(uri) as ParsedResource, name: uri })))
   t.equal(name(bare.forRoute('/other').fixed), 'https://mcp.example.com', 'a bare-origin resource covers every other path')
 })

@@ -252,6 +252,9 @@ t.test('AUD-04: isPathWithin respects segment boundaries and case', async (t) =>
   t.notOk(isPathWithin('/', '/mcp'))
   t.ok(isPathWithin('/anything', ''), 'a bare origin covers everything')
   t.ok(isPathWithin('/anything', '/'))
+  // find-my-way's root wildcard route "*" (no leading "/") matches every path, all of which these hold.
+  t.ok(isPathWithin('*', ''), 'a bare origin covers the "*" route')
+  t.ok(isPathWithin('*', '/'), 'so does "/"')
   t.ok(isPathWithin('/mcp/', '/mcp/'))
   t.ok(isPathWithin('/mcp/x', '/mcp/'))
   t.notOk(isPathWithin('/mcp', '/mcp/'), 'a prefix with a trailing slash does not cover the path without it')
