@@ -119,6 +119,8 @@ t.test('RFC 9068 §2.2.3 / RFC 6749 §3.3: readScopes merges scope and scp, drop
   t.same(readScopes('a b a', undefined), ['a', 'b'])
   t.same(readScopes(undefined, ['x', 'y', '', 'x']), ['x', 'y'])
   t.same(readScopes(undefined, 'x y'), ['x', 'y'])
+  t.same(readScopes(undefined, ' x  y '), ['x', 'y'], 'empties dropped from an scp string too')
+  t.same(readScopes(undefined, ''), [])
   t.same(readScopes('a b', ['b', 'c']), ['a', 'b', 'c'])
   t.same(readScopes(' a  b ', ['c']), ['a', 'b', 'c'], 'empties dropped from scope when scp is there too')
   t.same(readScopes('A a', undefined), ['A', 'a'], 'case-sensitive')

@@ -117,6 +117,10 @@ t.test('parseResource accepts RFC 3986 form only and names it: UTF-8 escapes in 
     ['https://mcp.example.com/a%3Ab', 'https://mcp.example.com/a:b'],
     ['https://mcp.exämple.com/mcp', 'https://mcp.xn--exmple-cua.com/mcp'],
     ['https://mcp.exämple.com', 'https://mcp.xn--exmple-cua.com'],
+    // WHATWG URL reads a backslash as "/": the spelling shows the path it found.
+    ['https://mcp.example.com\\café', 'https://mcp.example.com/caf%C3%A9'],
+    // A bare origin stays bare, whatever "://…/" its query holds.
+    ['https://mcp.example.com?u=https://a/é', 'https://mcp.example.com?u=https://a/%C3%A9'],
   ] as const) {
     t.equal(parseResource(value), write(value, spelling), value)
   }
@@ -142,6 +146,7 @@ t.test('parseResource accepts only the normalized form: no dot segments, backsla
     'https://mcp.example.com/mcp\\x',
     'https://mcp.example.com/mcp?a\\b',
     'https://mcp.example.com/m\tcp',
+    'https://mcp.example.com/m\x7Fcp', // DEL is a control character (RFC 5234 CTL) like the C0 set: no spelling offered
     'https://mcp.example.com/mcp ',
     'https://mcp.example.com/m"cp',
     'https://mcp.example.com/mcp?a"b',
