@@ -165,15 +165,19 @@ export function createRouteResources<R extends { readonly parsed: ParsedResource
   return { forRoute }
 }
 
-/** The RFC 3986 path a request of the pattern stands for, from the router's decoded parameters. */
+/**
+ * The RFC 3986 path a request of the pattern stands for, from the router's decoded
+ * parameters; undefined when a value, or the pattern's own static text (a lone
+ * surrogate), has no RFC 3986 spelling.
+ */
 export function createFiller (parts: readonly Part[]): (params: unknown) => string | undefined {
-  const encoded = parts.map((part) => part.kind === 'static' ? encodePath(part.text) ?? '' : part)
+  const encoded = parts.map((part) => part.kind === 'static' ? { kind: part.kind, text: encodePath(part.text) } : part)
   return (params) => {
     const values = typeof params === 'object' && params !== null ? params as Record<string, unknown> : {}
     let path = ''
     for (const part of encoded) {
       let piece: string | undefined
-      if (typeof part === 'string') piece = part
+      if (part.kind === 'static') piece = part.text
       else if (part.kind === 'param') piece = encodeSegment(String(values[part.name] ?? ''))
       // The wildcard spans segments: its "/" are separators.
       else piece = encodePath(String(values['*'] ?? ''))

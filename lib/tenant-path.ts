@@ -35,6 +35,8 @@ export function createTenantPath (name: string, pattern: unknown, tenantPattern:
   if (names.some((n) => n === '')) throw invalidOption(`${name} has a parameter without a name; got ${JSON.stringify(pattern)}`)
   if (new Set(names).size !== names.length) throw invalidOption(`${name} names a parameter twice; got ${JSON.stringify(pattern)}`)
   const fill = createFiller(parts)
+  // pathOf falls back on the pattern filled with empty values.
+  if (fill({}) === undefined) throw invalidOption(`${name} has text no URI can spell (a lone surrogate); got ${JSON.stringify(pattern)}`)
 
   return {
     pattern,

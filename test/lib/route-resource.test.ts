@@ -92,3 +92,10 @@ t.test('createFiller: a missing or non-object parameter set fills nothing', asyn
   t.equal(createFiller(parsePattern('/t/:x'))(null), '/t/')
   t.equal(createFiller(parsePattern('/t/:x'))(undefined), '/t/')
 })
+
+t.test('createFiller: static text no URI can spell (a lone surrogate) fills no path, whatever the parameters', async (t) => {
+  // Dropping the text would put '/:x/\uD800' filled with x = "mcp" at "/mcp", under another resource.
+  t.equal(createFiller(parsePattern('/:x/\uD800'))({ x: 'mcp' }), undefined)
+  t.equal(createFiller(parsePattern('/\uD800/:x'))({ x: 'a' }), undefined)
+  t.equal(createFiller(parsePattern('/:x/\uD83D\uDE00'))({ x: 'a' }), '/a/%F0%9F%98%80', 'a surrogate pair is spelled')
+})

@@ -293,6 +293,7 @@ t.test('registration: routes outside the path must opt out; templates need a res
     [{ ...base, resource: { ...resolver, path: '/mcp' } }, /"resource.path" must name the tenant with a parameter/],
     [{ ...base, resource: { ...resolver, path: 't/:tenant' } }, /"resource.path" must be a route pattern with parameters/],
     [{ ...base, resource: { ...resolver, path: '/t/:tenant/:tenant' } }, /names a parameter twice/],
+    [{ ...base, resource: { ...resolver, path: '/t/:tenant/\uD800' } }, /"resource.path" has text no URI can spell/],
     [{ ...base, resource: resolver, authorizationServers: 'https://login.example.com' }, /"authorizationServers" must be a non-empty array/],
     [{ ...base, resource: resolver, authorizationServers: [42] }, /"authorizationServers" entries must be strings/],
     [{ ...base, resource: resolver, authorizationServers: ['https://login.example.com/{tenant}?x'] }, /must not have a query/],
