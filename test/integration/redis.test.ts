@@ -4,7 +4,7 @@
 // stand-in clients, which need no server. CI installs redis-server, so these never skip there.
 import { createHook } from 'node:async_hooks'
 import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -242,8 +242,10 @@ function completeCommands (input: Buffer): { count: number, rest: Buffer } {
 
 /** A TCP server on 127.0.0.1 answering every command with `reply` (raw RESP); resolves with its port. */
 async function respPeer (t: Test, reply: () => string): Promise<number> {
+  const sockets = new Set<Socket>()
   const server = createServer((socket) => {
-    let pending = Buffer.alloc(0)
+    sockets.add(socket)
+    let pending: Buffer = Buffer.alloc(0)
     socket.on('data', (chunk: Buffer) => {
       const { count, rest } = completeCommands(Buffer.concat([pending, chunk]))
       pending = rest
@@ -252,7 +254,10 @@ async function respPeer (t: Test, reply: () => string): Promise<number> {
     socket.on('error', () => {})
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve) }))
+  t.teardown(() => new Promise((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    server.close(resolve)
+  }))
   return (server.address() as AddressInfo).port
 }
 
