@@ -71,7 +71,6 @@ export function requireScopes<
   const match = options.match ?? 'all'
   if (match !== 'all' && match !== 'any') throw new TypeError(`requireScopes match must be "all" or "any"; got ${String(match)}`)
   const fixed = typeof scopes === 'function' ? undefined : checkScopes(scopes, 'requireScopes scopes')
-  if (fixed === undefined && typeof scopes !== 'function') throw new TypeError('requireScopes takes an array of scopes or a function of the request')
 
   async function mcpRequireScopes (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const state = (this as unknown as Record<symbol, McpAuthState | undefined>)[kMcpAuth]

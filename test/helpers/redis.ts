@@ -60,6 +60,16 @@ export class RedisServer {
     })
   }
 
+  /** Stops the server process (SIGSTOP): its connections stay open and nothing answers, a hung server. */
+  pause (): void {
+    this.#process?.kill('SIGSTOP')
+  }
+
+  /** Lets a paused server run again (SIGCONT); it answers what was sent meanwhile. */
+  resume (): void {
+    this.#process?.kill('SIGCONT')
+  }
+
   /** Kills the server process (a crash, not a graceful shutdown) and waits for it to exit. */
   async kill (): Promise<void> {
     const child = this.#process

@@ -2,6 +2,9 @@
 // ioredis and node-redis (RFC 9449 §11.1: replays caught across instances; fail
 // closed when Redis is down or slow). The store's own guards are also tested with
 // stand-in clients, which need no server. CI installs redis-server, so these never skip there.
+import { createHook } from 'node:async_hooks'
+import { createServer } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -103,9 +106,15 @@ function callClient (answer: (...args: string[]) => unknown): { call: (...args: 
 t.test('constructor: FST_MCP_AUTH_INVALID_OPTION for a bad client or option', async (t) => {
   const client = callClient(async () => 'OK')
   const invalid = (message: RegExp) => ({ code: 'FST_MCP_AUTH_INVALID_OPTION', message })
-  t.throws(() => new RedisReplayStore(undefined as never), invalid(/options must be an object/))
-  t.throws(() => new RedisReplayStore({} as never), invalid(/client must be a connected ioredis client .* or node-redis .*got undefined/))
-  t.throws(() => new RedisReplayStore({ client: { set: async () => 'OK' } } as never), invalid(/call\(\) or sendCommand\(\); got an object without either method/), 'a client with only set() is refused: its signature differs between clients')
+  for (const options of [undefined, null]) {
+    t.throws(() => new RedisReplayStore(options as never), invalid(/^RedisReplayStore options must be an object such as \{ client \}$/), String(options))
+  }
+  t.throws(() => new RedisReplayStore({} as never), invalid(/^RedisReplayStore client must be a connected ioredis client .* or node-redis .*got undefined$/))
+  t.throws(() => new RedisReplayStore({ client: null as never }), invalid(/call\(\) or sendCommand\(\); got null$/))
+  t.throws(() => new RedisReplayStore({ client: { set: async () => 'OK' } } as never), invalid(/call\(\) or sendCommand\(\); got an object without either method \(Object\)$/), 'a client with only set() is refused: its signature differs between clients')
+  // The message names what was passed instead, so a wrong object is found at start-up.
+  t.throws(() => new RedisReplayStore({ client: new Map() as never }), invalid(/got an object without either method \(Map\)$/))
+  t.throws(() => new RedisReplayStore({ client: Object.create(null) as never }), invalid(/got an object without either method \(Object\)$/), 'an object without a prototype')
   t.throws(() => new RedisReplayStore({ client, prefix: 1 as never }), invalid(/prefix must be a string/))
   for (const timeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1' as never]) {
     t.throws(() => new RedisReplayStore({ client, timeout }), invalid(/timeout must be a positive number/), `timeout ${String(timeout)}`)
@@ -133,7 +142,7 @@ t.test('claim: one raw SET PX NX per proof; OK → true, null → false, anythin
       await t.rejects(store.claim('k', 1), { message: /unexpected reply/ }, `${kind}: reply ${JSON.stringify(odd)} → throw, never "fresh"`)
     }
     for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      await t.rejects(store.claim('k', ttl), { name: 'TypeError' }, `ttl ${ttl} → throw`)
+      await t.rejects(store.claim('k', ttl), { name: 'TypeError', message: `RedisReplayStore ttl must be a positive number of seconds; got ${ttl}` }, `ttl ${ttl} → throw`)
     }
   }
 })
@@ -199,6 +208,81 @@ t.test('close() leaves the application\'s client alone', async (t) => {
   store.close()
   t.equal(quit, false, 'the client is the application\'s to close')
   t.equal(await store.claim('k', 1), true, 'and the store still works')
+})
+
+// ——— a real client talking to a peer that is not the Redis it expects ———
+
+/** How many complete RESP commands (arrays of bulk strings) `input` holds, and the bytes after them. */
+function completeCommands (input: Buffer): { count: number, rest: Buffer } {
+  let count = 0
+  let done = 0
+  let at = 0
+  const line = (): string | undefined => {
+    const end = input.indexOf('\r\n', at)
+    if (end === -1) return undefined
+    const text = input.toString('latin1', at, end)
+    at = end + 2
+    return text
+  }
+  for (;;) {
+    const head = line()
+    if (head === undefined) break
+    let complete = true
+    for (let i = 0; i < Number(head.slice(1)) && complete; i++) {
+      const length = line()
+      at += Number(length?.slice(1)) + 2
+      complete = length !== undefined && at <= input.length
+    }
+    if (!complete) break
+    count++
+    done = at
+  }
+  return { count, rest: input.subarray(done) }
+}
+
+/** A TCP server on 127.0.0.1 answering every command with `reply` (raw RESP); resolves with its port. */
+async function respPeer (t: Test, reply: () => string): Promise<number> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    let pending: Buffer = Buffer.alloc(0)
+    socket.on('data', (chunk: Buffer) => {
+      const { count, rest } = completeCommands(Buffer.concat([pending, chunk]))
+      pending = rest
+      for (let i = 0; i < count; i++) socket.write(reply())
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    server.close(resolve)
+  }))
+  return (server.address() as AddressInfo).port
+}
+
+t.test('a real ioredis client whose peer answers what Redis never would: each reply refused by command and type, the request 503', async (t) => {
+  let reply = ''
+  const port = await respPeer(t, () => reply)
+  // RESP2 with no hand-shake (HELLO, CLIENT SETINFO) or ready check: the peer answers every command alike.
+  const client = new Redis({ host: '127.0.0.1', port, protocol: 2, disableClientInfo: true, enableReadyCheck: false, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  await client.connect()
+  const store = new RedisReplayStore({ client })
+  const app = await dpopApp(t, store, sharedIssuer)
+
+  reply = '$-1\r\n' // a null bulk string
+  await t.rejects(store.ping(), { message: 'RedisReplayStore: unexpected reply to PING: null' })
+  t.equal(await store.claim('k', 1), false, 'to SET NX, null is the documented "already recorded"')
+  reply = '+OK\r\n'
+  await t.rejects(store.ping(), { message: 'RedisReplayStore: unexpected reply to PING: string' })
+  reply = ':1\r\n'
+  await t.rejects(store.claim('k', 1), { message: 'RedisReplayStore: unexpected reply to SET NX: number' })
+  assertUnavailable(t, await send(app, await dpopClient()), 'an integer reply to SET NX')
+  reply = '*1\r\n+OK\r\n'
+  await t.rejects(store.claim('k', 1), { message: 'RedisReplayStore: unexpected reply to SET NX: object' })
+  assertUnavailable(t, await send(app, await dpopClient()), 'an array reply to SET NX')
 })
 
 // ——— against a real Redis ———
@@ -414,4 +498,65 @@ t.test('issue 15 item 7: Redis killed → DPoP requests get 503 and the health r
     t.equal(down.json().replayStore.cause, 'offline', `${name}: the client has no connection`)
     t.notMatch(down.body, /ECONN|closed|writeable|Redis/i, `${name}: no error message`)
   }
+})
+
+t.test('Redis paused (SIGSTOP): the store gives up after its timeout with ETIMEDOUT → 503, and the health route names the cause timeout', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  const store = new RedisReplayStore({ client: await connected(t, server), timeout: 0.5 })
+  const app = await loggedApp(t, { dpop: { replayStore: store }, healthRoute: '/health' }, sharedIssuer)
+  t.equal((await send(app, await dpopClient())).statusCode, 200, 'up: accepted')
+
+  server.pause()
+  await t.rejects(store.ping(), { code: 'ETIMEDOUT', message: 'RedisReplayStore: no answer from Redis within 0.5 s' })
+  assertUnavailable(t, await send(app, await dpopClient()), 'Redis paused')
+  // The store's timeout (0.5 s) ends the health route's ping before the route's own (network timeout, 5 s).
+  const health = await app.inject({ url: '/health' })
+  t.equal(health.statusCode, 503)
+  t.same(health.json().replayStore, { reachable: false, cause: 'timeout' })
+
+  server.resume()
+  t.equal((await send(app, await dpopClient())).statusCode, 200, 'resumed: the late answers settle nothing, a new request is accepted')
+})
+
+t.test('each command\'s timeout timer never holds the process open and is cleared as soon as the command settles', { skip: SKIP }, async (t) => {
+  const server = await startRedis(t)
+  // The Timeouts created while a command starts, and the ones destroyed (cleared, or fired).
+  let watching = false
+  let created: number[] = []
+  const destroyed = new Set<number>()
+  const hook = createHook({
+    init (id, type) { if (watching && type === 'Timeout') created.push(id) },
+    destroy (id) { destroyed.add(id) },
+  }).enable()
+  t.teardown(() => { hook.disable() })
+  // process.getActiveResourcesInfo lists the timers that keep the event loop alive.
+  const holdingTimers = (): number => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+
+  /** Starts `command`, checks its one timer holds nothing open, and waits until it settles. */
+  async function settle (command: () => Promise<unknown>, message: string): Promise<string> {
+    const before = holdingTimers()
+    created = []
+    watching = true
+    const settled = command().then(() => 'resolved', (err: unknown) => `rejected: ${(err as Error).message}`)
+    watching = false
+    t.equal(created.length, 1, `${message}: one timer`)
+    t.equal(holdingTimers(), before, `${message}: it does not keep the process alive`)
+    return settled
+  }
+  /** Whether the timers created by the last settle() are gone, polling briefly: destroy hooks run asynchronously. */
+  async function cleared (): Promise<boolean> {
+    for (let i = 0; i < 100 && !created.every((id) => destroyed.has(id)); i++) await sleep(20)
+    return created.every((id) => destroyed.has(id))
+  }
+
+  // A 600 s timeout: a timer left armed would outlive the test by far.
+  const store = new RedisReplayStore({ client: await connected(t, server), timeout: 600 })
+  t.equal(await settle(() => store.ping(), 'Redis answers'), 'resolved')
+  t.ok(await cleared(), 'Redis answers: the timer is cleared')
+  await server.kill()
+  t.match(await settle(() => store.ping(), 'Redis down'), /^rejected: /)
+  t.ok(await cleared(), 'the client rejects: the timer is cleared')
+  const throwing = new RedisReplayStore({ client: callClient(() => { throw new Error('sync boom') }), timeout: 600 })
+  t.equal(await settle(() => throwing.ping(), 'a client that throws'), 'rejected: sync boom')
+  t.ok(await cleared(), 'the client throws: the timer is cleared')
 })

@@ -13,7 +13,7 @@ import type { JwtVerifierOptions } from '../../lib/access-token.js'
 import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
 import type { KeyResolver } from '../../lib/key-resolver.js'
-import { createTokenVerifier } from '../../lib/verifier.js'
+import { createTokenCache, createTokenVerifier } from '../../lib/verifier.js'
 import type { TokenVerifierOptions } from '../../lib/verifier.js'
 import { hashToken } from '../../lib/verifier.js'
 import type { ResolvedResource } from '../../lib/options.js'
@@ -479,6 +479,12 @@ t.test('verified-token cache: cacheSize 0 or cacheTtl 0 disable it; a token with
     t.equal(calls, 2, JSON.stringify(overrides))
   }
   calls = 0
+  const withExp = Object.freeze({ binding: {}, expiresAt: NOW + 60 }) as unknown as VerifiedToken
+  const uncached = tokenVerifier(async () => { calls++; return withExp }, () => NOW, { cacheSize: 0 })
+  await uncached('t', ctx)
+  await uncached('t', ctx)
+  t.equal(calls, 2, 'cacheSize 0: a token with exp is verified every time too')
+  calls = 0
   const capped = tokenVerifier(verify, () => NOW, { verify: { kind: 'introspection', verify }, cacheTtl: 60 })
   await capped('t', ctx)
   await capped('t', ctx)
@@ -604,6 +610,39 @@ t.test('verified-token cache: cacheTtl also runs on the monotonic clock (a wall 
   await new Promise((resolve) => setTimeout(resolve, 80))
   await v('t', ctx)
   t.equal(calls, 2, 'past cacheTtl in real time: asked again, although the injected wall clock never moved')
+})
+
+t.test('verified-token cache: cacheTtl is a deadline on the monotonic clock: at exactly cacheTtl the entry is dead', async (t) => {
+  // performance.now pinned to whole milliseconds, so the deadline and the clock can meet exactly.
+  const realNow = performance.now
+  let ms = Math.floor(realNow.call(performance))
+  performance.now = () => ms
+  t.teardown(() => { performance.now = realNow })
+  let calls = 0
+  const verify = async (): Promise<VerifiedToken> => { calls++; return Object.freeze({ binding: {}, expiresAt: undefined }) as unknown as VerifiedToken }
+  const v = tokenVerifier(verify, () => NOW, { verify: { kind: 'introspection', verify }, cacheTtl: 2 })
+  await v('t', ctx)
+  ms += 1999
+  await v('t', ctx)
+  t.equal(calls, 1, 'one millisecond before cacheTtl: cached')
+  ms += 1
+  await v('t', ctx)
+  t.equal(calls, 2, 'at cacheTtl: asked again')
+})
+
+t.test('tenant off-boarding: forgetAudiences drops every entry naming one of the audiences, and only those', async (t) => {
+  const cache = createTokenCache(10)
+  const perToken = new Map<string, number>()
+  const audiencesOf: Record<string, string[]> = { a: ['aud-a'], b: ['aud-b'], ab: ['aud-a', 'aud-b'], none: [] }
+  const v = cachingVerifier(async (token) => {
+    perToken.set(token, (perToken.get(token) ?? 0) + 1)
+    return Object.freeze({ binding: {}, expiresAt: NOW + 600, audiences: audiencesOf[token] }) as unknown as VerifiedToken
+  }, () => NOW, { cache })
+  const all = Object.keys(audiencesOf)
+  for (const token of all) await v(token, ctx)
+  cache.forgetAudiences(new Set(['aud-a', 'aud-c']))
+  for (const token of all) await v(token, ctx)
+  t.same(Object.fromEntries(perToken), { a: 2, b: 1, ab: 2, none: 1 }, 'a token naming aud-a among others is dropped too; one naming none stays')
 })
 
 t.test('RFC 8725 §3.1: an algorithm outside the allow-list is token.alg even when the issuer\'s own key would verify it', async (t) => {

@@ -96,8 +96,12 @@ t.test('a function returning something that is not a scope list → 500, never a
   app.get('/bad', { preHandler: requireScopes(() => ['two words']) }, async () => 'ok')
   app.get('/worse', { preHandler: requireScopes(() => 'admin' as unknown as string[]) }, async () => 'ok')
   const token = await issuer.mintAccessToken()
-  t.equal((await app.inject({ url: '/bad', headers: { authorization: `Bearer ${token}` } })).statusCode, 500)
-  t.equal((await app.inject({ url: '/worse', headers: { authorization: `Bearer ${token}` } })).statusCode, 500)
+  for (const url of ['/bad', '/worse']) {
+    const res = await app.inject({ url, headers: { authorization: `Bearer ${token}` } })
+    t.equal(res.statusCode, 500, url)
+    // The application's developer reads what went wrong (Fastify's default 500 body).
+    t.equal(res.json().message, 'the requireScopes function result must be an array of scope tokens (no spaces, quotes or backslashes)', url)
+  }
 })
 
 t.test('MCP-08: an invalid token with insufficient scope → 401 invalid_token (authentication first)', async (t) => {
@@ -129,18 +133,30 @@ t.test('fails closed without the plugin, or on a route that opted out of authent
   const res = await bare.inject({ url: '/x' })
   t.equal(res.statusCode, 500)
   t.equal(res.json().code, 'FST_MCP_AUTH_NOT_REGISTERED')
+  t.equal(res.json().message, 'requireScopes needs the fastify-mcp-auth plugin registered in this context')
 
-  const { app } = await appWith(t)
-  app.get('/public', { config: { mcpAuth: false }, preHandler: requireScopes(['a']) }, async () => 'ok')
-  const pub = await app.inject({ url: '/public' })
+  const logs: string[] = []
+  const { app } = await buildApp(t, {}, undefined, (app) => {
+    app.get('/open', { config: { mcpAuth: false }, preHandler: requireScopes(['a']) }, async () => 'ok')
+  }, logs)
+  const pub = await app.inject({ url: '/open?x=1' })
   t.equal(pub.statusCode, 500)
   t.equal(pub.json().code, 'FST_MCP_AUTH_NOT_REGISTERED')
+  t.equal(pub.json().message, 'requireScopes on a route that is not authenticated')
+  // The log names the route (its pattern, not the URL) so the developer finds the misconfigured guard.
+  const line = logs.map((l) => JSON.parse(l) as { level: number, msg: string, method?: string, route?: string })
+    .find((l) => l.msg === 'mcp-auth: requireScopes on a route that is not authenticated (config.mcpAuth: false)')
+  t.match(line, { level: 50, method: 'GET', route: '/open' })
 })
 
 t.test('bad arguments throw at route definition', async (t) => {
-  t.throws(() => requireScopes(['two words']), TypeError)
-  t.throws(() => requireScopes('admin' as unknown as string[]), TypeError)
-  t.throws(() => requireScopes(['a'], { match: 'some' as 'all' }), TypeError)
+  const notTokens = { name: 'TypeError', message: 'requireScopes scopes must be an array of scope tokens (no spaces, quotes or backslashes)' }
+  t.throws(() => requireScopes(['two words']), notTokens)
+  t.throws(() => requireScopes(['a', 'two words', 'b']), notTokens, 'one bad scope among good ones')
+  t.throws(() => requireScopes([1 as unknown as string]), notTokens, 'a number is not a scope, though its digits would be a token')
+  t.throws(() => requireScopes('admin' as unknown as string[]), notTokens)
+  t.throws(() => requireScopes(['a'], { match: 'some' as 'all' }), { name: 'TypeError', message: 'requireScopes match must be "all" or "any"; got some' })
+  t.throws(() => requireScopes(['a'], { challengeScopes: 'a' as unknown as string[] }), { name: 'TypeError', message: 'requireScopes challengeScopes must be an array of scope tokens (no spaces, quotes or backslashes)' })
   const scopes = ['a']
   requireScopes(scopes)
   scopes.push('b')
@@ -187,12 +203,16 @@ t.test('mcpOperationScopes: per-tool, per-resource, per-prompt and per-method sc
 })
 
 t.test('MCP 2026-07-28 Server Validation: Mcp-Method / Mcp-Name disagreeing with the body → 400 JSON-RPC -32020', async (t) => {
-  const { app, issuer } = await appWith(t)
-  app.post('/mcp', { preHandler: requireScopes(mcpOperationScopes({ tools: { delete_file: ['files:write'] } })) }, async () => 'ok')
+  const logs: string[] = []
+  const { app, issuer } = await buildApp(t, {}, undefined, (app) => {
+    app.post('/ops', { preHandler: requireScopes(mcpOperationScopes({ tools: { delete_file: ['files:write'] } })) }, async () => 'ok')
+  }, logs)
   const token = await issuer.mintAccessToken({ scope: 'files:write' })
   const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'delete_file' } }
   const send = (headers: Record<string, string>) =>
-    app.inject({ method: 'POST', url: '/mcp', headers: { authorization: `Bearer ${token}`, ...headers }, payload: body })
+    app.inject({ method: 'POST', url: '/ops', headers: { authorization: `Bearer ${token}`, ...headers }, payload: body })
+  const mismatchLines = () => logs.map((l) => JSON.parse(l) as { level: number, msg: string, code?: string })
+    .filter((l) => l.msg === 'mcp-auth: MCP headers disagree with the body')
 
   t.equal((await send({ 'mcp-method': 'tools/call', 'mcp-name': 'delete_file' })).statusCode, 200)
   t.equal((await send({ 'mcp-method': 'tools/call', 'mcp-name': `=?base64?${Buffer.from('delete_file').toString('base64')}?=` })).statusCode, 200, 'base64 sentinel decoded')
@@ -210,7 +230,10 @@ t.test('MCP 2026-07-28 Server Validation: Mcp-Method / Mcp-Name disagreeing with
     t.equal(res.json().error.code, -32020)
     t.equal(res.json().id, 7)
     t.equal(res.headers['cache-control'], 'no-store')
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
   }
+  // A client's mistake, not the server's: a debug line with the error code.
+  t.same(mismatchLines().map((l) => [l.level, l.code]), mismatches.map(() => [20, 'FST_MCP_AUTH_HEADER_MISMATCH']))
 })
 
 t.test('mcpOperationScopes validates its map', async (t) => {
