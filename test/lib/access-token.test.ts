@@ -2,8 +2,8 @@
 // front of it (lib/verifier.ts), with a fixed injected clock: the branches the
 // plugin tests cannot reach easily (key-resolution failures, several matching
 // keys, exact time boundaries, cache expiry without sleeping).
-import { constants, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
-import type { KeyObject } from 'node:crypto'
+import { constants, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto'
+import type { JsonWebKeyInput } from 'node:crypto'
 import { CompactSign, createLocalJWKSet, errors, exportJWK, generateKeyPair, importJWK } from 'jose'
 import type { CryptoKey, JWK, JWTVerifyGetKey } from 'jose'
 import t from 'tap'
@@ -12,11 +12,13 @@ import { decodeSegment, normalizeMediaType } from '../../lib/compact-jws.js'
 import type { JwtVerifierOptions } from '../../lib/access-token.js'
 import type { VerifiedToken } from '../../lib/claims.js'
 import { McpAuthError, reject } from '../../lib/errors.js'
+import { jwkThumbprint } from '../../lib/jwk-thumbprint.js'
 import type { KeyResolver } from '../../lib/key-resolver.js'
 import { createTokenCache, createTokenVerifier } from '../../lib/verifier.js'
 import type { TokenVerifierOptions } from '../../lib/verifier.js'
 import { hashToken } from '../../lib/verifier.js'
 import type { ResolvedResource } from '../../lib/options.js'
+import { createSigningKeys } from '../../lib/signing-keys.js'
 import { createTestIssuer } from '../../testing.js'
 import type { TestIssuer } from '../../testing.js'
 
@@ -334,6 +336,42 @@ t.test('several matching keys: a candidate failing for another reason than the s
   Object.assign(many, { [Symbol.asyncIterator]: async function * () { yield rsaKey } })
   const verify = verifierFor(resolver(async () => { throw many }))
   await t.rejects(verify(await issuer.mintAccessToken(claims())), { code: 'FST_MCP_AUTH_INVALID_TOKEN', reason: 'token.alg' })
+})
+
+t.test('a key function is given the token as jose gives it: the protected header, payload and signature segments', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const local = createLocalJWKSet(issuer.jwks)
+  const given: unknown[] = []
+  const token = await issuer.mintAccessToken(claims())
+  await verifierFor(resolver(async (header, input) => { given.push(input); return local(header, input) }))(token)
+  const [protectedHeader, payload, signature] = token.split('.')
+  t.same(given, [{ protected: protectedHeader, payload, signature }])
+})
+
+t.test('issue 15 item 2: a remote key set is told which of its keys verified the token, as a KeyObject; a key given as a JWK names none', async (t) => {
+  const issuer = await createTestIssuer({ issuer: ISS, audience: AUD })
+  const jwk = issuer.jwks.keys[0] as JWK
+  const token = await issuer.mintAccessToken(claims())
+  // The records a remote JWKS keeps of its keys (lib/signing-keys.ts), listing the issuer's key.
+  const signingKeys = createSigningKeys()
+  signingKeys.replace([jwk])
+  const record = { kid: jwk.kid, thumbprint: jwkThumbprint(jwk as Record<string, unknown>), withdrawn: false }
+  const verifyWith = async (key: unknown): Promise<{ signingKey: unknown, asked: unknown[] }> => {
+    const asked: unknown[] = []
+    const keys: KeyResolver = {
+      keyFor: async () => ({ getKey: async () => key as CryptoKey, signerOf: (keyObject) => { asked.push(keyObject); return signingKeys.signerOf(keyObject) } }),
+      status: () => [],
+      warmUp: async () => [],
+    }
+    return { signingKey: (await verifierFor(keys)(token)).signingKey, asked }
+  }
+  const byCryptoKey = await verifyWith(await importJWK(jwk, 'ES256'))
+  t.same(byCryptoKey.signingKey, record, 'a CryptoKey (what jose\'s key sets hand out)')
+  t.type(byCryptoKey.asked[0], KeyObject, 'asked about as a KeyObject')
+  t.same((await verifyWith(createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' }))).signingKey, record, 'a KeyObject')
+  const byJwk = await verifyWith(jwk)
+  t.equal(byJwk.signingKey, undefined, 'a JWK the key function returned itself')
+  t.same(byJwk.asked, [], 'the set is not asked')
 })
 
 t.test('RFC 7515 §4.1.9: normalizeMediaType lowercases and drops the application/ prefix', async (t) => {

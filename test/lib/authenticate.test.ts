@@ -86,8 +86,9 @@ t.test('RFC 9449: a DPoP-bound token needs the DPoP scheme and a proof by its ke
   t.equal(await reason(authenticate(dpop(await createDpopProof(stranger, { method: 'GET', url: RESOURCE, accessToken: token })), resource)), 'binding.jkt')
   t.equal(await reason(authenticate(dpop(await createDpopProof(key, { method: 'POST', url: RESOURCE, accessToken: token })), resource)), 'dpop.htm')
   t.equal(await reason(authenticate(dpop(await createDpopProof(key, { method: 'GET', url: OTHER, accessToken: token })), resource)), 'dpop.htu')
-  const { context } = await authenticate(dpop(proof), resource)
+  const { context, proofIgnored } = await authenticate(dpop(proof), resource)
   t.same(context.sender, { binding: 'dpop', jkt: key.jkt })
+  t.equal(proofIgnored, false, 'the proof was checked, not ignored')
   t.ok(Object.isFrozen(context.sender))
   t.equal(await reason(authenticate(dpop(proof), resource)), 'dpop.replay', '§11.1: the same proof twice')
   const unbound = await issuer.mintAccessToken()
@@ -105,7 +106,9 @@ t.test('RFC 9449 §8: server nonces: missing, invalid, rotated; a failing provid
   let verdict: 'valid' | 'rotate' | 'invalid' = 'valid'
   let fail = false
   const provider = { issue: () => 'fresh-nonce', check: async () => { if (fail) throw new Error('down'); return verdict } }
-  const { issuer, authenticate, resource, request } = await setup({ dpop: { nonce: provider } })
+  const logged: Array<[object, string]> = []
+  const logger = { ...silentLogger, error: (obj: object, msg: string) => { logged.push([obj, msg]) } }
+  const { issuer, authenticate, resource, request } = await setup({ dpop: { nonce: provider } }, { logger })
   const key = await createDpopKey()
   const token = await issuer.mintAccessToken({}, { bindTo: { jkt: key.jkt } })
   const send = async (nonce?: string) => authenticate(request(`DPoP ${token}`, { dpop: await createDpopProof(key, { method: 'GET', url: RESOURCE, accessToken: token, nonce }), dpopLines: 1 }), resource)
@@ -120,6 +123,7 @@ t.test('RFC 9449 §8: server nonces: missing, invalid, rotated; a failing provid
   const err = await send('n').then(() => undefined, (e: unknown) => e as McpAuthError)
   t.equal(err?.statusCode, 503)
   t.equal(err?.reason, 'nonce.failed')
+  t.same(logged, [[{ err: { name: 'Error', code: undefined, message: 'down' } }, 'mcp-auth: DPoP nonce check failed']], 'the provider\'s error is logged')
 })
 
 t.test('replay store failures are 503, never a pass; a full store and a failed one are told apart, in the answer and the log', async (t) => {

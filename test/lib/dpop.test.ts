@@ -130,6 +130,7 @@ t.test('htu: the configured origin + the request path, never anything from the r
   t.equal(await check('https://MCP.example.com:443/a%2Fb', 'https://mcp.example.com', '/a%2fb'), 'accepted', 'both sides in comparison form')
   t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', '/x/../mcp'), 'accepted')
   t.equal(await check('https://mcp.example.com/mcp', 'https://mcp.example.com', 'mcp'), 'invalid_dpop_proof:dpop.htu', 'a path that does not start with "/" (e.g. "*" or an absolute-form target)')
+  t.equal(await check('https://mcp.example.com*', 'https://mcp.example.com', '*'), 'invalid_dpop_proof:dpop.htu', 'OPTIONS *: no htu is expected, not even the origin followed by the target')
   t.equal(await check('https://evil.example/mcp', 'https://mcp.example.com', '@evil.example/mcp'), 'invalid_dpop_proof:dpop.htu', 'no authority smuggling through the path')
   t.equal(await check('https://mcp.example.com/mcp', 'https://other.example', '/mcp'), 'invalid_dpop_proof:dpop.htu', 'another origin, the same path')
   // Neither side has a comparison form: two "no URI" answers are not a match.
@@ -369,6 +370,30 @@ t.test('what jose cannot decode, or claims that are not a JSON object, are dpop.
   t.equal(await check(handProof('ES256', PAIRS.p256, es256, { payload: segment(Buffer.from('null')) })), 'invalid_dpop_proof:dpop.malformed', 'null')
 })
 
+t.test('a proof header that is not a JSON object is dpop.malformed, before any key is read', async (t) => {
+  for (const header of ['[1]', 'null', 'not json']) {
+    t.equal(await check(handProof('ES256', PAIRS.p256, es256, { header: Buffer.from(header) })), 'invalid_dpop_proof:dpop.malformed', header)
+  }
+})
+
+t.test('RFC 7517: a proof jwk that is no public key of its type is dpop.jwk, before the binding and the signature are checked', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const key = await createDpopKey()
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now }
+  const y = Buffer.from(key.publicJwk.y as string, 'base64url')
+  y[31] = (y[31] as number) ^ 1
+  const cases: Array<[string, Record<string, unknown>]> = [
+    // Every member is there (it has a thumbprint), but node:crypto cannot import it.
+    ['an EC point that is not on its curve', { ...key.publicJwk, y: y.toString('base64url') }],
+    // No thumbprint: nothing to bind, nothing to size or import.
+    ['an RSA key without its modulus', { kty: 'RSA', e: 'AQAB' }],
+  ]
+  for (const [name, jwk] of cases) {
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', header: { jwk } })
+    t.equal(await reason(verifier(proof, 1, request)), 'invalid_dpop_proof:dpop.jwk', name)
+  }
+})
+
 t.test('RFC 7515 §4.1.11, RFC 7797: a proof header naming an extension (crit) or an unencoded payload (b64) is refused before jose is asked', async (t) => {
   const jwk = PAIRS.p256.publicKey.export({ format: 'jwk' })
   const header = (extra: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk, ...extra }))
@@ -402,4 +427,16 @@ t.test('a signed payload that is not a JSON object is dpop.malformed; an iat tha
   }
   const claims = `{"jti":"j-2","htm":"POST","htu":"https://mcp.example.com/mcp","iat":1e400,"ath":"${hashToken('tok')}"}`
   t.equal(await reason(verifier(await signed(claims), 1, request)), 'invalid_dpop_proof:dpop.claims', 'iat 1e400')
+  const notJson = await verifier(await signed('{"jti":'), 1, request).then(() => undefined, (err: unknown) => err as Error)
+  t.match(notJson, { reason: 'dpop.malformed' }, 'a payload that is not JSON')
+  t.type(notJson?.cause, SyntaxError, 'the parse error is kept as its cause')
+})
+
+t.test('RFC 9449 §4.2: htm is a string, and so is nonce when present: anything else is dpop.claims', async (t) => {
+  const key = await createDpopKey()
+  const request = { method: 'POST', origin: 'https://mcp.example.com', url: '/mcp', ath: hashToken('tok'), jkt: key.jkt, now: Math.floor(Date.now() / 1000) }
+  for (const claims of [{ htm: 1 }, { htm: ['POST'] }, { nonce: 5 }, { nonce: null }]) {
+    const proof = await createDpopProof(key, { method: 'POST', url: 'https://mcp.example.com/mcp', accessToken: 'tok', claims })
+    t.equal(await reason(verifier(proof, 1, request)), 'invalid_dpop_proof:dpop.claims', JSON.stringify(claims))
+  }
 })

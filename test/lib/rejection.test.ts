@@ -88,10 +88,11 @@ t.test('use_dpop_nonce carries a fresh DPoP-Nonce (RFC 9449 §8); a provider tha
 
 t.test('renderErrorBody: errorRenderer\'s body, else (or when it throws) the default, logged', async (t) => {
   const err = reject.invalidToken('token.expired')
-  const logged: string[] = []
-  const log = { ...silentLogger, error: (_obj: object, msg: string) => { logged.push(msg) } }
+  const logged: Array<[object, string]> = []
+  const log = { ...silentLogger, error: (obj: object, msg: string) => { logged.push([obj, msg]) } }
   t.same(await renderErrorBody(async (e) => ({ custom: e.reason }), err, {}, log), { custom: 'token.expired' })
   t.equal(await renderErrorBody(() => { throw new Error('boom') }, err, {}, log), defaultBody(err))
-  t.same(logged, ['mcp-auth: errorRenderer threw; sending the default body'])
+  t.same(logged, [[{ err: { name: 'Error', code: undefined, message: 'boom' } }, 'mcp-auth: errorRenderer threw; sending the default body']])
   t.equal(await renderErrorBody(undefined, err, {}, log), defaultBody(err))
+  t.equal(logged.length, 1, 'no errorRenderer: the default body, and nothing to log')
 })
