@@ -106,7 +106,7 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
   t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
 })
 
-t.test('the merge counts a mutant as detected when any report detected it, and refuses reports of other sources', async (t) => {
+t.test('the merge counts a mutant as detected when any report detected it, as covered when any ran a test over it, and takes a changed module only from a pass that mutated it whole', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mutation-merge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const at = (line: number) => ({ start: { line, column: 1 }, end: { line, column: 2 } })
@@ -120,7 +120,13 @@ t.test('the merge counts a mutant as detected when any report detected it, and r
   const later = write('later.json', source, ['Survived', 'Killed', 'Survived'])
   const merge = (...files: string[]) => execFileSync(process.execPath, [join(root, 'scripts/mutation-merge.js'), ...files], { encoding: 'utf8' })
   const merged = JSON.parse(merge(first, later)) as { files: Record<string, { mutants: Array<{ status: string }> }> }
-  t.same(merged.files['lib/x.ts']?.mutants.map((m) => m.status), ['Killed', 'Killed', 'NoCoverage'], 'killed in either stays killed; undetected in both stays as the first report says')
-  const other = write('other.json', 'a < b\n'.repeat(3), ['Killed', 'Killed', 'Killed'])
+  t.same(merged.files['lib/x.ts']?.mutants.map((m) => m.status), ['Killed', 'Killed', 'Survived'], 'killed in either stays killed; a mutant a later test ran over is covered')
+  const uncovered = write('uncovered.json', source, ['Killed', 'NoCoverage', 'NoCoverage'])
+  t.same((JSON.parse(merge(first, uncovered)) as typeof merged).files['lib/x.ts']?.mutants.map((m) => m.status), ['Killed', 'Survived', 'NoCoverage'], 'undetected in both stays as the first report says')
+  const other = write('other.json', 'a < b\n'.repeat(2), ['Killed', 'Survived'])
   t.throws(() => merge(first, other), /differs between the reports/, 'reports of other sources are not merged')
+  const replaced = JSON.parse(merge('--changed-whole', first, other, later)) as typeof merged
+  t.same(replaced.files['lib/x.ts']?.mutants.map((m) => m.status), ['Killed', 'Survived'], 'with --changed-whole, the changed module is taken whole from the later report, and reports of its old source say nothing of it')
+  const third = write('third.json', 'a <= b\n', ['Killed'])
+  t.throws(() => merge('--changed-whole', first, other, third), /2 changed sources/, 'two changed versions of one module are not merged')
 })
