@@ -165,6 +165,11 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
   t.match(failing.stdout, /\(no coverage\) → "a >= b"\n {4}a > b\n {4}NOT EXPLAINED/, 'a mutant no test runs is never explained away')
   const stale = run(report(Array(20).fill('Killed')), explained)
   t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
+  const elsewhere = join(dir, 'elsewhere.js')
+  writeFileSync(elsewhere, "export default [{ file: 'lib/y.ts', code: 'a > b', original: 'a', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
+  const narrowed = run(report(Array(20).fill('Killed')), elsewhere)
+  t.equal(narrowed.status, 0)
+  t.notMatch(narrowed.stdout, 'explanation(s)', 'an explanation of a module the run left out (npm run test:mutation -- --mutate) is not reported')
 })
 
 t.test('the merge counts a mutant as detected when any report detected it, as covered when any ran a test over it, and takes a changed module only from a pass that mutated it whole', async (t) => {
