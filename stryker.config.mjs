@@ -1,10 +1,10 @@
 // Mutation testing of the security core (`npm run test:mutation`; not part of
-// `npm test`: several hours on two cores, see test/MUTATION.md). StrykerJS changes one
-// operator, condition or literal at a time in the modules below and runs the
-// test files that execute that code; a change no test notices is a check no
-// test pins. test/MUTATION.md holds the last run's scores and explains every
-// survivor. Incremental: a rerun only tries the mutants whose code or covering
-// test files changed (reports/stryker-incremental.json, kept out of git).
+// `npm test`: over an hour on two cores, see test/MUTATION.md). StrykerJS changes one
+// operator, condition or literal at a time in the modules below and runs the test
+// files that execute that code; a change no test notices is a check no test pins.
+// test/MUTATION.md holds the last run's scores and explains every survivor. The
+// command runs in two passes (scripts/mutation.js, with passOptions below); the
+// default export is the same run in one pass, for a plain `npx stryker run`.
 import { readdirSync, readFileSync } from 'node:fs'
 
 /** The modules whose every behaviour change must fail a test. */
@@ -45,6 +45,8 @@ const SKIPPED = new Set([
 const IMPORTS_EXAMPLES = /^import [^\n]* from '(\.\.\/)+examples\//m
 // Fast unit tests first: a mutant's covering files run in this order and the first failure stops the run.
 const DIRS = ['test/lib', 'test/issues', 'test/plugins', 'test/integration', 'test/property']
+// Pass 1's tests: fast enough to run over every mutant.
+const PASS_1_DIRS = ['test/lib', 'test/issues']
 
 /** The test files under DIRS, in DIRS order, sorted within each. */
 export function testFiles () {
@@ -57,7 +59,7 @@ export function testFiles () {
 }
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
-export default {
+const config = {
   packageManager: 'npm',
   testRunner: 'tap',
   tap: {
@@ -70,6 +72,10 @@ export default {
   mutate,
   // Per test file: a mutant runs only the files that executed it.
   coverageAnalysis: 'perTest',
+  // A rerun only tries the mutants whose code or covering test files changed (the file is
+  // kept out of git). Each pass has its own file: Stryker reuses a result when the tests
+  // that gave it are unchanged, so a result is only reused by the pass whose test list
+  // gave it.
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
   // Two cores: two test processes at a time (the test files use their own ports and redis-server).
@@ -84,4 +90,30 @@ export default {
   // .node/ holds the Node binaries .ci/run installs (symlinked folders Stryker cannot copy).
   ignorePatterns: ['dist', 'coverage', '.tap', '.conformance', 'benchmarks/.out', 'reports', '.node', '.stryker-tmp*'],
   tempDirName: '.stryker-tmp',
+}
+
+export default config
+
+/**
+ * The options of one pass of `npm run test:mutation` (scripts/mutation.js): pass 1 runs
+ * every mutant of `mutate` (module paths) against the unit and issue tests, pass 2 the
+ * mutants pass 1 left undetected (`mutate` is then their ranges, `path:line:column-line:column`)
+ * against every test file above. In pass 2 Stryker also carries, from its incremental
+ * file, the results of mutants outside those ranges into its report; the merge never
+ * reads them, as pass 1 detected each of them.
+ * @param {1 | 2} pass
+ * @param {string[]} mutate
+ * @returns {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export function passOptions (pass, mutate) {
+  if (pass !== 1 && pass !== 2) throw new RangeError(`pass is 1 or 2, not ${pass}`)
+  const files = testFiles()
+  return {
+    ...config,
+    mutate,
+    tap: { ...config.tap, testFiles: pass === 1 ? files.filter((file) => PASS_1_DIRS.some((dir) => file.startsWith(dir + '/'))) : files },
+    incrementalFile: `reports/stryker-incremental-pass${pass}.json`,
+    jsonReporter: { fileName: `reports/mutation/pass${pass}.json` },
+    htmlReporter: { fileName: `reports/mutation/pass${pass}.html` },
+  }
 }

@@ -1,9 +1,10 @@
 // `npm run test:mutation` is too slow for `npm test` (test/MUTATION.md); this keeps it
 // runnable: the Stryker config names only options Stryker and its tap runner know,
 // mutates files that exist, runs the resource server's unit, issue, plugin, integration
-// and property tests, the summary script judges each module against 95 %, and the merge
-// script combines the reports of a run in passes.
-import { execFileSync } from 'node:child_process'
+// and property tests, the two passes get their test lists and the mutants pass 1 left,
+// the summary script judges each module against 95 %, and the merge script combines the
+// passes' reports.
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,9 +23,13 @@ interface StrykerConfig {
   readonly mutate: readonly string[]
   readonly tap: { readonly [option: string]: unknown, readonly testFiles: readonly string[], readonly nodeArgs: readonly string[] }
 }
-// A path the compiler does not resolve: the config is plain JavaScript, as Stryker loads it.
+interface Location { readonly start: { readonly line: number, readonly column: number }, readonly end: { readonly line: number, readonly column: number } }
+interface Report { readonly files: Record<string, { readonly mutants: ReadonlyArray<{ readonly status: string, readonly location: Location }> }> }
+// Paths the compiler does not resolve: the config and the script are plain JavaScript, as Stryker and npm load them.
 const configPath = '../stryker.config.mjs'
-const config = (await import(configPath) as { default: StrykerConfig }).default
+const { default: config, passOptions, testFiles } = await import(configPath) as { default: StrykerConfig, passOptions: (pass: number, mutate: string[]) => StrykerConfig, testFiles: () => string[] }
+const scriptPath = '../scripts/mutation.js'
+const { undetectedRanges } = await import(scriptPath) as { undetectedRanges: (report: Report, modules: readonly string[]) => string[] }
 
 t.test('every option is one Stryker or its tap runner defines', async (t) => {
   const core = json('node_modules/@stryker-mutator/core/schema/stryker-schema.json') as { properties: Record<string, unknown> }
@@ -57,14 +62,70 @@ t.test('the mutated modules exist; the tests are every resource-server test file
   t.ok(config.tap.testFiles.indexOf('test/lib/units.test.ts') < config.tap.testFiles.indexOf('test/plugins/dpop.test.ts'), 'unit tests first')
 })
 
-t.test('npm run test:mutation runs Stryker, then the per-module summary; pinned versions', async (t) => {
+t.test('npm run test:mutation runs the two passes (scripts/mutation.js); pinned versions', async (t) => {
   const pkg = json('package.json') as { scripts: Record<string, string>, devDependencies: Record<string, string> }
-  t.match(pkg.scripts['test:mutation'], /stryker run && node scripts\/mutation-summary\.js$/)
+  t.equal(pkg.scripts['test:mutation'], 'node scripts/check-node.js && node scripts/mutation.js')
+  t.match(readFileSync(join(root, 'scripts/mutation.js'), 'utf8'), /'scripts\/mutation-merge\.js'[^]*'scripts\/mutation-summary\.js', 'reports\/mutation\/mutation\.json'/, 'the passes are merged, then judged')
   t.notMatch(pkg.scripts.test, /mutation|stryker/, 'not part of npm test')
   const core = pkg.devDependencies['@stryker-mutator/core']
   t.match(core, /^\d+\.\d+\.\d+$/, 'pinned')
   t.equal(pkg.devDependencies['@stryker-mutator/tap-runner'], core, 'the runner of the same release')
   t.equal((json('node_modules/@stryker-mutator/core/package.json') as { version: string }).version, core, 'installed as pinned')
+})
+
+t.test('pass 1 runs the unit and issue tests, pass 2 every listed test file; each pass has its own reports and incremental file, and shares every other option', async (t) => {
+  const all = testFiles()
+  t.same(config.tap.testFiles, all)
+  const one = passOptions(1, ['lib/scopes.ts'])
+  const two = passOptions(2, ['lib/scopes.ts:3:2-3:9'])
+  t.same(one.tap.testFiles, all.filter((file) => file.startsWith('test/lib/') || file.startsWith('test/issues/')), 'pass 1: test/lib and test/issues')
+  t.ok(one.tap.testFiles.includes('test/lib/units.test.ts') && one.tap.testFiles.some((file) => file.startsWith('test/issues/')))
+  t.same(two.tap.testFiles, all, 'pass 2: every listed test file')
+  t.same(one.mutate, ['lib/scopes.ts'])
+  t.same(two.mutate, ['lib/scopes.ts:3:2-3:9'])
+  const own = ['mutate', 'tap', 'incrementalFile', 'jsonReporter', 'htmlReporter']
+  for (const pass of [one, two]) {
+    t.same(Object.keys(pass).sort(), Object.keys(config).sort(), 'no option beyond the shared ones')
+    for (const option of Object.keys(config).filter((o) => !own.includes(o))) t.same(pass[option], config[option], `${option} shared`)
+    t.same({ ...pass.tap, testFiles: [] }, { ...config.tap, testFiles: [] }, 'tap options other than the files shared')
+    t.same(JSON.parse(JSON.stringify(pass)), pass, 'written as a JSON config file whole')
+  }
+  const paths = [config, one, two].flatMap((c) => [c.incrementalFile, (c.jsonReporter as { fileName: string }).fileName, (c.htmlReporter as { fileName: string }).fileName])
+  t.equal(new Set(paths).size, paths.length, 'no pass reads or writes another pass\'s files')
+  t.ok(paths.every((path) => typeof path === 'string' && path.startsWith('reports/')), 'under reports/, out of git')
+  t.throws(() => passOptions(3, []), RangeError)
+})
+
+t.test('pass 2 mutates the ranges of the mutants pass 1 left undetected, in Stryker\'s syntax (columns 0-based), each once', async (t) => {
+  const at = (line: number, column: number, endLine: number, endColumn: number): Location => ({ start: { line, column }, end: { line: endLine, column: endColumn } })
+  const report: Report = {
+    files: {
+      'lib/a.ts': {
+        mutants: [
+          { status: 'Killed', location: at(1, 1, 1, 5) },
+          { status: 'Survived', location: at(2, 5, 2, 12) },
+          { status: 'NoCoverage', location: at(3, 1, 5, 2) },
+          { status: 'Survived', location: at(2, 5, 2, 12) }, // another mutator, same code
+          { status: 'Timeout', location: at(6, 1, 6, 4) },
+          { status: 'CompileError', location: at(7, 1, 7, 4) },
+        ],
+      },
+      'lib/b.ts': { mutants: [{ status: 'Survived', location: at(10, 3, 10, 8) }] },
+      'lib/other.ts': { mutants: [{ status: 'Survived', location: at(1, 1, 1, 2) }] },
+    },
+  }
+  t.same(undetectedRanges(report, ['lib/a.ts', 'lib/b.ts', 'lib/absent.ts']), ['lib/a.ts:2:4-2:11', 'lib/a.ts:3:0-5:1', 'lib/b.ts:10:2-10:7'], 'survived and uncovered only; a module not in the run is left out')
+  t.same(undetectedRanges({ files: { 'lib/a.ts': { mutants: [{ status: 'Killed', location: at(1, 1, 1, 5) }] } } }, ['lib/a.ts']), [], 'none when pass 1 detected every mutant: no pass 2')
+})
+
+t.test('scripts/mutation.js refuses a module the configuration does not mutate, before running anything', async (t) => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(root, 'scripts/mutation.js'), ...args], { encoding: 'utf8' })
+  const unknown = run('--mutate', 'lib/jwk-thumbprint.ts,lib/nope.ts')
+  t.equal(unknown.status, 2)
+  t.match(unknown.stderr, 'not a mutated module: lib/nope.ts')
+  const bad = run('--mutant', 'lib/jwk-thumbprint.ts')
+  t.equal(bad.status, 2)
+  t.match(bad.stderr, 'usage: node scripts/mutation.js [--mutate')
 })
 
 t.test('the summary fails a module below 95 % or an unexplained survivor, and counts timeouts as detected', async (t) => {
@@ -104,6 +165,11 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
   t.match(failing.stdout, /\(no coverage\) → "a >= b"\n {4}a > b\n {4}NOT EXPLAINED/, 'a mutant no test runs is never explained away')
   const stale = run(report(Array(20).fill('Killed')), explained)
   t.match(stale.stdout, '1 explanation(s)', 'an explanation that matches no survivor is reported')
+  const elsewhere = join(dir, 'elsewhere.js')
+  writeFileSync(elsewhere, "export default [{ file: 'lib/y.ts', code: 'a > b', original: 'a', mutator: 'EqualityOperator', replacement: 'a >= b', why: 'a and b are never equal' }]\n")
+  const narrowed = run(report(Array(20).fill('Killed')), elsewhere)
+  t.equal(narrowed.status, 0)
+  t.notMatch(narrowed.stdout, 'explanation(s)', 'an explanation of a module the run left out (npm run test:mutation -- --mutate) is not reported')
 })
 
 t.test('the merge counts a mutant as detected when any report detected it, as covered when any ran a test over it, and takes a changed module only from a pass that mutated it whole', async (t) => {
