@@ -27,12 +27,23 @@ const fx = await createFixtures()
 fx.freshTokenPool = BURST * 2
 const failures = []
 const skipped = []
-for (const scenario of list) {
-  const missing = missingRequirement(scenario)
-  // Under CI a missing service is a failure, as in the test suites.
-  const line = missing !== undefined
-    ? (process.env.CI === 'true' ? { failure: `CI=true and ${missing}` } : { skipped: missing })
-    : await smoke(scenario).catch((err) => ({ failure: err.stack ?? String(err) }))
+// Two scenarios at a time: each mostly waits for its server to start (servers listen on
+// port 0 and report theirs, so they never compete for one).
+const lines = new Array(list.length)
+let nextIndex = 0
+await Promise.all([0, 1].map(async () => {
+  while (nextIndex < list.length) {
+    const i = nextIndex++
+    const scenario = list[i]
+    const missing = missingRequirement(scenario)
+    // Under CI a missing service is a failure, as in the test suites.
+    lines[i] = missing !== undefined
+      ? (process.env.CI === 'true' ? { failure: `CI=true and ${missing}` } : { skipped: missing })
+      : await smoke(scenario).catch((err) => ({ failure: err.stack ?? String(err) }))
+  }
+}))
+for (const [i, scenario] of list.entries()) {
+  const line = lines[i]
   if (line.skipped !== undefined) {
     skipped.push(scenario.id)
     process.stdout.write(`skip ${scenario.id}: ${line.skipped}\n`)
