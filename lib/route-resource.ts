@@ -140,6 +140,14 @@ export function createRouteResources<R extends { readonly parsed: ParsedResource
     const head = headPart?.kind === 'static' ? encodePath(headPart.text) ?? '' : ''
     const nearest = nearestTo(head)
     if (resources.length === 1) return { fixed: first, select: undefined, outside: false, nearest }
+    // Text no URI can spell (a lone surrogate) lies under no resource path, whatever the
+    // parameters: only a bare origin holds it, as it holds a static route of such text.
+    if (parts.some((part) => part.kind === 'static' && encodePath(part.text) === undefined)) {
+      const fixed = byPath.get('')
+      return fixed === undefined
+        ? { fixed: undefined, select: () => undefined, outside: true, nearest }
+        : { fixed, select: undefined, outside: false, nearest }
+    }
     const dynamic = parts.length > 1 || (headPart !== undefined && headPart.kind !== 'static')
     // Only the whole segments before the first parameter are fixed.
     const fixedPath = dynamic ? head.slice(0, head.lastIndexOf('/') + 1) : head

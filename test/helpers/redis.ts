@@ -39,6 +39,10 @@ export class RedisServer {
   async start (): Promise<void> {
     const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#process = child
+    // A test process that ends without its teardown (an uncaught error) takes its server along.
+    const killOnExit = (): void => { child.kill('SIGKILL') }
+    process.once('exit', killOnExit)
+    child.once('exit', () => process.off('exit', killOnExit))
     await new Promise<void>((resolve, reject) => {
       let output = ''
       const timer = setTimeout(() => fail(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000)

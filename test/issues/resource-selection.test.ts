@@ -359,3 +359,19 @@ t.test('item 1: resource URIs are configured in RFC 3986 form; other spellings a
       { code: 'FST_MCP_AUTH_INVALID_OPTION', message: spelling }, resource)
   }
 })
+
+t.test('item 1: a route whose text no URI can spell (reached through rewriteUrl) lies in no resource but a bare origin', async (t) => {
+  // The router matches '/mcp/\uD800' to '/:x/\uD800' with x = "mcp"; "/mcp" must not be the resource checked.
+  const rewriteUrl = (request: { url?: string }): string => request.url === '/odd' ? '/mcp/\uD800' : request.url ?? '/'
+  const { app, issuer } = await tenantApp(t, [ORIGIN], (a) => {
+    a.post('/:x/\uD800', async (request) => ({ resource: request.mcp?.resource }))
+  }, { rewriteUrl })
+  t.equal((await app.inject({ method: 'POST', url: '/odd', headers: bearer(await issuer.mintAccessToken()) })).statusCode, 401, 'a token for /mcp')
+  t.equal(lastReason(app), 'token.audience')
+  t.same((await app.inject({ method: 'POST', url: '/odd', headers: bearer(await issuer.mintAccessToken({ aud: ORIGIN })) })).json(), { resource: ORIGIN })
+  const without = logged({ rewriteUrl })
+  t.teardown(() => without.close())
+  await without.register(mcpAuth, { resource: [R1, `${ORIGIN}/other`], authorizationServers: [issuer.issuer], jwks: issuer.jwks })
+  without.post('/:x/\uD800', async () => 'x')
+  await t.rejects(async () => without.ready(), { code: 'FST_MCP_AUTH_INVALID_REGISTRATION', message: /lies outside every configured resource/ }, 'without a bare origin: refused at start-up')
+})

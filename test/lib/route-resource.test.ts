@@ -75,9 +75,13 @@ t.test('a bare origin holds every path, even an empty pattern and a path without
   t.equal(routes.forRoute('*').select?.({ '*': 'mcp' }), bare)
 })
 
-t.test('a static route no URI can spell (not well-formed UTF-16) lies in no resource but a bare origin', async (t) => {
+t.test('a route no URI can spell (not well-formed UTF-16) lies in no resource but a bare origin, static or not', async (t) => {
   t.equal(createRouteResources([mcp, admin]).forRoute('/mcp/\uD800').outside, true)
   t.equal(createRouteResources([bare, mcp]).forRoute('/mcp/\uD800').fixed, bare)
+  // Whatever fills the parameter: x = "mcp" must not put it under /mcp.
+  t.equal(createRouteResources([mcp, admin]).forRoute('/:x/\uD800').outside, true)
+  t.equal(createRouteResources([bare, mcp]).forRoute('/:x/\uD800').fixed, bare)
+  t.equal(createRouteResources([bare, mcp]).forRoute('/\uD800/:x').fixed, bare)
 })
 
 t.test('nearest: a request that names no resource is challenged with the resource sharing the longest static prefix', async (t) => {
