@@ -161,6 +161,10 @@ t.test('bad arguments throw at route definition', async (t) => {
   requireScopes(scopes)
   scopes.push('b')
   t.same(scopes, ['a', 'b'], 'the caller array is copied, never mutated')
+  // An array whose iterator shows other entries than its indexes: the list checked is the list kept.
+  const twoFaced = ['a']
+  Object.defineProperty(twoFaced, Symbol.iterator, { value: function * () { yield 'two words' } })
+  t.throws(() => requireScopes(twoFaced), notTokens, 'an array whose iterator yields what its indexes hide')
 })
 
 t.test('scopesSatisfy and McpScopes', async (t) => {
