@@ -14,13 +14,20 @@ const UNDETECTED = new Set(['Survived', 'NoCoverage'])
 
 const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation/mutation.json', 'utf8'))
 const equivalentsFile = resolve(process.argv[3] ?? 'test/mutation-equivalents.js')
-/** @type {{ file: string, code: string, original: string, mutator: string, replacement: string, why: string }[]} */
+/** @type {{ file: string, code: string, original: string, mutator: string, replacement: string, column?: number, why: string }[]} */
 const equivalents = existsSync(equivalentsFile) ? (await import(pathToFileURL(equivalentsFile).href)).default : []
 // An explanation names the mutant by its line's text and the code it replaces, not by
 // numbers: it holds while code around it moves, and two mutants of one kind on a line
-// (a whole condition and one of its operands) are told apart.
+// (a whole condition and one of its operands) are told apart. Where the replaced code
+// occurs twice on the line, it also names its column (1-based, as the report does):
+// otherwise it would excuse the other occurrence too.
 const explanationKey = (file, code, original, mutator, replacement) => [file, code, original, mutator, replacement].join('\u0000')
-const explanations = new Map(equivalents.map((e) => [explanationKey(e.file, e.code, e.original, e.mutator, e.replacement), e]))
+const explanations = new Map()
+for (const e of equivalents) {
+  const key = explanationKey(e.file, e.code, e.original, e.mutator, e.replacement)
+  explanations.set(key, [...(explanations.get(key) ?? []), e])
+}
+const ambiguous = equivalents.filter((e) => e.column === undefined && e.code.split(e.original).length > 2)
 /** The source text a mutant replaces (1-based lines and columns, the end exclusive). */
 const spanOf = (lines, { start, end }) => start.line === end.line
   ? lines[start.line - 1].slice(start.column - 1, end.column - 1)
@@ -41,7 +48,9 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort(([a]
     if (UNDETECTED.has(mutant.status)) {
       const { line, column } = mutant.location.start
       const code = lines[line - 1].trim()
-      const explanation = mutant.status === 'Survived' ? explanations.get(explanationKey(file, code, spanOf(lines, mutant.location), mutant.mutatorName, mutant.replacement)) : undefined
+      const explanation = mutant.status === 'Survived'
+        ? explanations.get(explanationKey(file, code, spanOf(lines, mutant.location), mutant.mutatorName, mutant.replacement))?.find((e) => e.column === undefined || e.column === column)
+        : undefined
       if (explanation !== undefined) {
         used.add(explanation)
         row.equivalent++
@@ -78,6 +87,11 @@ const stale = equivalents.filter((e) => !used.has(e) && Object.hasOwn(report.fil
 if (stale.length > 0) console.log(`\n${stale.length} explanation(s) in ${equivalentsFile} match no survivor (the code changed, or a test now kills the mutant):\n${stale.map((e) => `- ${e.file}: ${e.mutator} ${JSON.stringify(e.original)} → ${JSON.stringify(e.replacement)} in \`${e.code}\``).join('\n')}`)
 if (unexplained.length > 0) {
   console.log(`\n${unexplained.length} survivor(s) not explained`)
+  process.exitCode = 1
+}
+
+if (ambiguous.length > 0) {
+  console.log(`\n${ambiguous.length} explanation(s) name code that occurs more than once on its line; give each its column:\n${ambiguous.map((e) => `- ${e.file}: ${e.mutator} ${JSON.stringify(e.original)} in \`${e.code}\``).join('\n')}`)
   process.exitCode = 1
 }
 

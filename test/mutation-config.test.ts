@@ -172,6 +172,31 @@ t.test('the summary fails a module below 95 % or an unexplained survivor, and co
   t.notMatch(narrowed.stdout, 'explanation(s)', 'an explanation of a module the run left out (npm run test:mutation -- --mutate) is not reported')
 })
 
+t.test('the summary: an explanation of code that occurs twice on its line names its column, and excuses only that one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mutation-columns-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const at = (column: number) => ({ start: { line: 1, column }, end: { line: 1, column: column + 1 } })
+  const file = join(dir, 'report.json')
+  writeFileSync(file, JSON.stringify({ files: { 'lib/x.ts': { source: 'f(a, a)\n', mutants: [3, 6].map((column) => ({ id: String(column), mutatorName: 'StringLiteral', replacement: 'b', status: 'Survived', location: at(column) })) } } }))
+  const summary = (entry: string): { status: number, stdout: string } => {
+    const equivalents = join(dir, `eq-${entry.length}.js`)
+    writeFileSync(equivalents, `export default [{ file: 'lib/x.ts', code: 'f(a, a)', original: 'a', mutator: 'StringLiteral', replacement: 'b', ${entry}why: 'w' }]\n`)
+    try {
+      return { status: 0, stdout: execFileSync(process.execPath, [join(root, 'scripts/mutation-summary.js'), file, equivalents], { encoding: 'utf8' }) }
+    } catch (err) {
+      return err as { status: number, stdout: string }
+    }
+  }
+  const without = summary('')
+  t.equal(without.status, 1)
+  t.match(without.stdout, 'give each its column', 'without a column it would excuse both')
+  const withColumn = summary('column: 3, ')
+  t.equal(withColumn.status, 1, 'the other one is still a survivor to explain')
+  t.match(withColumn.stdout, /lib\/x\.ts:1:3 StringLiteral → "b"\n {4}f\(a, a\)\n {4}equivalent: w/)
+  t.match(withColumn.stdout, /lib\/x\.ts:1:6 StringLiteral → "b"\n {4}f\(a, a\)\n {4}NOT EXPLAINED/)
+  t.notMatch(withColumn.stdout, 'give each its column')
+})
+
 t.test('the merge counts a mutant as detected when any report detected it, as covered when any ran a test over it, and takes a changed module only from a pass that mutated it whole', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mutation-merge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
