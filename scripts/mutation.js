@@ -37,6 +37,17 @@ export function undetectedRanges (report, modules) {
   return [...ranges]
 }
 
+/**
+ * The modules whose source differs now from what a report mutated: pass 2's ranges are
+ * lines of pass 1's sources, so a module edited meanwhile would be mutated elsewhere.
+ * @param {{ files: Record<string, { source: string }> }} report
+ * @param {readonly string[]} modules
+ * @returns {string[]}
+ */
+export function changedSince (report, modules) {
+  return modules.filter((file) => report.files[file] !== undefined && report.files[file].source !== readFileSync(join(root, file), 'utf8'))
+}
+
 /** @type {import('node:child_process').ChildProcess | undefined} */
 let stryker
 /** @type {{ signal: NodeJS.Signals, at: number } | undefined} */
@@ -109,7 +120,13 @@ async function main () {
   exitIfInterrupted()
   if (pass1 !== 0) return pass1
   const reports = ['reports/mutation/pass1.json']
-  const ranges = undetectedRanges(JSON.parse(readFileSync(join(out, 'pass1.json'), 'utf8')), modules)
+  const report1 = JSON.parse(readFileSync(join(out, 'pass1.json'), 'utf8'))
+  const changed = changedSince(report1, modules)
+  if (changed.length > 0) {
+    console.error(`\nmutation: ${changed.join(', ')} changed during pass 1; run again without editing them`)
+    return 1
+  }
+  const ranges = undetectedRanges(report1, modules)
   if (ranges.length === 0) {
     console.log('\nmutation: pass 1 detected every mutant; no pass 2')
   } else {

@@ -29,7 +29,10 @@ interface Report { readonly files: Record<string, { readonly mutants: ReadonlyAr
 const configPath = '../stryker.config.mjs'
 const { default: config, passOptions, testFiles } = await import(configPath) as { default: StrykerConfig, passOptions: (pass: number, mutate: string[]) => StrykerConfig, testFiles: () => string[] }
 const scriptPath = '../scripts/mutation.js'
-const { undetectedRanges } = await import(scriptPath) as { undetectedRanges: (report: Report, modules: readonly string[]) => string[] }
+const { undetectedRanges, changedSince } = await import(scriptPath) as {
+  undetectedRanges: (report: Report, modules: readonly string[]) => string[]
+  changedSince: (report: { files: Record<string, { source: string }> }, modules: readonly string[]) => string[]
+}
 
 t.test('every option is one Stryker or its tap runner defines', async (t) => {
   const core = json('node_modules/@stryker-mutator/core/schema/stryker-schema.json') as { properties: Record<string, unknown> }
@@ -116,6 +119,13 @@ t.test('pass 2 mutates the ranges of the mutants pass 1 left undetected, in Stry
   }
   t.same(undetectedRanges(report, ['lib/a.ts', 'lib/b.ts', 'lib/absent.ts']), ['lib/a.ts:2:4-2:11', 'lib/a.ts:3:0-5:1', 'lib/b.ts:10:2-10:7'], 'survived and uncovered only; a module not in the run is left out')
   t.same(undetectedRanges({ files: { 'lib/a.ts': { mutants: [{ status: 'Killed', location: at(1, 1, 1, 5) }] } } }, ['lib/a.ts']), [], 'none when pass 1 detected every mutant: no pass 2')
+})
+
+t.test('scripts/mutation.js stops before pass 2 when a module changed during pass 1 (its ranges are lines of the old source)', async (t) => {
+  const source = readFileSync(join(root, 'lib/scopes.ts'), 'utf8')
+  t.same(changedSince({ files: { 'lib/scopes.ts': { source } } }, ['lib/scopes.ts']), [])
+  t.same(changedSince({ files: { 'lib/scopes.ts': { source: source + '\n' } } }, ['lib/scopes.ts']), ['lib/scopes.ts'])
+  t.same(changedSince({ files: {} }, ['lib/scopes.ts']), [], 'a module the report does not have is not judged')
 })
 
 t.test('scripts/mutation.js refuses a module the configuration does not mutate, before running anything', async (t) => {
