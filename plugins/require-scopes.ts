@@ -45,8 +45,8 @@ const declared = new WeakMap<object, readonly string[]>()
 function checkScopes (scopes: unknown, where: string): readonly string[] {
   // The copy is what is checked and kept: an array's own iterator or getters cannot show
   // the check one list and the guard another.
-  const list: unknown[] = Array.isArray(scopes) ? [...scopes as unknown[]] : []
-  if (!Array.isArray(scopes) || list.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
+  const list: unknown[] | undefined = Array.isArray(scopes) ? [...scopes as unknown[]] : undefined
+  if (list === undefined || list.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
     throw new TypeError(`${where} must be an array of scope tokens (no spaces, quotes or backslashes)`)
   }
   return Object.freeze(list as string[])
