@@ -18,10 +18,8 @@ export interface RedisAdapterOptions {
   timeout?: number
 }
 
-// KEYS: record, grant set ('' when none), uid index, userCode index, the grant's revocation
-// mark ('' when none). ARGV: payload, ttl (0 = none), id.
+// KEYS: record, grant set ('' when none), uid index, userCode index. ARGV: payload, ttl (0 = none), id.
 const UPSERT = `
-if KEYS[5] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return 'revoked' end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -57,18 +55,11 @@ redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return false`
 
-// KEYS: grant set, the grant's revocation mark. ARGV: the mark's lifetime. The mark
-// refuses the records a request still in flight saves for the grant after this (the
-// winner of a refresh raced by a reuse): without it they would outlive the revocation.
 const REVOKE = `
 local members = redis.call('SMEMBERS', KEYS[1])
 for _, key in ipairs(members) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return #members`
-
-// Longer than any token request lasts; a revoked grant never gets records again anyway.
-export const REVOKED_MARK_SECONDS = 3600
 
 // A claim record lives until oidc-provider's own save replaces it with the real expiry.
 const CLAIM_TTL_SECONDS = 3600
@@ -107,10 +98,6 @@ class RedisAdapter implements ProviderAdapter {
     return `${this.#prefix}grant:${grantId}`
   }
 
-  #revokedKey (grantId: string): string {
-    return `${this.#prefix}revokedGrant:${grantId}`
-  }
-
   async #send (command: string[]): Promise<unknown> {
     try {
       return await this.#redis.send(command)
@@ -121,13 +108,10 @@ class RedisAdapter implements ProviderAdapter {
 
   async upsert (id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const ttl = typeof expiresIn === 'number' && expiresIn > 0 ? Math.ceil(expiresIn) : 0
-    const grantId = GRANTABLE.has(this.#model) && typeof payload.grantId === 'string' ? payload.grantId : undefined
-    const grantKey = grantId === undefined ? '' : this.#grantKey(grantId)
-    const revokedKey = grantId === undefined ? '' : this.#revokedKey(grantId)
+    const grantKey = GRANTABLE.has(this.#model) && typeof payload.grantId === 'string' ? this.#grantKey(payload.grantId) : ''
     const uidKey = this.#model === 'Session' && typeof payload.uid === 'string' ? `${this.#prefix}sessionUid:${payload.uid}` : ''
     const userCodeKey = typeof payload.userCode === 'string' ? `${this.#prefix}userCode:${payload.userCode}` : ''
-    const reply = await this.#send(['EVAL', UPSERT, '5', this.#key(id), grantKey, uidKey, userCodeKey, revokedKey, JSON.stringify(payload), String(ttl), id])
-    if (reply === 'revoked') throw new errors.InvalidGrant('grant revoked')
+    await this.#send(['EVAL', UPSERT, '4', this.#key(id), grantKey, uidKey, userCodeKey, JSON.stringify(payload), String(ttl), id])
   }
 
   async find (id: string): Promise<AdapterPayload | undefined> {
@@ -168,7 +152,7 @@ class RedisAdapter implements ProviderAdapter {
   }
 
   async revokeByGrantId (grantId: string): Promise<void> {
-    await this.#send(['EVAL', REVOKE, '2', this.#grantKey(grantId), this.#revokedKey(grantId), String(REVOKED_MARK_SECONDS)])
+    await this.#send(['EVAL', REVOKE, '1', this.#grantKey(grantId)])
   }
 }
 

@@ -10,8 +10,7 @@ import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js'
 import { ExpiringStorage } from './memory-storage.js'
 import type { AdapterFactory, AdapterPayload, ProviderAdapter } from './provider-types.js'
 import { errors } from 'oidc-provider'
-import { GRANTABLE } from './provider-types.js'
-import { lostClaim, REVOKED_MARK_SECONDS, unavailable } from './redis-adapter.js'
+import { lostClaim, unavailable } from './redis-adapter.js'
 
 export interface StoreOptions {
   /** Seconds an unused dynamic registration lives; undefined: forever. */
@@ -26,29 +25,16 @@ function epoch (): number {
 }
 
 // The memory adapter hands out its live records: checking and marking in one
-// synchronous step after the lookup is the whole claim. `revoked` (grant ID →
-// until when, in ms; one per store) refuses the records a request still in flight
-// saves for a grant after its revocation, as redisAdapter's mark does.
-function atomicMemoryAdapter (inner: ProviderAdapter, model: string, revoked: Map<string, number>): ProviderAdapter {
-  const revoke = async (grantId: string): Promise<void> => {
-    const now = Date.now()
-    if (revoked.size > 10_000) for (const [id, until] of revoked) if (until <= now) revoked.delete(id)
-    revoked.set(grantId, now + REVOKED_MARK_SECONDS * 1000)
-    await inner.revokeByGrantId(grantId)
-  }
+// synchronous step after the lookup is the whole claim.
+function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAdapter {
   return Object.assign(Object.create(inner) as ProviderAdapter, {
-    async upsert (id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
-      if (GRANTABLE.has(model) && typeof payload.grantId === 'string' && (revoked.get(payload.grantId) ?? 0) > Date.now()) throw new errors.InvalidGrant('grant revoked')
-      await inner.upsert(id, payload, expiresIn)
-    },
-    revokeByGrantId: revoke,
     async consume (id: string): Promise<void> {
       const stored = await inner.find(id)
       if (stored !== undefined && stored.consumed === undefined) {
         stored.consumed = epoch()
         return
       }
-      throw await lostClaim(model, stored, revoke)
+      throw await lostClaim(model, stored, (grantId) => inner.revokeByGrantId(grantId))
     },
     async find (id: string): Promise<AdapterPayload | undefined> {
       if (model === 'ReplayDetection') return await claim(inner, id)
@@ -115,12 +101,11 @@ function failClosed (inner: ProviderAdapter): ProviderAdapter {
 
 export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
   const storage = user === undefined ? new ExpiringStorage() : undefined
-  const revoked = new Map<string, number>()
   const adapters = new Map<string, ProviderAdapter>()
   return (model) => {
     let adapter = adapters.get(model)
     if (adapter !== undefined) return adapter
-    adapter = storage === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model, revoked)
+    adapter = storage === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model)
     if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
     adapters.set(model, adapter)
     return adapter

@@ -269,15 +269,10 @@ t.test('refresh tokens across instances: rotated on A and reused on B revokes th
 
   const token = await redeem()
   const results = await raced(cluster, 2, [() => refresh(cluster.a, token), () => refresh(cluster.b, token)])
-  const statuses = results.map((r) => r.status).sort()
-  // The loser revokes the grant; when that lands before the winner saves its new token,
-  // the winner is refused too (the grant is gone either way).
-  t.ok(JSON.stringify(statuses) === '[200,400]' || JSON.stringify(statuses) === '[400,400]', `at most one refresh wins (${statuses.join(', ')})`)
+  t.same(results.map((r) => r.status).sort(), [200, 400], 'one refresh wins')
   const winner = results.find((r) => r.status === 200)
-  if (winner !== undefined) {
-    const after = await refresh(cluster.a, String(winner.body.refresh_token))
-    t.equal(after.body.error, 'invalid_grant', 'the concurrent reuse revoked the grant')
-  }
+  const after = await refresh(cluster.a, String(winner?.body.refresh_token))
+  t.equal(after.body.error, 'invalid_grant', 'the concurrent reuse revoked the grant')
 })
 
 t.test('Redis down: the token endpoint answers 503 temporarily_unavailable, never a token or a 500', { skip: REDIS_SKIP }, async (t) => {
@@ -308,14 +303,6 @@ t.test('redisAdapter as a unit on a real Redis: records without expiry, session 
   await tokens.upsert('r0', { grantId: 'g9' }, undefined)
   t.equal(Number(await client.call('TTL', 'unit:grant:g9')), -1, 'a grant holding a record without expiry never expires')
   t.equal(await tokens.consume('missing').then(() => 'won', (err: { error?: string }) => err.error), 'invalid_grant', 'a missing record loses')
-  // A request still in flight saves its new token after the grant's revocation: refused, not stored.
-  await tokens.revokeByGrantId('g9')
-  t.equal(await tokens.find('r0'), undefined, 'revoked')
-  t.equal(await factory('AccessToken').upsert('a1', { grantId: 'g9' }, 60).then(() => 'saved', (err: { error?: string }) => err.error), 'invalid_grant', 'a record of a revoked grant is refused')
-  t.equal(await tokens.find('a1'), undefined)
-  t.ok(Number(await client.call('TTL', 'unit:revokedGrant:g9')) > 3500, 'the mark outlives any request in flight')
-  await tokens.upsert('r2', { grantId: 'g8' }, 60)
-  t.same(await tokens.find('r2'), { grantId: 'g8' }, 'another grant is untouched')
   t.throws(() => redisAdapter(client, { prefix: 1 as unknown as string }), /prefix must be a string/)
   t.throws(() => redisAdapter(client, null as unknown as object), /options must be an object/)
   t.throws(() => redisAdapter({} as never), { code: 'FST_MCP_AUTH_INVALID_OPTION' })

@@ -36,20 +36,3 @@ t.test('the memory store forgets no refresh token, grant or replayed jti under l
   t.ok(await store('RefreshToken').find('r1'), 'the refresh token')
   t.ok(await store('ReplayDetection').find('jti-1'), 'the first jti: a replay is still refused')
 })
-
-t.test('a revoked grant gets no records again: a refresh token a request still in flight saves after a reuse revoked it is refused', async (t) => {
-  const store = createStore(undefined, { clientIdleTtl: undefined })
-  const now = Math.floor(Date.now() / 1000)
-  const tokens = store('RefreshToken')
-  await tokens.upsert('r1', { grantId: 'g1', iat: now, exp: now + 3600 }, 3600)
-  await tokens.consume('r1')
-  // The reuse: its lost claim revokes the grant.
-  t.equal(await tokens.consume('r1').then(() => 'won', (err: { error?: string }) => err.error), 'invalid_grant')
-  t.equal(await tokens.find('r1'), undefined, 'revoked')
-  // The winner saving its rotated token afterwards.
-  t.equal(await tokens.upsert('r2', { grantId: 'g1', iat: now, exp: now + 3600 }, 3600).then(() => 'saved', (err: { error?: string }) => err.error), 'invalid_grant')
-  t.equal(await tokens.find('r2'), undefined, 'not stored')
-  t.equal(await store('AccessToken').upsert('a1', { grantId: 'g1', iat: now, exp: now + 60 }, 60).then(() => 'saved', (err: { error?: string }) => err.error), 'invalid_grant', 'for every model of the grant')
-  await tokens.upsert('r3', { grantId: 'g2', iat: now, exp: now + 3600 }, 3600)
-  t.ok(await tokens.find('r3'), 'another grant is untouched')
-})
