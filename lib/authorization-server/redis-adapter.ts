@@ -55,10 +55,12 @@ redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return false`
 
+// KEYS: grant set, the Grant record to delete with it ('' to keep it).
 const REVOKE = `
 local members = redis.call('SMEMBERS', KEYS[1])
 for _, key in ipairs(members) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[1])
+if KEYS[2] ~= '' then redis.call('DEL', KEYS[2]) end
 return #members`
 
 // A claim record lives until oidc-provider's own save replaces it with the real expiry.
@@ -144,7 +146,11 @@ class RedisAdapter implements ProviderAdapter {
     const reply = await this.#send(['EVAL', CONSUME, '1', this.#key(id), String(epoch())])
     if (Array.isArray(reply) && Number(reply[0]) === 1) return
     const stored = Array.isArray(reply) && typeof reply[1] === 'string' ? JSON.parse(reply[1]) as AdapterPayload : undefined
-    throw await lostClaim(this.#model, stored, (grantId) => this.revokeByGrantId(grantId))
+    // The grant goes whole, its Grant record too (oidc-provider's own reuse check does the
+    // same): the winner of the race may still save its new token, which then names no grant.
+    throw await lostClaim(this.#model, stored, async (grantId) => {
+      await this.#send(['EVAL', REVOKE, '2', this.#grantKey(grantId), `${this.#prefix}Grant:${grantId}`])
+    })
   }
 
   async destroy (id: string): Promise<void> {
@@ -152,7 +158,7 @@ class RedisAdapter implements ProviderAdapter {
   }
 
   async revokeByGrantId (grantId: string): Promise<void> {
-    await this.#send(['EVAL', REVOKE, '1', this.#grantKey(grantId)])
+    await this.#send(['EVAL', REVOKE, '2', this.#grantKey(grantId), ''])
   }
 }
 

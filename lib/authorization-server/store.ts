@@ -25,8 +25,9 @@ function epoch (): number {
 }
 
 // The memory adapter hands out its live records: checking and marking in one
-// synchronous step after the lookup is the whole claim.
-function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAdapter {
+// synchronous step after the lookup is the whole claim. The loser of a claim revokes
+// the grant whole, its Grant record too (`destroyGrant`), as redisAdapter does.
+function atomicMemoryAdapter (inner: ProviderAdapter, model: string, destroyGrant: (grantId: string) => Promise<void>): ProviderAdapter {
   return Object.assign(Object.create(inner) as ProviderAdapter, {
     async consume (id: string): Promise<void> {
       const stored = await inner.find(id)
@@ -34,7 +35,9 @@ function atomicMemoryAdapter (inner: ProviderAdapter, model: string): ProviderAd
         stored.consumed = epoch()
         return
       }
-      throw await lostClaim(model, stored, (grantId) => inner.revokeByGrantId(grantId))
+      throw await lostClaim(model, stored, async (grantId) => {
+        await Promise.all([inner.revokeByGrantId(grantId), destroyGrant(grantId)])
+      })
     },
     async find (id: string): Promise<AdapterPayload | undefined> {
       if (model === 'ReplayDetection') return await claim(inner, id)
@@ -102,12 +105,15 @@ function failClosed (inner: ProviderAdapter): ProviderAdapter {
 export function createStore (user: AdapterFactory | undefined, options: StoreOptions): AdapterFactory {
   const storage = user === undefined ? new ExpiringStorage() : undefined
   const adapters = new Map<string, ProviderAdapter>()
-  return (model) => {
+  const factory: AdapterFactory = (model) => {
     let adapter = adapters.get(model)
     if (adapter !== undefined) return adapter
-    adapter = storage === undefined ? failClosed((user as AdapterFactory)(model)) : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model)
+    adapter = storage === undefined
+      ? failClosed((user as AdapterFactory)(model))
+      : atomicMemoryAdapter(new MemoryAdapter(model, storage) as unknown as ProviderAdapter, model, (grantId) => factory('Grant').destroy(grantId))
     if (model === 'Client' && options.clientIdleTtl !== undefined) adapter = idleExpiringClients(adapter, options.clientIdleTtl)
     adapters.set(model, adapter)
     return adapter
   }
+  return factory
 }

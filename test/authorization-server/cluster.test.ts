@@ -303,6 +303,21 @@ t.test('redisAdapter as a unit on a real Redis: records without expiry, session 
   await tokens.upsert('r0', { grantId: 'g9' }, undefined)
   t.equal(Number(await client.call('TTL', 'unit:grant:g9')), -1, 'a grant holding a record without expiry never expires')
   t.equal(await tokens.consume('missing').then(() => 'won', (err: { error?: string }) => err.error), 'invalid_grant', 'a missing record loses')
+  // A lost claim revokes the grant whole, its Grant record too: a token the winner of the
+  // race saves afterwards names a grant that is gone (oidc-provider then refuses it).
+  const grants = factory('Grant')
+  await grants.upsert('g7', { accountId: 'a' }, 60)
+  await tokens.upsert('r7', { grantId: 'g7' }, 60)
+  await factory('AccessToken').upsert('a7', { grantId: 'g7' }, 60)
+  await tokens.consume('r7')
+  t.equal(await tokens.consume('r7').then(() => 'won', (err: { error?: string }) => err.error), 'invalid_grant', 'the reuse loses')
+  t.same([await grants.find('g7'), await tokens.find('r7'), await factory('AccessToken').find('a7')], [undefined, undefined, undefined], 'the grant, its refresh and access tokens: all gone')
+  // revokeByGrantId alone (oidc-provider revoking an access token at /revoke) keeps the Grant record.
+  await grants.upsert('g6', { accountId: 'a' }, 60)
+  await factory('AccessToken').upsert('a6', { grantId: 'g6' }, 60)
+  await factory('AccessToken').revokeByGrantId('g6')
+  t.equal(await factory('AccessToken').find('a6'), undefined)
+  t.same(await grants.find('g6'), { accountId: 'a' }, 'the Grant record stays: oidc-provider decides about it')
   t.throws(() => redisAdapter(client, { prefix: 1 as unknown as string }), /prefix must be a string/)
   t.throws(() => redisAdapter(client, null as unknown as object), /options must be an object/)
   t.throws(() => redisAdapter({} as never), { code: 'FST_MCP_AUTH_INVALID_OPTION' })

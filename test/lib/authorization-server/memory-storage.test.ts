@@ -36,3 +36,20 @@ t.test('the memory store forgets no refresh token, grant or replayed jti under l
   t.ok(await store('RefreshToken').find('r1'), 'the refresh token')
   t.ok(await store('ReplayDetection').find('jti-1'), 'the first jti: a replay is still refused')
 })
+
+t.test('a lost claim revokes the grant whole, its Grant record too; revokeByGrantId alone keeps the Grant record', async (t) => {
+  const store = createStore(undefined, { clientIdleTtl: undefined })
+  const now = Math.floor(Date.now() / 1000)
+  await store('Grant').upsert('g1', { accountId: 'a', iat: now, exp: now + 3600 }, 3600)
+  await store('RefreshToken').upsert('r1', { grantId: 'g1', iat: now, exp: now + 3600 }, 3600)
+  await store('RefreshToken').consume('r1')
+  t.equal(await store('RefreshToken').consume('r1').then(() => 'won', (err: { error?: string }) => err.error), 'invalid_grant', 'the reuse loses')
+  // The winner of the race saving its rotated token afterwards: it names a grant that is gone.
+  t.equal(await store('Grant').find('g1'), undefined, 'the Grant record is gone')
+  t.equal(await store('RefreshToken').find('r1'), undefined)
+  await store('Grant').upsert('g2', { accountId: 'a', iat: now, exp: now + 3600 }, 3600)
+  await store('AccessToken').upsert('a2', { grantId: 'g2', iat: now, exp: now + 60 }, 60)
+  await store('AccessToken').revokeByGrantId('g2')
+  t.equal(await store('AccessToken').find('a2'), undefined)
+  t.ok(await store('Grant').find('g2'), 'revokeByGrantId alone keeps the Grant record (oidc-provider decides about it)')
+})
