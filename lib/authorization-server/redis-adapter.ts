@@ -92,8 +92,8 @@ class RedisAdapter implements ProviderAdapter {
     this.#model = model
   }
 
-  #key (id: string): string {
-    return `${this.#prefix}${this.#model}:${id}`
+  #key (id: string, model = this.#model): string {
+    return `${this.#prefix}${model}:${id}`
   }
 
   #grantKey (grantId: string): string {
@@ -149,7 +149,7 @@ class RedisAdapter implements ProviderAdapter {
     // The grant goes whole, its Grant record too (oidc-provider's own reuse check does the
     // same): the winner of the race may still save its new token, which then names no grant.
     throw await lostClaim(this.#model, stored, async (grantId) => {
-      await this.#send(['EVAL', REVOKE, '2', this.#grantKey(grantId), `${this.#prefix}Grant:${grantId}`])
+      await this.#send(['EVAL', REVOKE, '2', this.#grantKey(grantId), this.#key(grantId, 'Grant')])
     })
   }
 
